@@ -1,0 +1,191 @@
+"""The GRPO training set, built offline: each row is a game in progress and the model's next move.
+
+A row holds a secret from the answer list, a history of 0–5 earlier guesses played by a baseline
+policy (the solver, a random consistent player or a random valid player), and the chat prompt that
+shows that history. Nothing is downloaded, the same seed gives the same rows, and the answers are
+split once and for all: test answers never appear in a training row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rft.wordle.game import MAX_GUESSES, Game, GuessWithFeedback, History, as_history
+from rft.wordle.prompts import build_messages
+from rft.wordle.solver import (
+    EntropySolver,
+    Policy,
+    default_table,
+    random_consistent_policy,
+    random_valid_policy,
+)
+from rft.wordle.words import answer_words, validate_word
+
+TEST_ANSWER_COUNT = 315  # 2,000 answers to train on, 315 held out for evaluation
+_SPLIT_SALT = "rft-wordle-split-v1"  # changing it would change which answers are held out
+SPLITS = ("train", "test")
+POLICY_NAMES = ("solver", "random-consistent", "random-valid")
+
+
+@cache
+def answer_split() -> dict[str, tuple[str, ...]]:
+    """The fixed train/test split of Wordle's answers, by a salted hash of each word.
+
+    A hash, not a shuffle, so the split never depends on a seed, a library version or the order
+    of the list: every run, notebook and evaluation agrees on which answers are held out.
+    """
+    ranked = sorted(answer_words(), key=lambda w: hashlib.sha256(f"{_SPLIT_SALT}:{w}".encode()).hexdigest())
+    return {"test": tuple(sorted(ranked[:TEST_ANSWER_COUNT])), "train": tuple(sorted(ranked[TEST_ANSWER_COUNT:]))}
+
+
+@dataclass(frozen=True)
+class WordleDatasetConfig:
+    """What to build. Every field is checked here, before any work starts."""
+
+    num_rows: int = 1000
+    split: str = "train"
+    policies: tuple[str, ...] = POLICY_NAMES
+    min_history: int = 0
+    max_history: int = MAX_GUESSES - 1
+    seed: int = 0
+    policy_weights: tuple[float, ...] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "policies", tuple(self.policies))
+        if isinstance(self.num_rows, bool) or not isinstance(self.num_rows, int) or self.num_rows < 1:
+            raise ValueError(f"num_rows must be a positive integer, got {self.num_rows!r}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
+        if not self.policies:
+            raise ValueError(f"policies must name at least one of {POLICY_NAMES}")
+        for name in self.policies:
+            if name not in POLICY_NAMES:
+                raise ValueError(f"unknown policy {name!r} in policies; choose from {POLICY_NAMES}")
+        if not 0 <= self.min_history <= self.max_history <= MAX_GUESSES - 1:
+            raise ValueError(
+                f"need 0 <= min_history <= max_history <= {MAX_GUESSES - 1}, "
+                f"got min_history={self.min_history}, max_history={self.max_history}"
+            )
+        if self.policy_weights is not None:
+            weights = tuple(float(w) for w in self.policy_weights)
+            if len(weights) != len(self.policies) or any(not w >= 0 for w in weights) or sum(weights) <= 0:
+                raise ValueError(
+                    f"policy_weights must give one weight >= 0 per policy {self.policies}, "
+                    f"not all zero; got {self.policy_weights!r}"
+                )
+            object.__setattr__(self, "policy_weights", weights)
+
+
+def _policy(name: str, solver: EntropySolver | None) -> Policy:
+    if name == "solver":
+        assert solver is not None
+        return solver
+    return {"random-consistent": random_consistent_policy, "random-valid": random_valid_policy}[name]
+
+
+def play_history(secret: str, policy: Policy, num_guesses: int, rng: np.random.Generator) -> History:
+    """Up to ``num_guesses`` guesses by ``policy`` against ``secret``, stopping short of a win:
+    a training row must leave the model something to do."""
+    game = Game(secret)
+    for _ in range(num_guesses):
+        guess = policy(tuple(game.history), rng)
+        if guess == game.secret:
+            break
+        game.guess(guess)
+    return tuple(game.history)
+
+
+def make_row(secret: str, history: History, policy: str = "") -> dict[str, Any]:
+    """One dataset row: the prompt the model sees and the game state the rewards score against."""
+    return {
+        "prompt": build_messages(history),
+        "secret": secret,
+        "history": [entry.to_dict() for entry in history],
+        "policy": policy,
+        "num_candidates": len(default_table().candidates(history)),
+    }
+
+
+def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[str, Any]]:
+    """The rows of :func:`build_dataset` as plain dicts (JSON-serialisable)."""
+    secrets = answer_split()[config.split]
+    rng = np.random.default_rng(config.seed)
+    # Cycle through shuffled passes over the answers so every secret is used before any repeats.
+    passes = -(-config.num_rows // len(secrets))
+    order = np.concatenate([rng.permutation(len(secrets)) for _ in range(passes)])[: config.num_rows]
+    weights = None
+    if config.policy_weights is not None:
+        weights = np.asarray(config.policy_weights) / sum(config.policy_weights)
+    solver = EntropySolver() if "solver" in config.policies else None
+
+    rows = []
+    for index in tqdm(range(config.num_rows), desc="Wordle dataset", unit="row", disable=not progress):
+        row_rng = np.random.default_rng([config.seed, index])  # each row reproducible on its own
+        policy_name = config.policies[row_rng.choice(len(config.policies), p=weights)]
+        num_guesses = int(row_rng.integers(config.min_history, config.max_history + 1))
+        secret = secrets[order[index]]
+        history = play_history(secret, _policy(policy_name, solver), num_guesses, row_rng)
+        rows.append(make_row(secret, history, policy_name))
+    return rows
+
+
+def _features() -> Any:
+    from datasets import Features, Value
+
+    return Features(
+        {
+            "prompt": [{"role": Value("string"), "content": Value("string")}],
+            "secret": Value("string"),
+            "history": [{"guess": Value("string"), "feedback": Value("string")}],
+            "policy": Value("string"),
+            "num_candidates": Value("int32"),
+        }
+    )
+
+
+def build_dataset(config: WordleDatasetConfig | None = None, progress: bool = True, **overrides: Any):
+    """A ``datasets.Dataset`` of game states for GRPO; ``overrides`` set config fields by name,
+    e.g. ``build_dataset(num_rows=256, seed=1)``."""
+    from datasets import Dataset  # imported here: the rest of rft.wordle works without it
+
+    if config is None:
+        config = WordleDatasetConfig(**overrides)
+    elif overrides:
+        config = WordleDatasetConfig(**{**asdict(config), **overrides})
+    return Dataset.from_list(build_rows(config, progress=progress), features=_features())
+
+
+def check_rows(rows: Iterable[Mapping[str, Any]]) -> None:
+    """Raise ``ValueError`` naming the first row that cannot be trained on: a missing column,
+    a bad word, feedback the secret could not have produced, or a game already won."""
+    for index, row in enumerate(rows):
+        for column in ("prompt", "secret", "history"):
+            if column not in row:
+                raise ValueError(f"row {index}: missing column {column!r}")
+        try:
+            secret = validate_word(row["secret"])
+            history = as_history(row["history"])
+        except ValueError as error:
+            raise ValueError(f"row {index}: {error}") from error
+        for turn, entry in enumerate(history, start=1):
+            if entry != GuessWithFeedback.score(entry.guess, secret):
+                raise ValueError(
+                    f"row {index}: guess {turn} ({entry.render()}) is not the feedback "
+                    f"{entry.guess.upper()} gets when the secret is {secret.upper()}"
+                )
+        if any(entry.is_win for entry in history):
+            raise ValueError(f"row {index}: the game is already won; nothing is left to guess")
+        if len(history) >= MAX_GUESSES:
+            raise ValueError(f"row {index}: {len(history)} guesses already played; no turn is left")
+
+
+def held_out_answers() -> Sequence[str]:
+    """The answers evaluation plays against; never seen in training rows."""
+    return answer_split()["test"]

@@ -1,0 +1,112 @@
+"""What the model reads: the rules, the game so far, and the answer format the rewards pay for.
+
+Pure functions of their inputs; the same text is used for training rows, evaluation games and the
+notebooks, so a model is never scored on a format it was not shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rft.wordle.game import MAX_GUESSES, UNICODE_SYMBOLS, Constraints, GuessWithFeedback, Symbols
+
+# A real game (secret: ABIDE), shown in the system prompt. Its feedback and its clues are computed,
+# not typed, so the example can never teach a wrong rule; SPEED shows how a repeated letter is marked.
+EXAMPLE_SECRET = "abide"
+EXAMPLE_GUESSES = ("speed", "dealt")
+
+SYSTEM_PROMPT_TEMPLATE = """\
+You are playing Wordle. Find the secret 5-letter English word in at most {max_guesses} guesses.
+
+Rules:
+- Each guess must be a real 5-letter English word.
+- After each guess, every letter gets feedback:
+  {correct} the letter is in the word and in the right place
+  {present} the letter is in the word but in a different place
+  {absent} the letter is not in the word (or not as many times as you used it)
+- A repeated letter is marked once per copy in the secret: guessing SPEED when the secret has one E
+  marks one E as {correct} or {present} and the other as {absent}.
+
+Example (the secret is {example_secret}):
+{example_lines}
+Clues so far: {example_clues}
+A word that fits every clue: {example_secret}.
+
+Respond in exactly this format, with nothing after the closing guess tag:
+<think>
+your step-by-step reasoning about the feedback so far
+</think>
+<guess>WORD</guess>"""
+
+
+def describe_clues(history: Iterable[GuessWithFeedback]) -> str:
+    """Everything a history says about the secret, in one sentence per kind of clue."""
+    constraints = Constraints.from_history(history)
+    placed = [f"{letter.upper()} is letter {p + 1}" for p, letter in sorted(constraints.fixed.items())]
+    elsewhere = []
+    for letter in sorted(constraints.min_counts):
+        positions = sorted(p + 1 for p, letters in constraints.not_at.items() if letter in letters)
+        if positions:
+            where = ", ".join(str(p) for p in positions[:-1]) + (" or " if len(positions) > 1 else "")
+            elsewhere.append(f"{letter.upper()} is in the word but not letter {where}{positions[-1]}")
+    absent = sorted(letter.upper() for letter, count in constraints.max_counts.items() if count == 0)
+    counts = []
+    for letter, at_least in sorted(constraints.min_counts.items()):
+        exact = constraints.max_counts.get(letter)
+        times = {1: "once", 2: "twice"}
+        if exact is not None:
+            counts.append(f"{letter.upper()} appears exactly {times.get(exact, f'{exact} times')}")
+        elif at_least > 1:
+            counts.append(f"{letter.upper()} appears at least {times.get(at_least, f'{at_least} times')}")
+    clues = placed + elsewhere + counts
+    if absent:
+        clues.append("not in the word: " + ", ".join(absent))
+    return "; ".join(clues) + "." if clues else "none yet."
+
+
+def system_prompt(symbols: Symbols = UNICODE_SYMBOLS, max_guesses: int = MAX_GUESSES) -> str:
+    """The rules, the feedback legend, one worked example and the response format."""
+    example = [GuessWithFeedback.score(guess, EXAMPLE_SECRET) for guess in EXAMPLE_GUESSES]
+    return SYSTEM_PROMPT_TEMPLATE.format(
+        max_guesses=max_guesses,
+        correct=symbols.correct,
+        present=symbols.present,
+        absent=symbols.absent,
+        example_secret=EXAMPLE_SECRET.upper(),
+        example_lines="\n".join(f"Guess {i}: {e.render(symbols)}" for i, e in enumerate(example, 1)),
+        example_clues=describe_clues(example),
+    )
+
+
+def user_prompt(
+    history: Iterable[GuessWithFeedback], symbols: Symbols = UNICODE_SYMBOLS, max_guesses: int = MAX_GUESSES
+) -> str:
+    """The game so far and the request for the next guess."""
+    history = list(history)
+    if not history:
+        return (
+            f"This is your first guess. You have {max_guesses} guesses.\n"
+            "Think it through, then give your guess in the required format."
+        )
+    lines = [f"Guess {i}: {entry.render(symbols)}" for i, entry in enumerate(history, start=1)]
+    left = max_guesses - len(history)
+    return (
+        "Your guesses so far and their feedback:\n"
+        + "\n".join(lines)
+        + f"\n\nYou have {left} guess{'es' if left != 1 else ''} left. "
+        "Use every clue above, then give your next guess in the required format."
+    )
+
+
+def build_messages(
+    history: Iterable[GuessWithFeedback], symbols: Symbols = UNICODE_SYMBOLS, max_guesses: int = MAX_GUESSES
+) -> list[dict[str, str]]:
+    """The chat a model is asked to continue: system rules, then the game so far.
+
+    Models whose chat template has no system role (Gemma) fold it into the first user turn
+    through their own template; the messages stay the same.
+    """
+    return [
+        {"role": "system", "content": system_prompt(symbols, max_guesses)},
+        {"role": "user", "content": user_prompt(history, symbols, max_guesses)},
+    ]

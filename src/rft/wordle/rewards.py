@@ -1,0 +1,254 @@
+"""The three Wordle rewards, in the signature TRL's ``GRPOTrainer`` calls.
+
+Each reward takes ``completions`` (plain strings or chat messages) plus the dataset's columns as
+keyword arguments (``secret``, ``history``: one entry per completion) and returns one float per
+completion. Parsing is separate from scoring: :func:`parse_completion` reads a completion once, and
+every reward scores what it found.
+
+Rewards are total over what a model writes: any text at all (empty, megabytes, unicode, tags
+nested, missing or repeated) gets a float, never an exception. A missing or malformed dataset
+column is a configuration error, not model output, and raises ``ValueError`` naming the column.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from rft.wordle.game import Check, Constraints, GuessWithFeedback, History, as_history, marks_from_code
+from rft.wordle.solver import default_table
+from rft.wordle.words import ALPHABET, WORD_LENGTH, is_allowed
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+GUESS_OPEN, GUESS_CLOSE = "<guess>", "</guess>"
+_TAGS = (THINK_OPEN, THINK_CLOSE, GUESS_OPEN, GUESS_CLOSE)
+
+RewardFunction = Callable[..., list[float]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------------------------
+
+
+def completion_text(completion: Any) -> str:
+    """The text a model wrote, from a plain string or a list of chat messages (TRL gives either)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Mapping):
+        completion = [completion]
+    if not isinstance(completion, Sequence):
+        return ""
+    parts: list[str] = []
+    for message in completion:
+        content = message.get("content") if isinstance(message, Mapping) else message
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, Sequence):  # multimodal style: [{"type": "text", "text": ...}]
+            parts.extend(
+                p["text"] for p in content if isinstance(p, Mapping) and isinstance(p.get("text"), str)
+            )
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class ParsedCompletion:
+    """What a completion contains, as far as the rewards care."""
+
+    exact_shape: bool  # <think>reasoning</think> then <guess>…</guess>, each once, nothing else
+    has_think: bool  # a closed <think>…</think> block somewhere
+    guess_block: str | None  # stripped content of the last <guess>…</guess>, if any
+    word: str | None  # that content in lowercase, when it is five ASCII letters
+
+
+def parse_completion(completion: Any) -> ParsedCompletion:
+    """Read a completion in linear time whatever it holds (no regex that could backtrack)."""
+    text = completion_text(completion)
+    close = text.rfind(GUESS_CLOSE)
+    start = text.rfind(GUESS_OPEN, 0, close) if close != -1 else -1
+    guess_block = text[start + len(GUESS_OPEN) : close].strip() if start != -1 else None
+    word = None
+    if guess_block is not None and len(guess_block) == WORD_LENGTH:
+        lowered = guess_block.lower()
+        if all(c in ALPHABET for c in lowered):
+            word = lowered
+
+    think_open = text.find(THINK_OPEN)
+    has_think = think_open != -1 and text.find(THINK_CLOSE, think_open) != -1
+
+    exact_shape = False
+    stripped = text.strip()
+    if (
+        guess_block is not None
+        and stripped.startswith(THINK_OPEN)
+        and stripped.endswith(GUESS_CLOSE)
+        and all(stripped.count(tag) == 1 for tag in _TAGS)
+    ):
+        reasoning, _, rest = stripped[len(THINK_OPEN) :].partition(THINK_CLOSE)
+        exact_shape = bool(reasoning.strip()) and rest.lstrip().startswith(GUESS_OPEN)
+    return ParsedCompletion(exact_shape=exact_shape, has_think=has_think, guess_block=guess_block, word=word)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataset columns
+# ---------------------------------------------------------------------------------------------
+
+
+def _column(name: str, values: Any, count: int) -> list[Any]:
+    if values is None:
+        raise ValueError(
+            f"the Wordle rewards need a {name!r} column in the dataset, one value per completion"
+        )
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Sequence) or len(values) != count:
+        raise ValueError(f"column {name!r} must hold one value per completion ({count}), got {values!r:.200}")
+    return list(values)
+
+
+def _history_key(entries: Any) -> tuple[tuple[str, int], ...]:
+    """One row's history in hashable form, so the work per game state is done once per batch."""
+    return tuple((entry.guess, entry.code) for entry in as_history(entries))
+
+
+def _history_from_key(key: tuple[tuple[str, int], ...]) -> History:
+    return tuple(GuessWithFeedback(guess, marks_from_code(code)) for guess, code in key)
+
+
+@lru_cache(maxsize=4096)
+def _checks_for(key: tuple[tuple[str, int], ...]) -> tuple[Check, ...]:
+    return tuple(Constraints.from_history(_history_from_key(key)).checks())
+
+
+@lru_cache(maxsize=4096)
+def _candidates_for(key: tuple[tuple[str, int], ...]) -> np.ndarray:
+    return default_table().candidates(_history_from_key(key))
+
+
+# ---------------------------------------------------------------------------------------------
+# The rewards
+# ---------------------------------------------------------------------------------------------
+
+NO_HISTORY_FEEDBACK_REWARD = 0.1
+
+
+def format_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
+    """Pays for the answer format the system prompt asks for.
+
+    Scale, in two parts that add up:
+    - structure: 0.5 for exactly ``<think>reasoning</think>`` then ``<guess>…</guess>`` (each tag
+      once, reasoning not empty, nothing after); 0.25 if a ``<guess>…</guess>`` block is there but
+      the shape is not exact; 0.125 for a closed ``<think>`` block with no guess block.
+    - the guess (last guess block): +0.25 if it is five letters, +0.25 more if Wordle allows it.
+    So 1.0 = exact shape with an allowed word; 0.75 = exact shape with a five-letter non-word;
+    0.5 = exact shape with anything else; 0.0 = nothing usable.
+    """
+    scores = []
+    for completion in completions:
+        parsed = parse_completion(completion)
+        if parsed.guess_block is None:
+            scores.append(0.125 if parsed.has_think else 0.0)
+            continue
+        score = 0.5 if parsed.exact_shape else 0.25
+        if parsed.word is not None:
+            score += 0.25 + (0.25 if is_allowed(parsed.word) else 0.0)
+        scores.append(score)
+    return scores
+
+
+def feedback_reward(
+    completions: Sequence[Any], history: Sequence[Any] | None = None, **kwargs: Any
+) -> list[float]:
+    """Pays for using the feedback so far: the share of the history's clues the guess respects.
+
+    The clues are :meth:`Constraints.checks`: greens kept in place, yellow letters used and moved
+    to a new place, absent letters dropped, repeated-letter counts respected, each counted once.
+    Scale: 1.0 when the guess is consistent with the whole history (it could be the secret);
+    k/n when it respects k of the n clues; 0.1 for any five-letter guess when there is no history
+    yet (nothing to respect); 0.0 when there is no five-letter guess in a guess block. Whether the
+    word is allowed is the format reward's business, not this one's.
+    """
+    histories = _column("history", history, len(completions))
+    scores = []
+    for completion, entries in zip(completions, histories):
+        word = parse_completion(completion).word
+        checks = _checks_for(_history_key(entries))
+        if word is None:
+            scores.append(0.0)
+        elif not checks:
+            scores.append(NO_HISTORY_FEEDBACK_REWARD)
+        else:
+            scores.append(sum(check.holds_for(word) for check in checks) / len(checks))
+    return scores
+
+
+def guess_value_reward(
+    completions: Sequence[Any],
+    secret: Sequence[str] | None = None,
+    history: Sequence[Any] | None = None,
+    **kwargs: Any,
+) -> list[float]:
+    """Pays for a guess that narrows the search: expected information over the answers still possible.
+
+    Scale: 1.0 for the secret itself; otherwise the expected information of the guess (bits) over
+    the n answers consistent with the history, divided by log2(n), the most any guess can give,
+    so in [0, 1]; 0.0 with one answer left and the guess not it; 0.0 for a guess Wordle does not
+    allow or no guess at all.
+    """
+    secrets = _column("secret", secret, len(completions))
+    histories = _column("history", history, len(completions))
+    table = default_table()
+    scores = []
+    for completion, answer, entries in zip(completions, secrets, histories):
+        if not isinstance(answer, str):
+            raise ValueError(f"column 'secret' holds {answer!r}, not a word")
+        word = parse_completion(completion).word
+        if word is None or not is_allowed(word):
+            scores.append(0.0)
+            continue
+        if word == answer.lower():
+            scores.append(1.0)
+            continue
+        candidates = _candidates_for(_history_key(entries))
+        if len(candidates) <= 1:
+            scores.append(0.0)
+            continue
+        scores.append(min(1.0, table.information(word, candidates) / math.log2(len(candidates))))
+    return scores
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing rewards by name
+# ---------------------------------------------------------------------------------------------
+
+REWARD_FUNCTIONS: dict[str, RewardFunction] = {
+    "format": format_reward,
+    "feedback": feedback_reward,
+    "guess_value": guess_value_reward,
+}
+
+DEFAULT_REWARD_WEIGHTS: dict[str, float] = {"format": 1.0, "feedback": 1.0, "guess_value": 1.0}
+
+
+def select_rewards(weights: Mapping[str, float] | None = None) -> tuple[list[RewardFunction], list[float]]:
+    """Reward functions and their weights, in the two parallel lists ``GRPOTrainer`` and
+    ``GRPOConfig.reward_weights`` take. A name missing from ``weights`` is left out."""
+    weights = DEFAULT_REWARD_WEIGHTS if weights is None else weights
+    unknown = sorted(set(weights) - set(REWARD_FUNCTIONS))
+    if unknown:
+        raise ValueError(f"unknown reward {unknown[0]!r}; choose from {sorted(REWARD_FUNCTIONS)}")
+    for name, weight in weights.items():
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, (int, float))
+            or not math.isfinite(weight)
+            or weight < 0
+        ):
+            raise ValueError(f"reward weight {name!r} must be a finite number >= 0, got {weight!r}")
+    if not any(weight > 0 for weight in weights.values()):
+        raise ValueError(f"at least one reward weight must be positive, got {dict(weights)}")
+    names = [name for name in REWARD_FUNCTIONS if name in weights]
+    return [REWARD_FUNCTIONS[name] for name in names], [float(weights[name]) for name in names]
