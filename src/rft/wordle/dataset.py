@@ -42,7 +42,10 @@ def answer_split() -> dict[str, tuple[str, ...]]:
     of the list: every run, notebook and evaluation agrees on which answers are held out.
     """
     ranked = sorted(answer_words(), key=lambda w: hashlib.sha256(f"{_SPLIT_SALT}:{w}".encode()).hexdigest())
-    return {"test": tuple(sorted(ranked[:TEST_ANSWER_COUNT])), "train": tuple(sorted(ranked[TEST_ANSWER_COUNT:]))}
+    return {
+        "test": tuple(sorted(ranked[:TEST_ANSWER_COUNT])),
+        "train": tuple(sorted(ranked[TEST_ANSWER_COUNT:])),
+    }
 
 
 @dataclass(frozen=True)

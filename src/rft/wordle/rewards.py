@@ -216,7 +216,8 @@ def guess_value_reward(
         if len(candidates) <= 1:
             scores.append(0.0)
             continue
-        scores.append(min(1.0, table.information(word, candidates) / math.log2(len(candidates))))
+        share = table.information(word, candidates) / math.log2(len(candidates))
+        scores.append(min(1.0, max(0.0, share)))  # float rounding can stray past either end
     return scores
 
 

@@ -1,0 +1,109 @@
+import hashlib
+import json
+
+import pytest
+
+from rft.wordle.dataset import (
+    POLICY_NAMES,
+    WordleDatasetConfig,
+    answer_split,
+    build_dataset,
+    build_rows,
+    check_rows,
+)
+from rft.wordle.game import GuessWithFeedback, as_history
+from rft.wordle.prompts import build_messages
+from rft.wordle.words import answer_words
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return build_rows(WordleDatasetConfig(num_rows=300, seed=7), progress=False)
+
+
+def test_the_answer_split_is_fixed_disjoint_and_complete():
+    split = answer_split()
+    assert len(split["train"]) == 2000 and len(split["test"]) == 315
+    assert not set(split["train"]) & set(split["test"])
+    assert set(split["train"]) | set(split["test"]) == set(answer_words())
+    # Pinned: a change here silently mixes evaluation answers into training.
+    assert split["test"][:5] == ("abase", "abyss", "admin", "admit", "adopt")
+    digest = hashlib.sha256(" ".join(split["test"]).encode()).hexdigest()
+    assert digest == "9b916be9fd32e623396e4d78a085445a724a9d74f88f69ab65c27cde379b59d0"
+
+
+def test_same_seed_same_rows_other_seed_other_rows(rows):
+    assert build_rows(WordleDatasetConfig(num_rows=300, seed=7), progress=False) == rows
+    assert build_rows(WordleDatasetConfig(num_rows=300, seed=8), progress=False) != rows
+
+
+def test_rows_are_unfinished_games_consistent_with_their_secret(rows):
+    check_rows(rows)
+    for row in rows:
+        history = as_history(row["history"])
+        assert len(history) <= 5 and not any(entry.is_win for entry in history)
+        assert all(entry == GuessWithFeedback.score(entry.guess, row["secret"]) for entry in history)
+        assert row["prompt"] == build_messages(history)
+        assert 1 <= row["num_candidates"] <= 2315
+    assert {len(row["history"]) for row in rows} >= {0, 1, 2, 3}
+    assert {row["policy"] for row in rows} == set(POLICY_NAMES)
+
+
+def test_training_rows_never_use_held_out_answers(rows):
+    held_out = set(answer_split()["test"])
+    assert not {row["secret"] for row in rows} & held_out
+    test_rows = build_rows(WordleDatasetConfig(num_rows=50, split="test", seed=1), progress=False)
+    assert {row["secret"] for row in test_rows} <= held_out
+
+
+def test_secrets_are_not_repeated_before_every_answer_is_used(rows):
+    assert len({row["secret"] for row in rows}) == len(rows)
+
+
+def test_rows_are_json_serialisable(rows):
+    assert json.loads(json.dumps(rows)) == rows
+
+
+def test_build_dataset_gives_typed_columns():
+    dataset = build_dataset(num_rows=12, seed=3, max_history=0, progress=False)
+    assert dataset.column_names == ["prompt", "secret", "history", "policy", "num_candidates"]
+    assert all(history == [] for history in dataset["history"])
+    assert dataset[0]["prompt"][0]["role"] == "system"
+    again = build_dataset(WordleDatasetConfig(num_rows=12, seed=3), max_history=0, progress=False)
+    assert again.to_list() == dataset.to_list()
+
+
+def test_policy_weights_choose_the_policy():
+    rows = build_rows(WordleDatasetConfig(num_rows=20, policy_weights=(0, 1, 0), seed=2), progress=False)
+    assert {row["policy"] for row in rows} == {"random-consistent"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"num_rows": 0}, "num_rows"),
+        ({"split": "validation"}, "split"),
+        ({"policies": ("solver", "oracle")}, "unknown policy 'oracle'"),
+        ({"policies": ()}, "policies"),
+        ({"min_history": 3, "max_history": 2}, "min_history"),
+        ({"max_history": 6}, "max_history"),
+        ({"policy_weights": (1.0,)}, "policy_weights"),
+    ],
+)
+def test_bad_config_names_the_field(overrides, field):
+    with pytest.raises(ValueError, match=field):
+        WordleDatasetConfig(**overrides)
+
+
+def test_check_rows_names_the_bad_row(rows):
+    good = rows[:3]
+    wrong_feedback = {**rows[0], "secret": "abide", "history": [{"guess": "crane", "feedback": "GGGGX"}]}
+    with pytest.raises(ValueError, match=r"row 3: guess 1 \(CRANE → .*\) is not the feedback"):
+        check_rows([*good, wrong_feedback])
+    won = {**rows[0], "secret": "abide", "history": [{"guess": "abide", "feedback": "GGGGG"}]}
+    with pytest.raises(ValueError, match="row 1: the game is already won"):
+        check_rows([good[0], won])
+    with pytest.raises(ValueError, match="row 0: missing column 'secret'"):
+        check_rows([{"prompt": [], "history": []}])
+    with pytest.raises(ValueError, match="row 0: 'ab' is not a Wordle word"):
+        check_rows([{"prompt": [], "history": [], "secret": "ab"}])

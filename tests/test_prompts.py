@@ -1,0 +1,70 @@
+from rft.wordle.game import ASCII_SYMBOLS, Constraints, GuessWithFeedback
+from rft.wordle.prompts import (
+    EXAMPLE_GUESSES,
+    EXAMPLE_SECRET,
+    build_messages,
+    describe_clues,
+    system_prompt,
+    user_prompt,
+)
+from rft.wordle.solver import history_for
+
+
+def test_system_prompt_states_rules_legend_and_format():
+    text = system_prompt()
+    assert "6 guesses" in text
+    assert "✔ the letter is in the word and in the right place" in text
+    assert "- the letter is in the word but in a different place" in text
+    assert "❌ the letter is not in the word" in text
+    assert text.rstrip().endswith(
+        "<think>\nyour step-by-step reasoning about the feedback so far\n</think>\n<guess>WORD</guess>"
+    )
+
+
+def test_the_worked_example_is_a_real_game():
+    text = system_prompt()
+    example = history_for(EXAMPLE_SECRET, EXAMPLE_GUESSES)
+    assert "Guess 1: SPEED → S(❌) P(❌) E(-) E(❌) D(-)" in text
+    for i, entry in enumerate(example, start=1):
+        assert f"Guess {i}: {entry.render()}" in text
+    assert Constraints.from_history(example).is_satisfied_by(EXAMPLE_SECRET)
+    assert (
+        "Clues so far: A is in the word but not letter 3; D is in the word but not letter 1 or 5; "
+        "E is in the word but not letter 2, 3 or 4; E appears exactly once; not in the word: L, P, S, T."
+        in text
+    )
+
+
+def test_describe_clues_covers_places_counts_and_absent_letters():
+    assert describe_clues([]) == "none yet."
+    assert describe_clues(history_for("eerie", ["three"])) == (
+        "R is letter 3; E is letter 5; E is in the word but not letter 4; E appears at least twice; "
+        "not in the word: H, T."
+    )
+
+
+def test_user_prompt_for_a_first_guess():
+    assert user_prompt([]).startswith("This is your first guess. You have 6 guesses.")
+
+
+def test_user_prompt_lists_the_history_and_guesses_left():
+    history = history_for("abide", ["crane", "tried"])
+    text = user_prompt(history)
+    assert "Guess 1: CRANE → C(❌) R(❌) A(-) N(❌) E(✔)" in text
+    assert "Guess 2: TRIED → T(❌) R(❌) I(✔) E(-) D(-)" in text
+    assert "You have 4 guesses left." in text
+    last = history_for("abide", ["crane", "tried", "mount", "vivid", "fuzzy"])
+    assert "You have 1 guess left." in user_prompt(last)
+
+
+def test_ascii_symbols_change_legend_and_history_together():
+    history = [GuessWithFeedback.score("crane", "abide")]
+    assert "G the letter is in the word and in the right place" in system_prompt(ASCII_SYMBOLS)
+    assert "CRANE → C(X) R(X) A(Y) N(X) E(G)" in user_prompt(history, ASCII_SYMBOLS)
+
+
+def test_messages_are_system_then_user():
+    history = history_for("abide", ["crane"])
+    messages = build_messages(history)
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert messages[0]["content"] == system_prompt() and messages[1]["content"] == user_prompt(history)

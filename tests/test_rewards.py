@@ -1,0 +1,226 @@
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rft.wordle.game import is_consistent
+from rft.wordle.rewards import (
+    DEFAULT_REWARD_WEIGHTS,
+    REWARD_FUNCTIONS,
+    feedback_reward,
+    format_reward,
+    guess_value_reward,
+    parse_completion,
+    select_rewards,
+)
+from rft.wordle.solver import default_table, entropy_bits, history_for
+from rft.wordle.words import allowed_words, answer_words
+
+SPEED_DEALT = [e.to_dict() for e in history_for("abide", ["speed", "dealt"])]
+
+
+def answer(word: str, reasoning: str = "E is in the word.") -> str:
+    return f"<think>\n{reasoning}\n</think>\n<guess>{word}</guess>"
+
+
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        (answer("crane"), 1.0),
+        (answer("CRANE"), 1.0),
+        ("  <think>ok</think><guess> crane </guess>\n", 1.0),
+        (answer("qzxvw"), 0.75),  # five letters, not a word
+        (answer("cranes"), 0.5),  # exact shape, not five letters
+        (answer("cr4ne"), 0.5),
+        ("<guess>crane</guess>", 0.75),  # no reasoning block
+        ("<think></think><guess>crane</guess>", 0.75),  # empty reasoning
+        (answer("crane") + " Good luck!", 0.75),  # text after the guess
+        (answer("crane") + answer("slate"), 0.75),  # two answers: the last guess counts
+        ("<think>a <guess>x</guess> b</think><guess>crane</guess>", 0.75),  # nested guess tag
+        ("<guess>abc</guess>", 0.25),
+        ("<think>I think crane</think>", 0.125),
+        ("I guess CRANE", 0.0),
+        ("<guess>crane", 0.0),
+        ("", 0.0),
+    ],
+)
+def test_format_reward_scale(completion, expected):
+    assert format_reward([completion]) == [expected]
+
+
+def test_conversational_completions_score_like_text():
+    text = answer("crane")
+    as_messages = [{"role": "assistant", "content": text}]
+    as_parts = [{"role": "assistant", "content": [{"type": "text", "text": text}]}]
+    assert format_reward([text, as_messages, as_parts]) == [1.0, 1.0, 1.0]
+
+
+def test_parse_reads_the_last_guess_in_lowercase():
+    parsed = parse_completion("<guess>slate</guess> no, <guess> CRANE </guess>")
+    assert parsed.word == "crane" and parsed.guess_block == "CRANE" and not parsed.exact_shape
+    assert parse_completion("<guess>crâne</guess>").word is None
+
+
+def test_feedback_reward_counts_respected_clues():
+    # SPEED and DEALT against ABIDE leave 14 clues (see Constraints.checks); CRANE breaks two:
+    # A may not be letter 3, and the word must contain a D. ADIEU breaks one: E is not letter 4.
+    completions = [answer("abide"), answer("crane"), answer("adieu"), "no guess", answer("toolong")]
+    assert feedback_reward(completions, history=[SPEED_DEALT] * 5) == [1.0, 12 / 14, 13 / 14, 0.0, 0.0]
+    assert not is_consistent("adieu", history_for("abide", ["speed", "dealt"]))
+
+
+def test_feedback_reward_without_history_is_small_and_neutral():
+    assert feedback_reward([answer("crane"), answer("qzxvw"), "nothing"], history=[[], [], []]) == [
+        0.1,
+        0.1,
+        0.0,
+    ]
+
+
+def test_feedback_reward_accepts_histories_in_every_form():
+    history = history_for("abide", ["speed", "dealt"])
+    forms = [SPEED_DEALT, list(history), [e.render() for e in history]]
+    assert feedback_reward([answer("crane")] * 3, history=forms) == [12 / 14] * 3
+
+
+def test_guess_value_reward_scale():
+    table = default_table()
+    candidates = table.candidates(history_for("abide", ["speed", "dealt"]))
+    n = len(candidates)
+    expected_crane = table.information("crane", candidates) / math.log2(n)
+    completions = [answer("abide"), answer("ABIDE"), answer("crane"), answer("qzxvw"), "none"]
+    scores = guess_value_reward(completions, secret=["abide"] * 5, history=[SPEED_DEALT] * 5)
+    assert scores == [1.0, 1.0, pytest.approx(expected_crane), 0.0, 0.0]
+    assert 0 < scores[2] < 1
+
+
+def test_guess_value_reward_is_one_for_a_guess_that_separates_every_candidate():
+    table = default_table()
+    history = history_for("wight", ["soare", "light"])
+    candidates = table.candidates(history)
+    words = [table.answers[i] for i in candidates]
+    assert "wight" in words and len(words) > 2
+    bits = table.information_of_all(candidates)
+    best = table.guesses[int(bits.argmax())]
+    expected = bits.max() / math.log2(len(words))
+    dicts = [e.to_dict() for e in history]
+    assert guess_value_reward([answer(best)], secret=["wight"], history=[dicts]) == [pytest.approx(expected)]
+    # the first guess of a game: SOARE is the best opening, 5.886 of log2(2315) = 11.18 bits
+    opening = guess_value_reward([answer("soare")], secret=["abide"], history=[[]])[0]
+    assert opening == pytest.approx(
+        entropy_bits(table.codes[[table.guess_index["soare"]]])[0] / math.log2(2315)
+    )
+
+
+def test_guess_value_reward_with_one_answer_left():
+    history = [e.to_dict() for e in history_for("abide", ["speed", "dealt", "aside"])]
+    assert len(default_table().candidates(history_for("abide", ["speed", "dealt", "aside"]))) == 1
+    scores = guess_value_reward(
+        [answer("abide"), answer("crane")], secret=["abide"] * 2, history=[history] * 2
+    )
+    assert scores == [1.0, 0.0]
+
+
+def test_missing_or_misshapen_columns_are_named():
+    with pytest.raises(ValueError, match="'history' column"):
+        feedback_reward([answer("crane")])
+    with pytest.raises(ValueError, match="'secret' column"):
+        guess_value_reward([answer("crane")], history=[[]])
+    with pytest.raises(ValueError, match="column 'history' must hold one value per completion"):
+        feedback_reward([answer("crane"), answer("slate")], history=[[]])
+    with pytest.raises(ValueError, match="'feedback' must be 5 symbols"):
+        feedback_reward([answer("crane")], history=[[{"guess": "crane", "feedback": "??"}]])
+
+
+def test_select_rewards_by_name_with_weights():
+    functions, weights = select_rewards()
+    assert functions == [format_reward, feedback_reward, guess_value_reward]
+    assert weights == [DEFAULT_REWARD_WEIGHTS[name] for name in REWARD_FUNCTIONS]
+    functions, weights = select_rewards({"guess_value": 2, "format": 0.5})
+    assert functions == [format_reward, guess_value_reward] and weights == [0.5, 2.0]
+    with pytest.raises(ValueError, match="unknown reward 'lenght'"):
+        select_rewards({"lenght": 1.0})
+    with pytest.raises(ValueError, match="'format' must be a finite number >= 0"):
+        select_rewards({"format": -1})
+    with pytest.raises(ValueError, match="'format' must be a finite number >= 0"):
+        select_rewards({"format": float("nan")})
+    with pytest.raises(ValueError, match="at least one reward weight must be positive"):
+        select_rewards({"format": 0})
+
+
+# --- totality: any text gets a float in [0, 1] -------------------------------------------------
+
+TAGS = ["<think>", "</think>", "<guess>", "</guess>", "<GUESS>", "<think >", "</guess", "<", ">", "/"]
+WORDISH = [
+    "crane",
+    "CRANE",
+    "abide",
+    "qzxvw",
+    "cr4ne",
+    "crâne",
+    "ａｂｃｄｅ",
+    "",
+    " ",
+    "\n",
+    "\t",
+    "🙂",
+    "\x00",
+]
+fragment = st.one_of(st.sampled_from(TAGS + WORDISH), st.sampled_from(allowed_words()), st.text(max_size=12))
+structured = st.lists(fragment, max_size=25).map("".join)
+well_formed = st.builds(
+    lambda reasoning, word: answer(word, reasoning),
+    st.text(max_size=40),
+    st.one_of(st.sampled_from(allowed_words()), st.text(max_size=8)),
+)
+text = st.one_of(st.text(), structured, well_formed)
+completion = st.one_of(text, text.map(lambda t: [{"role": "assistant", "content": t}]))
+histories = st.sampled_from(
+    [
+        [],
+        SPEED_DEALT,
+        [e.to_dict() for e in history_for("eerie", ["three", "there"])],
+        history_for("wight", ["light"]),
+    ]
+)
+secrets = st.sampled_from(["abide", "eerie", "wight", *answer_words()[:50]])
+
+
+def assert_scores(scores, count):
+    assert len(scores) == count
+    assert all(isinstance(s, float) and math.isfinite(s) and 0.0 <= s <= 1.0 for s in scores)
+
+
+@settings(max_examples=10_000)
+@given(completion)
+def test_format_reward_is_total(c):
+    assert_scores(format_reward([c]), 1)
+
+
+@settings(max_examples=10_000)
+@given(completion, histories)
+def test_feedback_reward_is_total(c, history):
+    assert_scores(feedback_reward([c], history=[history]), 1)
+
+
+@settings(max_examples=10_000)
+@given(completion, secrets, histories)
+def test_guess_value_reward_is_total(c, secret, history):
+    assert_scores(guess_value_reward([c], secret=[secret], history=[history]), 1)
+
+
+@pytest.mark.parametrize(
+    "huge",
+    [
+        "<guess>" * 300_000,
+        "</guess>" * 300_000,
+        "<think>" * 200_000 + "</think><guess>crane</guess>",
+        "x" * 3_000_000 + "<guess>crane</guess>",
+        "🙂" * 1_000_000,
+        ("<think><guess>" * 100_000) + "</guess></think>" * 100_000,
+    ],
+)
+def test_megabyte_completions_are_scored(huge):
+    for reward in REWARD_FUNCTIONS.values():
+        assert_scores(reward([huge], secret=["abide"], history=[SPEED_DEALT]), 1)
