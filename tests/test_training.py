@@ -1,0 +1,153 @@
+import json
+import math
+
+import pytest
+
+from rft.cli import main, parse_overrides
+from rft.training.models import MissingDependencyError, check_device, require
+from rft.training.presets import PRESETS, Preset, apply_overrides, get_preset, validate
+from rft.training.run import last_checkpoint, new_run_dir, read_metrics, train
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_is_valid_and_survives_a_round_trip(name):
+    preset = validate(get_preset(name))
+    assert Preset.from_dict(json.loads(json.dumps(preset.to_dict()))) == preset
+
+
+def test_overrides_take_the_type_of_their_field():
+    preset = apply_overrides(
+        get_preset("tiny-test"),
+        {
+            "learning_rate": "1e-5",
+            "max_steps": "7",
+            "--lora-r": "8",
+            "gradient_checkpointing": "false",
+            "rewards": "format=1,guess_value=2.5",
+            "lora_target_modules": "q_proj,v_proj",
+            "report_to": "none",
+        },
+    )
+    assert preset.grpo["learning_rate"] == 1e-5 and preset.grpo["max_steps"] == 7
+    assert preset.lora_r == 8 and preset.grpo["gradient_checkpointing"] is False
+    assert preset.rewards == {"format": 1.0, "guess_value": 2.5}
+    assert preset.lora_target_modules == ("q_proj", "v_proj")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"learning_rat": "1"}, "unknown setting 'learning_rat' \\(did you mean 'learning_rate'\\?\\)"),
+        ({"num_generations": "3"}, "must be divisible by num_generations = 3"),
+        (
+            {"num_generations": "1", "per_device_train_batch_size": "1"},
+            "num_generations must be an integer >= 2",
+        ),
+        ({"max_steps": "abc"}, "max_steps: expected int, got 'abc'"),
+        ({"learning_rate": "-1"}, "learning_rate must be a positive number"),
+        ({"fp16": "true"}, "fp16=True needs a GPU"),
+        ({"rewards": "format=1,lenght=2"}, "unknown reward 'lenght'"),
+        ({"rewards": "format"}, "name=weight pairs"),
+        ({"num_rows": "0"}, "num_rows must be a positive integer"),
+        ({"max_history": "9"}, "max_history"),
+        ({"gradient_checkpointing": "maybe"}, "expected true or false"),
+    ],
+)
+def test_bad_settings_are_named_before_any_model_loads(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(get_preset("tiny-test"), overrides)
+
+
+def test_unknown_preset_suggests_the_closest():
+    with pytest.raises(ValueError, match="did you mean 'cpu-smollm2-wordle'"):
+        get_preset("cpu-smollm2-wordl")
+
+
+def test_a_gpu_preset_on_a_cpu_machine_names_the_cpu_preset():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(RuntimeError, match="needs a CUDA GPU.*--preset cpu-smollm2-wordle"):
+        check_device(get_preset("t4-qwen2.5-3b-wordle"))
+
+
+def test_a_missing_package_comes_with_its_pip_command():
+    with pytest.raises(MissingDependencyError, match="install it with: pip install no-such-package"):
+        require("no_such_package_for_rft", "pip install no-such-package")
+
+
+def test_parse_overrides_reads_both_spellings():
+    assert parse_overrides(["--max_steps", "3", "--learning_rate=1e-4"]) == {
+        "max_steps": "3",
+        "learning_rate": "1e-4",
+    }
+    with pytest.raises(ValueError, match="--max_steps needs a value"):
+        parse_overrides(["--max_steps"])
+    with pytest.raises(ValueError, match="expected a setting"):
+        parse_overrides(["3"])
+
+
+def test_cli_reports_a_bad_setting_without_a_traceback(capsys):
+    assert main(["train", "--preset", "tiny-test", "--num_generations", "3"]) == 2
+    assert "must be divisible by num_generations" in capsys.readouterr().err
+
+
+def test_run_folders_are_never_reused(tmp_path):
+    first, second = new_run_dir(tmp_path, "tiny-test"), new_run_dir(tmp_path, "tiny-test")
+    assert first != second and first.is_dir() and second.is_dir()
+
+
+class StopAt:
+    """Stops training after a given step, as a closed laptop or an ended Colab session would."""
+
+    def __new__(cls, step):
+        from transformers import TrainerCallback
+
+        class _StopAt(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if state.global_step >= step:
+                    control.should_training_stop = True
+
+        return _StopAt()
+
+
+@pytest.mark.slow
+def test_tiny_preset_trains_logs_saves_and_resumes(tmp_path):
+    preset = apply_overrides(get_preset("tiny-test"), {"max_steps": "4", "save_steps": "2"})
+    interrupted = train(preset, runs_dir=tmp_path, progress=False, extra_callbacks=[StopAt(3)])
+    run_dir = interrupted.run_dir
+    assert interrupted.global_step == 3
+    assert last_checkpoint(run_dir).name == "checkpoint-2"
+    assert (run_dir / "config.json").is_file() and (run_dir / "adapter" / "adapter_config.json").is_file()
+    assert (run_dir / "rewards.png").stat().st_size > 0
+    assert [row["step"] for row in read_metrics(run_dir / "metrics.jsonl")] == [1, 2, 3]
+    samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert samples and set(samples[0]["rewards"]) == {
+        "format_reward",
+        "feedback_reward",
+        "guess_value_reward",
+    }
+
+    resumed = train(resume_dir=run_dir, progress=False)
+    assert resumed.run_dir == run_dir and resumed.global_step == 4
+    rows = read_metrics(run_dir / "metrics.jsonl")
+    assert [row["step"] for row in rows] == [1, 2, 3, 4]  # step 3 redone once, none lost
+    assert all(math.isfinite(row["loss"]) for row in rows)
+    for key in ("reward", "rewards/format_reward/mean", "completions/mean_length", "step_time"):
+        assert key in rows[-1]
+
+    import torch
+
+    state = json.loads((run_dir / "checkpoint-4" / "trainer_state.json").read_text())
+    assert state["global_step"] == 4
+    optimizer = torch.load(run_dir / "checkpoint-4" / "optimizer.pt", weights_only=False)
+    # 4 optimizer steps: the 2 before the checkpoint were restored, not started afresh (that gives 2)
+    assert {int(s["step"]) for s in optimizer["state"].values()} == {4}
+
+
+@pytest.mark.slow
+def test_resume_refuses_a_folder_without_checkpoints(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"preset": get_preset("tiny-test").to_dict()}))
+    with pytest.raises(FileNotFoundError, match="no checkpoint-N folder"):
+        train(resume_dir=tmp_path, progress=False)
