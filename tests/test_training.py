@@ -68,7 +68,7 @@ def test_a_gpu_preset_on_a_cpu_machine_names_the_cpu_preset():
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    with pytest.raises(RuntimeError, match="needs a CUDA GPU.*--preset cpu-smollm2-wordle"):
+    with pytest.raises(RuntimeError, match=r"needs a CUDA GPU.*--preset cpu-smollm2-wordle"):
         check_device(get_preset("t4-qwen2.5-3b-wordle"))
 
 

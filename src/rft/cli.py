@@ -1,7 +1,7 @@
 """The ``rft`` command: ``rft presets``, ``rft train``.
 
 Every setting of a preset, and every GRPOConfig field, can be given after the preset:
-``rft train --preset cpu-smollm2-wordle --max_steps 10 --learning_rate 1e-4 --rewards format=1,guess_value=2``.
+``rft train --preset cpu-smollm2-wordle --max_steps 10 --learning_rate 1e-4 --rewards format=1,feedback=2``.
 """
 
 from __future__ import annotations
