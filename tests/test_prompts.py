@@ -68,3 +68,18 @@ def test_messages_are_system_then_user():
     messages = build_messages(history)
     assert [m["role"] for m in messages] == ["system", "user"]
     assert messages[0]["content"] == system_prompt() and messages[1]["content"] == user_prompt(history)
+
+
+def test_compact_style_keeps_legend_and_format_without_the_example():
+    compact = system_prompt(style="compact")
+    assert "✔ right place, - in the word but elsewhere, ❌ not in the word" in compact
+    assert compact.endswith("</think>\n<guess>WORD</guess>")
+    assert "Example" not in compact and len(compact) < len(system_prompt()) / 2
+    assert build_messages([], style="compact")[0]["content"] == compact
+
+
+def test_unknown_prompt_style_is_named():
+    import pytest
+
+    with pytest.raises(ValueError, match="prompt style must be one of"):
+        system_prompt(style="tiny")

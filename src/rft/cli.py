@@ -1,4 +1,4 @@
-"""The ``rft`` command: ``rft presets``, ``rft train``.
+"""The ``rft`` command: ``rft presets``, ``rft train``, ``rft demo``, ``rft eval``, ``rft play``.
 
 Every setting of a preset, and every GRPOConfig field, can be given after the preset:
 ``rft train --preset cpu-smollm2-wordle --max_steps 10 --learning_rate 1e-4 --rewards format=1,feedback=2``.
@@ -70,6 +70,56 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from rft.training.recipe import run_recipe, summary
+
+    try:
+        result = run_recipe(
+            args.sft_preset,
+            args.grpo_preset,
+            args.sft_steps,
+            args.grpo_steps,
+            args.runs_dir,
+            not args.no_progress,
+        )
+    except (ValueError, RuntimeError, ImportError) as error:  # raised before training starts
+        print(f"rft demo: error: {error}", file=sys.stderr)
+        return 2
+    print("\n" + summary(result))
+    return 0
+
+
+def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from rft.evaluate import evaluate_model
+
+    result = evaluate_model(
+        args.model,
+        adapter=args.adapter,
+        games=args.games,
+        seed=args.seed,
+        out_dir=args.out,
+        baselines=not args.no_baselines,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        batch_size=args.batch_size,
+    )
+    from rft.evaluate import markdown_table
+
+    print(markdown_table(result))
+    print(f"written to {args.out}/eval.json, eval.md and guesses.png")
+    return 0
+
+
+def _play(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from rft.terminal import play_human, watch_model
+
+    if args.human:
+        return play_human(secret=args.secret, seed=args.seed)
+    if not args.model:
+        raise SystemExit("rft play: give --model PRESET_OR_RUN to watch a model, or --human to play yourself")
+    return watch_model(args.model, adapter=args.adapter, secret=args.secret, seed=args.seed)
+
+
 def _presets(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.training.presets import PRESETS
 
@@ -94,6 +144,46 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where new run folders go")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.set_defaults(handler=_train)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the whole recipe: SFT warm-up on solver traces, then GRPO",
+        description="Supervised warm-up on solver traces, then GRPO continuing the same adapter.",
+    )
+    demo.add_argument("--sft-preset", default="cpu-smollm2-wordle-sft")
+    demo.add_argument("--grpo-preset", default="cpu-smollm2-wordle")
+    demo.add_argument("--sft-steps", type=int, help="override the SFT preset's max_steps")
+    demo.add_argument("--grpo-steps", type=int, help="override the GRPO preset's max_steps")
+    demo.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    demo.add_argument("--no-progress", action="store_true")
+    demo.set_defaults(handler=_demo)
+
+    evaluation = commands.add_parser(
+        "eval",
+        help="play held-out games: model(s) beside the solver and random baselines",
+        description="Win rate with a 95%% Wilson interval, guesses, format and consistency rates; "
+        "eval.json, eval.md and guesses.png in --out.",
+    )
+    evaluation.add_argument(
+        "--model", required=True, help="a preset, a run folder, or a model folder / hub id"
+    )
+    evaluation.add_argument("--adapter", type=Path, help="a run folder: also play the model with its adapter")
+    evaluation.add_argument("--games", type=int, default=100)
+    evaluation.add_argument("--seed", type=int, default=0)
+    evaluation.add_argument("--out", type=Path, default=Path("runs") / "eval")
+    evaluation.add_argument("--no-baselines", action="store_true")
+    evaluation.add_argument("--max-new-tokens", type=int, default=160)
+    evaluation.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    evaluation.add_argument("--batch-size", type=int, default=32)
+    evaluation.set_defaults(handler=_eval)
+
+    play = commands.add_parser("play", help="watch a model play one game, or play yourself (--human)")
+    play.add_argument("--model", help="a preset, a run folder, or a model folder / hub id")
+    play.add_argument("--adapter", type=Path)
+    play.add_argument("--human", action="store_true", help="you guess; the terminal gives the feedback")
+    play.add_argument("--secret", help="the answer (default: a random held-out answer)")
+    play.add_argument("--seed", type=int, default=0)
+    play.set_defaults(handler=_play)
 
     presets = commands.add_parser("presets", help="list the presets")
     presets.set_defaults(handler=_presets)

@@ -1,16 +1,165 @@
-"""Playing whole games with any policy: the solver and random baselines now, models later."""
+"""Playing whole games: any player, many games at once, and the numbers a reader can trust.
+
+A player answers a batch of game states at once (a model generates for all of them in one call;
+the baselines answer one by one). Each answer is text: a model's raw completion, or a baseline's
+word in the same ``<guess>`` format, parsed by the same function the rewards use. An answer with
+no guess, or a word Wordle does not accept, costs the turn and is recorded with its text.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
 import numpy as np
 
-from rft.wordle.game import MAX_GUESSES, Game
+from rft.wordle.game import MAX_GUESSES, Game, GuessWithFeedback, History, is_consistent
+from rft.wordle.rewards import format_reward, parse_completion
 from rft.wordle.solver import Policy
+from rft.wordle.words import is_allowed
+
+
+@dataclass(frozen=True)
+class GameState:
+    """What a player sees: the feedback so far and how many turns are left."""
+
+    history: History
+    turns_left: int
+
+
+class Player(Protocol):
+    def __call__(self, states: Sequence[GameState]) -> list[str]: ...
+
+
+def policy_player(policy: Policy, seed: int = 0) -> Player:
+    """A baseline policy as a player; answers in the model's format so one parser serves all."""
+    rng = np.random.default_rng(seed)
+    name = getattr(policy, "__name__", type(policy).__name__)
+
+    def play(states: Sequence[GameState]) -> list[str]:
+        return [f"<think>\n{name}\n</think>\n<guess>{policy(state.history, rng)}</guess>" for state in states]
+
+    return play
+
+
+@dataclass
+class Turn:
+    text: str  # what the player wrote
+    guess: str | None  # the accepted word, or None when the turn was lost
+    exact_format: bool  # format_reward would pay 1.0
+    consistent: bool | None  # fits all earlier feedback (None for the first guess or a lost turn)
+    feedback: str | None = None  # e.g. "XGYXX", for accepted guesses
+
+
+@dataclass
+class GameRecord:
+    secret: str
+    turns: list[Turn] = field(default_factory=list)
+    won: bool = False
+
+    @property
+    def guesses(self) -> int:
+        return len(self.turns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "secret": self.secret,
+            "won": self.won,
+            "guesses": self.guesses,
+            "turns": [asdict(t) for t in self.turns],
+        }
 
 
 def play_game(policy: Policy, secret: str, rng: np.random.Generator, max_guesses: int = MAX_GUESSES) -> Game:
-    """Play until the secret is found or the guesses run out; the finished game holds the history."""
+    """One game by a policy (no text, no lost turns): the fast path for the solver and datasets."""
     game = Game(secret, max_guesses=max_guesses)
     while not game.is_over:
         game.guess(policy(tuple(game.history), rng))
     return game
+
+
+def play_games(
+    player: Player,
+    secrets: Sequence[str],
+    max_guesses: int = MAX_GUESSES,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[GameRecord]:
+    """Play one game per secret, all in step: each round asks the player about every game still
+    running in a single call, so a model generates for the whole batch at once."""
+    records = [GameRecord(secret) for secret in secrets]
+    histories: list[list[GuessWithFeedback]] = [[] for _ in secrets]
+    for round_number in range(max_guesses):
+        running = [i for i, r in enumerate(records) if not r.won]
+        if not running:
+            break
+        states = [GameState(tuple(histories[i]), max_guesses - round_number) for i in running]
+        answers = player(states)
+        if len(answers) != len(states):
+            raise ValueError(f"the player answered {len(answers)} of {len(states)} game states")
+        for i, text in zip(running, answers):
+            records[i].turns.append(_judge(text, records[i].secret, histories[i]))
+            records[i].won = bool(histories[i]) and histories[i][-1].is_win
+        if progress is not None:
+            progress(round_number + 1, max_guesses)
+    return records
+
+
+def _judge(text: str, secret: str, history: list[GuessWithFeedback]) -> Turn:
+    parsed = parse_completion(text)
+    exact = format_reward([text])[0] == 1.0
+    word = parsed.word
+    if word is None or not is_allowed(word):
+        return Turn(text=text, guess=None, exact_format=exact, consistent=None)
+    consistent = is_consistent(word, history) if history else None
+    entry = GuessWithFeedback.score(word, secret)
+    history.append(entry)
+    return Turn(
+        text=text, guess=word, exact_format=exact, consistent=consistent, feedback=entry.to_dict()["feedback"]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------------
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion: honest at 0 and at small counts, unlike p ± 2σ."""
+    if trials == 0:
+        return (0.0, 1.0)
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
+    """Win rate (with its interval), guesses, and how well the turns follow format and clues."""
+    wins = [r for r in records if r.won]
+    turns = [t for r in records for t in r.turns]
+    accepted = [t for t in turns if t.guess is not None]
+    later = [t for t in accepted if t.consistent is not None]
+    five_letters = [t for t in turns if parse_completion(t.text).word is not None]
+    low, high = wilson_interval(len(wins), len(records))
+    distribution = {str(k): sum(1 for r in wins if r.guesses == k) for k in range(1, MAX_GUESSES + 1)}
+    distribution["lost"] = len(records) - len(wins)
+    return {
+        "games": len(records),
+        "wins": len(wins),
+        "win_rate": _rate(len(wins), len(records)),
+        "win_rate_ci95": [low, high],
+        "mean_guesses_when_won": (sum(r.guesses for r in wins) / len(wins)) if wins else None,
+        "guess_distribution": distribution,
+        "turns": len(turns),
+        "format_valid_rate": _rate(sum(t.exact_format for t in turns), len(turns)),
+        "valid_guess_rate": _rate(len(accepted), len(turns)),
+        "invalid_word_rate": _rate(sum(1 for t in five_letters if t.guess is None), len(five_letters)),
+        "consistency_rate": _rate(sum(1 for t in later if t.consistent), len(later)),
+    }

@@ -1,0 +1,275 @@
+"""Evaluation by playing whole games on held-out answers, beside the solver and random baselines.
+
+``evaluate()`` plays the same secrets with every player, then writes ``eval.json`` (all metrics
+and every game), ``eval.md`` (the table) and ``guesses.png`` (the guess distribution). With an
+adapter it plays the base model and the trained one on the same secrets and reports the
+difference in win rate and whether the two 95% intervals overlap.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rft.training.models import EMBEDDED_MODEL_ID, adapter_dir_of, embedded_model_dir
+from rft.training.presets import PRESETS, Preset, get_preset
+from rft.wordle.dataset import answer_split
+from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
+from rft.wordle.prompts import build_messages
+from rft.wordle.solver import EntropySolver, random_consistent_policy, random_valid_policy
+
+
+class ModelPlayer:
+    """A causal LM as a player: one ``generate`` call per batch of game states, greedy by default.
+
+    Sampling, when asked for, is seeded per call, so a game replays exactly from its seed.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        prompt_style: str = "full",
+        max_new_tokens: int = 160,
+        temperature: float = 0.0,
+        batch_size: int = 32,
+        seed: int = 0,
+    ) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        self.prompt_style, self.max_new_tokens = prompt_style, max_new_tokens
+        self.temperature, self.batch_size, self.seed = temperature, batch_size, seed
+        self.calls = 0
+
+    def prompt(self, state: GameState) -> str:
+        messages = build_messages(
+            state.history, max_guesses=len(state.history) + state.turns_left, style=self.prompt_style
+        )
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def __call__(self, states: Sequence[GameState]) -> list[str]:
+        import torch
+
+        texts: list[str] = []
+        self.tokenizer.padding_side = "left"  # generation continues from the right edge of every row
+        for start in range(0, len(states), self.batch_size):
+            prompts = [self.prompt(state) for state in states[start : start + self.batch_size]]
+            encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+            encoded = encoded.to(self.model.device)
+            sampling = self.temperature > 0
+            torch.manual_seed(self.seed + self.calls)
+            self.calls += 1
+            with torch.inference_mode():
+                output = self.model.generate(
+                    **encoded,
+                    max_new_tokens=self.max_new_tokens,
+                    do_sample=sampling,
+                    temperature=self.temperature if sampling else None,
+                    top_p=None,
+                    top_k=None,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
+            new_tokens = output[:, encoded["input_ids"].shape[1] :]
+            texts.extend(self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
+        return texts
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading what to evaluate
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    prompt_style: str
+    label: str
+
+
+def _preset_of(model: str | Path) -> Preset | None:
+    """The preset behind a preset name or a run folder; None for a plain model folder or hub id."""
+    if str(model) in PRESETS:
+        return get_preset(str(model))
+    config = Path(model) / "config.json"
+    if config.is_file() and "preset" in json.loads(config.read_text(encoding="utf-8")):
+        from rft.training.run import read_run_config
+
+        return read_run_config(Path(model))
+    return None
+
+
+def load_base(spec: Preset | str) -> LoadedModel:
+    """The base model of a preset (its prompt style too), or a model folder / hub id."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if isinstance(spec, Preset) and spec.loader == "tiny":
+        from rft.training.models import load_tiny
+
+        network, tokenizer = load_tiny(seed=spec.seed)
+    else:
+        name = spec.model if isinstance(spec, Preset) else spec
+        path = str(embedded_model_dir()) if name == EMBEDDED_MODEL_ID else name
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        kwargs: dict[str, Any] = (
+            {"dtype": torch.float16, "device_map": "cuda"} if torch.cuda.is_available() else {}
+        )
+        network = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    network.eval()
+    style = spec.prompt_style if isinstance(spec, Preset) else "full"
+    return LoadedModel(network, tokenizer, style, "base")
+
+
+def with_adapter(loaded: LoadedModel, run_dir: str | Path) -> LoadedModel:
+    from peft import PeftModel
+
+    network = PeftModel.from_pretrained(loaded.model, adapter_dir_of(run_dir))
+    network.eval()
+    return LoadedModel(network, loaded.tokenizer, loaded.prompt_style, "trained")
+
+
+def load_models(model: str, adapter: str | Path | None = None) -> list[LoadedModel]:
+    """What ``rft eval --model M [--adapter RUN]`` plays: M alone; M and M + RUN's adapter; or, for
+    M a run folder, its base model and its adapter."""
+    preset = _preset_of(model)
+    if adapter is None and preset is not None and Path(model).is_dir():
+        adapter = model
+    spec: Preset | str = preset if preset is not None else model
+    if adapter is None:
+        return [load_base(spec)]
+    return [load_base(spec), with_adapter(load_base(spec), adapter)]  # two copies: PEFT wraps in place
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluating
+# ---------------------------------------------------------------------------------------------
+
+
+def held_out_secrets(games: int, seed: int = 0, split: str = "test") -> list[str]:
+    """``games`` secrets from a split, drawn without replacement while the split lasts."""
+    answers = answer_split()[split]
+    rng = np.random.default_rng(seed)
+    passes = -(-games // len(answers))
+    order = np.concatenate([rng.permutation(len(answers)) for _ in range(passes)])[:games]
+    return [answers[i] for i in order]
+
+
+def baseline_players(seed: int = 0) -> dict[str, Player]:
+    return {
+        "solver": policy_player(EntropySolver(), seed),
+        "random-consistent": policy_player(random_consistent_policy, seed),
+        "random-valid": policy_player(random_valid_policy, seed),
+    }
+
+
+def compare(base: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
+    """Trained minus base, and whether the 95% intervals overlap (overlap: not a clear difference)."""
+    (base_low, base_high), (low, high) = base["win_rate_ci95"], trained["win_rate_ci95"]
+    return {
+        "win_rate_difference": trained["win_rate"] - base["win_rate"],
+        "intervals_overlap": not (low > base_high or high < base_low),
+        "format_valid_rate_difference": (trained["format_valid_rate"] or 0)
+        - (base["format_valid_rate"] or 0),
+    }
+
+
+def evaluate(
+    players: dict[str, Player],
+    secrets: Sequence[str],
+    out_dir: str | Path,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Play ``secrets`` with every player; write eval.json, eval.md and guesses.png to ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records: dict[str, list[GameRecord]] = {
+        name: play_games(player, secrets) for name, player in players.items()
+    }
+    metrics = {name: game_metrics(games) for name, games in records.items()}
+    result: dict[str, Any] = {"secrets": list(secrets), **(details or {}), "metrics": metrics}
+    if "base" in metrics and "trained" in metrics:
+        result["trained_vs_base"] = compare(metrics["base"], metrics["trained"])
+    result["games"] = {name: [g.to_dict() for g in games] for name, games in records.items()}
+    (out_dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "eval.md").write_text(markdown_table(result), encoding="utf-8")
+    plot_guess_distribution(metrics, out_dir / "guesses.png")
+    return result
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    lines = [
+        f"Wordle evaluation: {len(result['secrets'])} held-out answers, the same for every player.",
+        "",
+        "| player | win rate (95% CI) | mean guesses (wins) | format valid | valid guesses | consistent |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in result["metrics"].items():
+        low, high = m["win_rate_ci95"]
+        mean = "—" if m["mean_guesses_when_won"] is None else f"{m['mean_guesses_when_won']:.2f}"
+        lines.append(
+            f"| {name} | {_pct(m['win_rate'])} ({_pct(low)}–{_pct(high)}) | {mean} | "
+            f"{_pct(m['format_valid_rate'])} | {_pct(m['valid_guess_rate'])} | "
+            f"{_pct(m['consistency_rate'])} |"
+        )
+    if "trained_vs_base" in result:
+        c = result["trained_vs_base"]
+        verdict = "overlap: not a clear difference" if c["intervals_overlap"] else "do not overlap"
+        lines += [
+            "",
+            f"Trained − base: win rate {100 * c['win_rate_difference']:+.1f} points; "
+            f"the 95% intervals {verdict}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_guess_distribution(metrics: dict[str, dict[str, Any]], out_path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    buckets = ["1", "2", "3", "4", "5", "6", "lost"]
+    fig, ax = plt.subplots(figsize=(9, 4), constrained_layout=True)
+    width = 0.8 / max(1, len(metrics))
+    for i, (name, m) in enumerate(metrics.items()):
+        shares = [m["guess_distribution"][b] / m["games"] for b in buckets]
+        ax.bar(np.arange(len(buckets)) + i * width, shares, width=width, label=name)
+    ax.set_xticks(np.arange(len(buckets)) + width * (len(metrics) - 1) / 2, buckets)
+    ax.set(xlabel="guesses to win", ylabel="share of games", title="How many guesses each player needed")
+    ax.legend(loc="best")
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return out_path
+
+
+def evaluate_model(
+    model: str,
+    adapter: str | Path | None = None,
+    games: int = 100,
+    seed: int = 0,
+    out_dir: str | Path = Path("runs") / "eval",
+    baselines: bool = True,
+    max_new_tokens: int = 160,
+    temperature: float = 0.0,
+    batch_size: int = 32,
+) -> dict[str, Any]:
+    """``rft eval``: the baselines, the base model and (with an adapter) the trained one, same secrets."""
+    players: dict[str, Player] = baseline_players(seed) if baselines else {}
+    for loaded in load_models(model, adapter):
+        players[loaded.label] = ModelPlayer(
+            loaded.model, loaded.tokenizer, loaded.prompt_style, max_new_tokens, temperature, batch_size, seed
+        )
+    details = {"model": str(model), "adapter": None if adapter is None else str(adapter), "seed": seed}
+    details.update({"max_new_tokens": max_new_tokens, "temperature": temperature})
+    return evaluate(players, held_out_secrets(games, seed), out_dir, details)

@@ -1,0 +1,93 @@
+"""Wordle in the terminal: watch a model play with coloured tiles, or play yourself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from rft.wordle.game import Game, GuessWithFeedback, Mark
+from rft.wordle.words import validate_word
+
+_STYLES = {
+    Mark.CORRECT: "bold white on green",
+    Mark.PRESENT: "bold black on yellow",
+    Mark.ABSENT: "white on grey35",
+}
+
+
+def tiles(entry: GuessWithFeedback) -> Text:
+    """Coloured tiles, with the notation the prompts use beside them for readers without colour."""
+    text = Text()
+    for letter, mark in zip(entry.guess, entry.marks):
+        text.append(f" {letter.upper()} ", style=_STYLES[mark])
+        text.append(" ")
+    text.append(f"  {entry.render()}", style="dim")
+    return text
+
+
+def _pick_secret(secret: str | None, seed: int) -> str:
+    if secret is not None:
+        return validate_word(secret, must_be_allowed=True)
+    from rft.evaluate import held_out_secrets
+
+    return held_out_secrets(1, seed)[0]
+
+
+def play_human(
+    secret: str | None = None,
+    seed: int = 0,
+    read: Callable[[str], str] = input,
+    console: Console | None = None,
+) -> int:
+    """You guess; a word of the wrong length or not in the list is refused and costs no turn."""
+    console = console or Console()
+    game = Game(_pick_secret(secret, seed))
+    console.print("Guess the 5-letter word in 6 tries. Ctrl-D to give up.")
+    while not game.is_over:
+        try:
+            word = read(f"guess {len(game.history) + 1}/6: ").strip()
+        except EOFError:
+            break
+        try:
+            entry = game.guess(word)
+        except ValueError as error:
+            console.print(f"[red]{error}[/red] (that turn is not counted)")
+            continue
+        console.print(tiles(entry))
+    verdict = "You won" if game.is_won else "Not this time"
+    console.print(f"{verdict}: the word was [bold]{game.secret.upper()}[/bold].")
+    return 0
+
+
+def watch_model(
+    model: str,
+    adapter: str | Path | None = None,
+    secret: str | None = None,
+    seed: int = 0,
+    console: Console | None = None,
+) -> int:
+    """The model plays one game; each turn shows its reasoning and the tiles its guess earned."""
+    from rft.evaluate import ModelPlayer, load_models
+    from rft.wordle.play import play_games
+
+    console = console or Console()
+    loaded = load_models(model, adapter)[-1]
+    player = ModelPlayer(loaded.model, loaded.tokenizer, loaded.prompt_style, seed=seed)
+    (record,) = play_games(player, [_pick_secret(secret, seed)])
+    for number, turn in enumerate(record.turns, start=1):
+        console.rule(f"turn {number}")
+        console.print(Text(turn.text.strip(), style="italic"))
+        if turn.guess is None:
+            console.print("[red]no valid guess: the turn is lost[/red]")
+        else:
+            console.print(
+                tiles(GuessWithFeedback.from_dict({"guess": turn.guess, "feedback": turn.feedback}))
+            )
+    verdict = "won" if record.won else "lost"
+    console.print(
+        f"The model {verdict} in {record.guesses} turns; the word was [bold]{record.secret.upper()}[/bold]."
+    )
+    return 0

@@ -1,0 +1,102 @@
+import io
+import json
+
+import pytest
+from rich.console import Console
+
+from rft.evaluate import compare, evaluate, evaluate_model, held_out_secrets, markdown_table
+from rft.terminal import play_human
+from rft.wordle.dataset import answer_split
+from rft.wordle.play import game_metrics, play_games, policy_player, wilson_interval
+from rft.wordle.solver import EntropySolver, random_valid_policy
+
+
+def test_wilson_interval_known_values():
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-5)
+    assert wilson_interval(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-5)
+    assert wilson_interval(10, 10) == pytest.approx((0.72247, 1.0), abs=1e-5)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def scripted(rounds):
+    """A player that answers round r with rounds[r] (one text per running game, in order)."""
+    calls = iter(rounds)
+
+    def play(states):
+        answers = next(calls)
+        assert len(answers) == len(states)
+        return answers
+
+    return play
+
+
+def test_metrics_of_crafted_games():
+    good = "<think>\nclues\n</think>\n<guess>{}</guess>"
+    rounds = [
+        [good.format("speed"), "I have no idea"],
+        ["<guess>abide</guess>", good.format("qzxvw")],
+        [good.format("abide")],
+        [good.format("abide")],
+        [good.format("abide")],
+        [good.format("abide")],
+    ]
+    records = play_games(scripted(rounds), ["abide", "crane"])
+    assert [r.won for r in records] == [True, False] and [r.guesses for r in records] == [2, 6]
+    assert records[1].turns[0].guess is None and records[1].turns[0].text == "I have no idea"
+    metrics = game_metrics(records)
+    assert metrics["games"] == 2 and metrics["wins"] == 1 and metrics["win_rate"] == 0.5
+    assert metrics["win_rate_ci95"] == pytest.approx(list(wilson_interval(1, 2)))
+    assert metrics["mean_guesses_when_won"] == 2
+    assert metrics["guess_distribution"] == {"1": 0, "2": 1, "3": 0, "4": 0, "5": 0, "6": 0, "lost": 1}
+    assert metrics["turns"] == 8
+    assert metrics["format_valid_rate"] == 5 / 8  # SPEED and four ABIDEs are exact; three are not
+    assert metrics["valid_guess_rate"] == 6 / 8  # the prose and QZXVW lose their turns
+    assert metrics["invalid_word_rate"] == 1 / 7  # of seven five-letter guesses, QZXVW is not a word
+    assert metrics["consistency_rate"] == 1 / 4  # ABIDE after SPEED fits; ABIDE again after ABIDE does not
+
+
+def test_solver_beats_random_on_the_same_held_out_secrets(tmp_path):
+    secrets = held_out_secrets(20, seed=3)
+    assert set(secrets) <= set(answer_split()["test"]) and len(set(secrets)) == 20
+    players = {"solver": policy_player(EntropySolver()), "random-valid": policy_player(random_valid_policy)}
+    result = evaluate(players, secrets, tmp_path)
+    assert result["metrics"]["solver"]["win_rate"] == 1.0
+    assert result["metrics"]["solver"]["format_valid_rate"] == 1.0
+    assert result["metrics"]["random-valid"]["win_rate"] < 0.5
+    saved = json.loads((tmp_path / "eval.json").read_text())
+    assert saved["secrets"] == secrets and len(saved["games"]["solver"]) == 20
+    table = (tmp_path / "eval.md").read_text()
+    assert "| solver | 100.0% (83.9%–100.0%) |" in table
+    assert (tmp_path / "guesses.png").stat().st_size > 0
+
+
+def test_compare_reports_difference_and_overlap():
+    base = {"win_rate": 0.1, "win_rate_ci95": [0.05, 0.2], "format_valid_rate": 0.5}
+    better = {"win_rate": 0.6, "win_rate_ci95": [0.5, 0.7], "format_valid_rate": 0.9}
+    close = {"win_rate": 0.15, "win_rate_ci95": [0.08, 0.25], "format_valid_rate": 0.5}
+    assert compare(base, better) == {
+        "win_rate_difference": pytest.approx(0.5),
+        "intervals_overlap": False,
+        "format_valid_rate_difference": pytest.approx(0.4),
+    }
+    assert compare(base, close)["intervals_overlap"] is True
+    result = {"secrets": ["abide"], "metrics": {}, "trained_vs_base": compare(base, better)}
+    assert "win rate +50.0 points; the 95% intervals do not overlap" in markdown_table(result)
+
+
+def test_a_person_can_play_and_bad_words_cost_no_turn():
+    answers = iter(["abc", "qzxvw", "crane", "abide"])
+    out = io.StringIO()
+    play_human(secret="abide", read=lambda prompt: next(answers), console=Console(file=out, width=120))
+    text = out.getvalue()
+    assert "'abc' is not a Wordle word" in text and "'qzxvw' is not in Wordle's list" in text
+    assert "CRANE → C(❌) R(❌) A(-) N(❌) E(✔)" in text
+    assert "You won: the word was ABIDE." in text
+
+
+@pytest.mark.slow
+def test_a_tiny_model_plays_whole_games_on_cpu(tmp_path):
+    result = evaluate_model("tiny-test", games=2, out_dir=tmp_path, baselines=False, max_new_tokens=8)
+    base = result["metrics"]["base"]
+    assert base["games"] == 2 and base["turns"] == 12  # a random model never wins: six turns each
+    assert set(result["games"]["base"][0]) == {"secret", "won", "guesses", "turns"}

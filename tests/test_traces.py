@@ -1,0 +1,71 @@
+import re
+
+import numpy as np
+import pytest
+
+from rft.wordle.dataset import WordleDatasetConfig, answer_split
+from rft.wordle.game import as_history, is_consistent
+from rft.wordle.prompts import describe_clues
+from rft.wordle.rewards import feedback_reward, format_reward, parse_completion
+from rft.wordle.solver import default_table
+from rft.wordle.traces import build_trace_rows
+
+FIRST = re.compile(
+    r"No clues yet, so any of the (\d+) answers is possible\. (\w+) tries common letters "
+    r"and splits them into (\d+) groups\."
+)
+CLUES = re.compile(r"Clues: (.+?\.) (?=\d+ answers|Only one)")
+MANY = re.compile(r"(\d+) answers fit every clue, (?:among them|namely) ([A-Z, ]+)\.")
+ONE = re.compile(r"Only one answer fits every clue: ([A-Z]+)\.")
+CHOICE = re.compile(
+    r"(\w+) (fits every clue|breaks a clue but is worth the try) and splits them into (\d+) groups\."
+)
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return build_trace_rows(WordleDatasetConfig(num_rows=80, seed=5), progress=False)
+
+
+def test_every_claim_in_a_trace_is_true_of_its_state(rows):
+    table = default_table()
+    for row in rows:
+        history = as_history(row["history"])
+        text = row["completion"][0]["content"]
+        guess = parse_completion(text).word
+        thinking = text.split("<think>\n")[1].split("\n</think>")[0]
+        candidates = table.candidates(history)
+        words = {table.answers[i].upper() for i in candidates}
+        groups = len(np.unique(table.row(guess)[candidates]))
+        if not history:
+            n, named, claimed_groups = FIRST.fullmatch(thinking).groups()
+            assert (int(n), named.lower(), int(claimed_groups)) == (len(candidates), guess, groups)
+            continue
+        assert CLUES.match(thinking).group(1) == describe_clues(history)
+        if len(candidates) == 1:
+            assert ONE.search(thinking).group(1) in words
+            continue
+        n, named = MANY.search(thinking).groups()
+        assert int(n) == len(candidates)
+        assert set(named.split(", ")) <= words
+        word, verdict, claimed_groups = CHOICE.search(thinking).groups()
+        assert word.lower() == guess and int(claimed_groups) == groups
+        assert (verdict == "fits every clue") == is_consistent(guess, history)
+
+
+def test_traces_earn_full_format_and_feedback_rewards(rows):
+    completions = [row["completion"] for row in rows]
+    assert format_reward(completions) == [1.0] * len(rows)
+    with_history = [row for row in rows if row["history"]]
+    scores = feedback_reward(
+        [r["completion"] for r in with_history], history=[r["history"] for r in with_history]
+    )
+    assert scores == [1.0] * len(with_history)  # the hard-mode solver only plays consistent words
+
+
+def test_traces_are_deterministic_and_use_training_answers_only(rows):
+    again = build_trace_rows(WordleDatasetConfig(num_rows=80, seed=5), progress=False)
+    assert again == rows
+    assert not {row["secret"] for row in rows} & set(answer_split()["test"])
+    with pytest.raises(ValueError, match="train"):
+        build_trace_rows(WordleDatasetConfig(num_rows=4, split="test"), progress=False)
