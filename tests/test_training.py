@@ -166,7 +166,7 @@ def test_sft_warm_up_then_grpo_continues_its_adapter(tmp_path):
 
 
 def test_init_from_must_be_a_finished_run(tmp_path):
-    with pytest.raises(ValueError, match="init_from: .* is not a finished run folder"):
+    with pytest.raises(ValueError, match=r"init_from: .* is not a finished run folder"):
         apply_overrides(get_preset("tiny-test"), {"init_from": str(tmp_path)})
 
 
