@@ -122,7 +122,7 @@ _CPU_GRPO: dict[str, Any] = {
     **_CPU_COMMON,
     "learning_rate": 5e-5,
     "num_generations": 4,
-    "max_completion_length": 96,
+    "max_completion_length": 128,
     "temperature": 1.0,
     "beta": 0.0,
     "max_steps": 6,
