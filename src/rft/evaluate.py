@@ -18,7 +18,7 @@ import numpy as np
 
 from rft.training.models import EMBEDDED_MODEL_ID, adapter_dir_of, embedded_model_dir
 from rft.training.presets import PRESETS, Preset, get_preset
-from rft.wordle.dataset import answer_split
+from rft.wordle.dataset import answer_split, shuffled_passes
 from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
 from rft.wordle.prompts import build_messages
 from rft.wordle.solver import EntropySolver, random_consistent_policy, random_valid_policy
@@ -155,10 +155,7 @@ def load_models(model: str, adapter: str | Path | None = None) -> list[LoadedMod
 def held_out_secrets(games: int, seed: int = 0, split: str = "test") -> list[str]:
     """``games`` secrets from a split, drawn without replacement while the split lasts."""
     answers = answer_split()[split]
-    rng = np.random.default_rng(seed)
-    passes = -(-games // len(answers))
-    order = np.concatenate([rng.permutation(len(answers)) for _ in range(passes)])[:games]
-    return [answers[i] for i in order]
+    return [answers[i] for i in shuffled_passes(len(answers), games, np.random.default_rng(seed))]
 
 
 def baseline_players(seed: int = 0) -> dict[str, Player]:

