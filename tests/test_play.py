@@ -80,8 +80,11 @@ def test_compare_reports_difference_and_overlap():
         "format_valid_rate_difference": pytest.approx(0.4),
     }
     assert compare(base, close)["intervals_overlap"] is True
-    result = {"secrets": ["abide"], "metrics": {}, "trained_vs_base": compare(base, better)}
-    assert "win rate +50.0 points; the 95% intervals do not overlap" in markdown_table(result)
+    result = {"secrets": ["abide"], "metrics": {}, "vs_base": {"trained": compare(base, better)}}
+    assert (
+        "trained − base: win rate +50.0 points, format-valid rate +40.0 points; "
+        "the win-rate 95% intervals do not overlap" in markdown_table(result)
+    )
 
 
 def test_a_person_can_play_and_bad_words_cost_no_turn():

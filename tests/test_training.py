@@ -175,3 +175,19 @@ def test_resume_refuses_a_folder_without_checkpoints(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"preset": get_preset("tiny-test").to_dict()}))
     with pytest.raises(FileNotFoundError, match="no checkpoint-N folder"):
         train(resume_dir=tmp_path, progress=False)
+
+
+@pytest.mark.slow
+def test_recipe_runs_warm_up_grpo_and_evaluates_every_stage(tmp_path):
+    from rft.training.recipe import run_recipe, summary
+
+    result = run_recipe(
+        "tiny-test-sft", "tiny-test", 1, 1, tmp_path, progress=False, eval_games=2, eval_max_new_tokens=6
+    )
+    assert result.sft.run_dir.parent == result.folder == result.grpo.run_dir.parent
+    metrics = result.evaluation["metrics"]
+    assert list(metrics) == ["solver", "random-consistent", "random-valid", "base", "sft", "sft+grpo"]
+    assert set(result.evaluation["vs_base"]) == {"sft", "sft+grpo"}
+    assert (result.folder / "eval" / "eval.md").is_file()
+    text = summary(result)
+    assert "SFT warm-up:   1 steps" in text and "GRPO:          1 steps" in text and "| sft+grpo |" in text

@@ -147,13 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="the whole recipe: SFT warm-up on solver traces, then GRPO",
-        description="Supervised warm-up on solver traces, then GRPO continuing the same adapter.",
+        help="the whole recipe: SFT warm-up on solver traces, GRPO, evaluation",
+        description="Supervised warm-up on solver traces, GRPO continuing the same adapter, then "
+        "held-out games for the base model, the warm-up and the result beside the baselines.",
     )
     demo.add_argument("--sft-preset", default="cpu-smollm2-wordle-sft")
     demo.add_argument("--grpo-preset", default="cpu-smollm2-wordle")
     demo.add_argument("--sft-steps", type=int, help="override the SFT preset's max_steps")
     demo.add_argument("--grpo-steps", type=int, help="override the GRPO preset's max_steps")
+    demo.add_argument("--eval-games", type=int, default=16, help="held-out games per player (0: skip)")
     demo.add_argument("--runs-dir", type=Path, default=Path("runs"))
     demo.add_argument("--no-progress", action="store_true")
     demo.set_defaults(handler=_demo)

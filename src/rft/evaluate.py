@@ -158,6 +158,9 @@ def held_out_secrets(games: int, seed: int = 0, split: str = "test") -> list[str
     return [answers[i] for i in shuffled_passes(len(answers), games, np.random.default_rng(seed))]
 
 
+BASELINES = ("solver", "random-consistent", "random-valid")
+
+
 def baseline_players(seed: int = 0) -> dict[str, Player]:
     return {
         "solver": policy_player(EntropySolver(), seed),
@@ -191,8 +194,10 @@ def evaluate(
     }
     metrics = {name: game_metrics(games) for name, games in records.items()}
     result: dict[str, Any] = {"secrets": list(secrets), **(details or {}), "metrics": metrics}
-    if "base" in metrics and "trained" in metrics:
-        result["trained_vs_base"] = compare(metrics["base"], metrics["trained"])
+    if "base" in metrics:
+        trained = [name for name in metrics if name not in (*BASELINES, "base")]
+        if trained:
+            result["vs_base"] = {name: compare(metrics["base"], metrics[name]) for name in trained}
     result["games"] = {name: [g.to_dict() for g in games] for name, games in records.items()}
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out_dir / "eval.md").write_text(markdown_table(result), encoding="utf-8")
@@ -219,14 +224,14 @@ def markdown_table(result: dict[str, Any]) -> str:
             f"{_pct(m['format_valid_rate'])} | {_pct(m['valid_guess_rate'])} | "
             f"{_pct(m['consistency_rate'])} |"
         )
-    if "trained_vs_base" in result:
-        c = result["trained_vs_base"]
+    if result.get("vs_base"):
+        lines.append("")
+    for name, c in result.get("vs_base", {}).items():
         verdict = "overlap: not a clear difference" if c["intervals_overlap"] else "do not overlap"
-        lines += [
-            "",
-            f"Trained − base: win rate {100 * c['win_rate_difference']:+.1f} points; "
-            f"the 95% intervals {verdict}.",
-        ]
+        lines.append(
+            f"{name} − base: win rate {100 * c['win_rate_difference']:+.1f} points, format-valid rate "
+            f"{100 * c['format_valid_rate_difference']:+.1f} points; the win-rate 95% intervals {verdict}."
+        )
     return "\n".join(lines) + "\n"
 
 

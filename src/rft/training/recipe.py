@@ -1,15 +1,18 @@
-"""The whole recipe in one call: a supervised warm-up on solver traces, then GRPO from it.
+"""The whole recipe in one call: a supervised warm-up on solver traces, GRPO from it, and an
+evaluation of the base model, the warm-up and the final adapter on the same held-out answers.
 
 ``make demo`` runs this on CPU with the embedded SmolLM2-135M; on a GPU the same function runs the
-T4 presets. Both stages land in one folder, ``runs/recipe-<timestamp>/``.
+T4 presets. Everything lands in one folder, ``runs/recipe-<timestamp>/``: the two run folders
+and ``eval/`` (eval.json, eval.md, guesses.png).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from rft.training.presets import apply_overrides, get_preset
+from rft.training.presets import Preset, apply_overrides, get_preset
 from rft.training.run import RunResult, new_run_dir, read_metrics, train
 
 
@@ -18,6 +21,7 @@ class RecipeResult:
     folder: Path
     sft: RunResult
     grpo: RunResult
+    evaluation: dict[str, Any] | None = None
 
 
 def run_recipe(
@@ -27,9 +31,12 @@ def run_recipe(
     grpo_steps: int | None = None,
     runs_dir: str | Path = "runs",
     progress: bool = True,
+    eval_games: int = 0,
+    eval_max_new_tokens: int = 128,
 ) -> RecipeResult:
-    """Warm up with SFT, then continue the same adapter with GRPO. Settings are checked for both
-    stages before either starts."""
+    """Warm up with SFT, continue the same adapter with GRPO, then (``eval_games`` > 0) play
+    held-out games with the base model, the warm-up and the final adapter, beside the baselines.
+    Settings are checked for both stages before either starts."""
     sft_settings = {} if sft_steps is None else {"max_steps": sft_steps}
     grpo_settings = {} if grpo_steps is None else {"max_steps": grpo_steps}
     sft = apply_overrides(get_preset(sft_preset), sft_settings)
@@ -37,7 +44,33 @@ def run_recipe(
     folder = new_run_dir(runs_dir, "recipe")
     sft_result = train(sft, runs_dir=folder, progress=progress)
     grpo = apply_overrides(get_preset(grpo_preset), {**grpo_settings, "init_from": str(sft_result.run_dir)})
-    return RecipeResult(folder, sft_result, train(grpo, runs_dir=folder, progress=progress))
+    result = RecipeResult(folder, sft_result, train(grpo, runs_dir=folder, progress=progress))
+    if eval_games > 0:
+        result.evaluation = evaluate_stages(result, grpo, eval_games, eval_max_new_tokens)
+    return result
+
+
+def evaluate_stages(result: RecipeResult, preset: Preset, games: int, max_new_tokens: int) -> dict[str, Any]:
+    from rft.evaluate import (
+        ModelPlayer,
+        baseline_players,
+        evaluate,
+        held_out_secrets,
+        load_base,
+        with_adapter,
+    )
+
+    players = baseline_players(preset.seed)
+    stages = {"base": None, "sft": result.sft.run_dir, "sft+grpo": result.grpo.run_dir}
+    for name, run_dir in stages.items():
+        loaded = load_base(preset) if run_dir is None else with_adapter(load_base(preset), run_dir)
+        players[name] = ModelPlayer(loaded.model, loaded.tokenizer, loaded.prompt_style, max_new_tokens)
+    details = {
+        "preset": preset.name,
+        "stages": {k: str(v) for k, v in stages.items()},
+        "max_new_tokens": max_new_tokens,
+    }
+    return evaluate(players, held_out_secrets(games, preset.seed), result.folder / "eval", details)
 
 
 def summary(result: RecipeResult) -> str:
@@ -59,4 +92,8 @@ def summary(result: RecipeResult) -> str:
         f"curves:        {result.sft.plot_path}  {result.grpo.plot_path}",
         f"adapter:       {result.grpo.adapter_dir}",
     ]
+    if result.evaluation is not None:
+        from rft.evaluate import markdown_table
+
+        lines += ["", markdown_table(result.evaluation), f"evaluation:    {result.folder / 'eval'}"]
     return "\n".join(lines)
