@@ -1,0 +1,116 @@
+"""Does a 135M model learn Wordle on a CPU? A fixed time budget split between the SFT warm-up and
+GRPO, then held-out games for the base model, the warm-up and the final adapter.
+
+    python benchmarks/cpu_learning.py                # 60 minutes, 200 games (the reference run)
+    python benchmarks/cpu_learning.py --minutes 20 --games 50
+
+Each stage trains until its share of the budget is spent (checked after every step). Targets for
+SmolLM2-135M: format-valid rate >= 95%, consistency clearly above base, a win rate above zero with
+its interval, and GRPO after SFT no worse than SFT alone beyond the intervals.
+Writes results/cpu_learning.json (or cpu_learning-<minutes>min.json for other budgets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from _results import write
+
+from rft.training.presets import apply_overrides, get_preset
+from rft.training.recipe import RecipeResult, evaluate_stages
+from rft.training.run import new_run_dir, read_metrics, train
+
+OPEN_ENDED = {"max_steps": "100000", "save_steps": "100000"}
+
+
+def stop_after(seconds: float):
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.deadline = time.monotonic() + seconds
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.monotonic() >= self.deadline:
+                control.should_training_stop = True
+
+    return TimeBudget()
+
+
+def stage_summary(result, seconds: float) -> dict:
+    rows = read_metrics(result.metrics_path)
+    summary = {"steps": result.global_step, "wall_seconds": round(seconds, 1)}
+    if rows and "reward" in rows[0]:
+        summary["reward_first_last"] = [rows[0]["reward"], rows[-1]["reward"]]
+        summary["steps_with_updates"] = sum(1 for row in rows if row.get("grad_norm", 0) > 0)
+    elif rows:
+        summary["loss_first_last"] = [rows[0]["loss"], rows[-1]["loss"]]
+    return summary
+
+
+def worse_beyond_interval(sft: dict, grpo: dict) -> bool:
+    return grpo["win_rate_ci95"][1] < sft["win_rate_ci95"][0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--games", type=int, default=200)
+    parser.add_argument("--sft-share", type=float, default=0.5, help="share of the budget for the warm-up")
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the two runs are kept")
+    args = parser.parse_args()
+    budget = args.minutes * 60
+
+    # The runs are kept under --runs-dir: their adapters are the result.
+    folder = new_run_dir(args.runs_dir, "cpu-learning")
+    started = time.monotonic()
+    sft_preset = apply_overrides(get_preset("cpu-smollm2-wordle-sft"), OPEN_ENDED)
+    sft = train(
+        sft_preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(budget * args.sft_share)]
+    )
+    sft_seconds = time.monotonic() - started
+    grpo_preset = apply_overrides(
+        get_preset("cpu-smollm2-wordle"), {**OPEN_ENDED, "init_from": str(sft.run_dir)}
+    )
+    remaining = budget - (time.monotonic() - started)
+    grpo = train(grpo_preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(remaining)])
+    grpo_seconds = time.monotonic() - started - sft_seconds
+
+    eval_started = time.monotonic()
+    evaluation = evaluate_stages(
+        RecipeResult(folder, sft, grpo), grpo_preset, args.games, args.max_new_tokens
+    )
+    eval_seconds = time.monotonic() - eval_started
+
+    metrics = evaluation["metrics"]
+    base, warm, final = metrics["base"], metrics["sft"], metrics["sft+grpo"]
+    name = "cpu_learning" if args.minutes == 60 and args.games == 200 else f"cpu_learning-{args.minutes:g}min"
+    write(
+        name,
+        {
+            "model": "SmolLM2-135M-Instruct + LoRA r16 (embedded)",
+            "budget_minutes": args.minutes,
+            "sft_share": args.sft_share,
+            "games": args.games,
+            "stages": {"sft": stage_summary(sft, sft_seconds), "grpo": stage_summary(grpo, grpo_seconds)},
+            "eval_seconds": round(eval_seconds, 1),
+            "metrics": {
+                k: {m: v for m, v in row.items() if m != "guess_distribution"} for k, row in metrics.items()
+            },
+            "guess_distribution": {k: row["guess_distribution"] for k, row in metrics.items()},
+            "vs_base": evaluation["vs_base"],
+            "targets": {
+                "format_valid_rate>=0.95": (final["format_valid_rate"] or 0) >= 0.95,
+                "consistency_above_base": (final["consistency_rate"] or 0) > (base["consistency_rate"] or 0),
+                "win_rate_above_zero": final["wins"] > 0,
+                "grpo_not_worse_than_sft_beyond_interval": not worse_beyond_interval(warm, final),
+            },
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
