@@ -133,6 +133,8 @@ def test_tiny_preset_trains_logs_saves_and_resumes(tmp_path):
     assert resumed.run_dir == run_dir and resumed.global_step == 4
     rows = read_metrics(run_dir / "metrics.jsonl")
     assert [row["step"] for row in rows] == [1, 2, 3, 4]  # step 3 redone once, none lost
+    sampled = [json.loads(line)["step"] for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert sorted(set(sampled)) == [1, 2, 3, 4] and len(sampled) == 4 * len(samples) // 3
     assert all(math.isfinite(row["loss"]) for row in rows)
     for key in ("reward", "rewards/format_reward/mean", "completions/mean_length", "step_time"):
         assert key in rows[-1]

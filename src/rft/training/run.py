@@ -91,8 +91,8 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _keep_metrics_up_to(path: Path, step: int) -> None:
-    """On resume, drop lines for steps after the checkpoint: those steps are trained again."""
+def _keep_lines_up_to(path: Path, step: int) -> None:
+    """On resume, drop metrics and samples of steps after the checkpoint: they are trained again."""
     kept = [row for row in read_metrics(path) if row.get("step", 0) <= step]
     path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
 
@@ -259,7 +259,8 @@ def train(
         config = {"preset": preset.to_dict(), "versions": versions(), "loader": policy.loader}
         (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     else:
-        _keep_metrics_up_to(run_dir / METRICS_FILE, int(checkpoint.name.split("-")[-1]))
+        for name in (METRICS_FILE, SAMPLES_FILE):
+            _keep_lines_up_to(run_dir / name, int(checkpoint.name.split("-")[-1]))
 
     trainer = build_trainer(preset, policy, run_dir, progress, extra_callbacks)
     if not progress:
