@@ -193,3 +193,26 @@ def test_recipe_runs_warm_up_grpo_and_evaluates_every_stage(tmp_path):
     assert (result.folder / "eval" / "eval.md").is_file()
     text = summary(result)
     assert "SFT warm-up:   1 steps" in text and "GRPO:          1 steps" in text and "| sft+grpo |" in text
+
+
+@pytest.mark.slow
+def test_export_writes_lora_merged_model_and_card_and_needs_a_token_to_push(tmp_path, monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    from rft.export import export_run, model_card
+
+    run = train(get_preset("tiny-test"), runs_dir=tmp_path, progress=False)
+    card = model_card(run.run_dir, "someone/wordle-tiny")
+    assert "preset `tiny-test`" in card and "format × 1, feedback × 1, guess_value × 1" in card
+    assert 'AutoPeftModelForCausalLM.from_pretrained("someone/wordle-tiny")' in card
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(RuntimeError, match="needs a token: set HF_TOKEN"):
+        export_run(run.run_dir, tmp_path / "out", merged=False, push_to="someone/wordle-tiny")
+    assert (tmp_path / "out" / "lora" / "adapter_config.json").is_file()
+    assert "Rewards and weights" in (tmp_path / "out" / "lora" / "README.md").read_text()
+
+    written = export_run(run.run_dir)
+    merged = AutoModelForCausalLM.from_pretrained(written["merged"])
+    assert merged.num_parameters() > 0 and not any("lora" in name for name, _ in merged.named_parameters())
+    assert (run.run_dir / "export" / "lora" / "adapter_model.safetensors").is_file()

@@ -1,4 +1,4 @@
-"""The ``rft`` command: ``rft presets``, ``rft train``, ``rft demo``, ``rft eval``, ``rft play``.
+"""The ``rft`` command: ``rft presets``, ``train``, ``demo``, ``eval``, ``play``, ``export``.
 
 Every setting of a preset, and every GRPOConfig field, can be given after the preset:
 ``rft train --preset cpu-smollm2-wordle --max_steps 10 --learning_rate 1e-4 --rewards format=1,feedback=2``.
@@ -120,6 +120,26 @@ def _play(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return watch_model(args.model, adapter=args.adapter, secret=args.secret, seed=args.seed)
 
 
+def _export(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from rft.export import export_run
+
+    try:
+        written = export_run(
+            args.run,
+            args.out,
+            merged=not args.no_merged,
+            gguf_quantization=args.gguf,
+            push_to=args.push_to,
+            private=not args.public,
+        )
+    except (FileNotFoundError, RuntimeError, ImportError) as error:
+        print(f"rft export: error: {error}", file=sys.stderr)
+        return 2
+    for key, value in written.items():
+        print(f"{key + ':':<8} {value}")
+    return 0
+
+
 def _presets(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.training.presets import PRESETS
 
@@ -186,6 +206,20 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--secret", help="the answer (default: a random held-out answer)")
     play.add_argument("--seed", type=int, default=0)
     play.set_defaults(handler=_play)
+
+    export = commands.add_parser(
+        "export",
+        help="save a run's LoRA, a merged 16-bit model, GGUF; push to the Hub",
+        description="Writes RUN/export/ (lora/, merged-16bit/, gguf/) with a model card; --push-to "
+        "uploads with the token in HF_TOKEN (or Colab's secrets).",
+    )
+    export.add_argument("run", type=Path, help="a finished run folder")
+    export.add_argument("--out", type=Path, help="default: RUN/export")
+    export.add_argument("--no-merged", action="store_true", help="only the adapter")
+    export.add_argument("--gguf", metavar="QUANT", help="also GGUF via Unsloth, e.g. q4_k_m")
+    export.add_argument("--push-to", metavar="USER/REPO", help="upload the adapter (and merged model)")
+    export.add_argument("--public", action="store_true", help="create public Hub repos (default private)")
+    export.set_defaults(handler=_export)
 
     presets = commands.add_parser("presets", help="list the presets")
     presets.set_defaults(handler=_presets)

@@ -1,0 +1,173 @@
+"""Sharing a trained run: the LoRA adapter, a merged 16-bit model, GGUF, and the Hugging Face Hub.
+
+``export_run`` writes into ``<run>/export/`` by default: ``lora/`` (adapter + tokenizer + model
+card), ``merged-16bit/`` (the adapter folded into the base weights, loadable with plain
+transformers), and, where Unsloth is installed, ``gguf/`` for llama.cpp / Ollama. Pushing needs a
+token from the environment (``HF_TOKEN``) or Colab's secrets; it is never printed or written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rft.training.models import EMBEDDED_MODEL_ID, MissingDependencyError, adapter_dir_of, require
+from rft.training.run import read_run_config
+
+TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+
+
+def hub_token() -> str | None:
+    """A Hub token from the environment or, on Colab, from its secrets; None if there is none."""
+    for name in TOKEN_VARIABLES:
+        if os.environ.get(name):
+            return os.environ[name]
+    try:
+        from google.colab import userdata  # type: ignore[import-not-found]
+    except ImportError:  # not on Colab
+        return None
+    try:
+        return userdata.get("HF_TOKEN")
+    except (userdata.SecretNotFoundError, userdata.NotebookAccessError):  # no secret, or not granted
+        return None
+
+
+def model_card(run_dir: Path, repo_id: str | None = None) -> str:
+    """A README for the Hub: what was trained, how, how well, and how to load it."""
+    preset = read_run_config(run_dir)
+    base = "SmolLM2-135M-Instruct (HuggingFaceTB)" if preset.model == EMBEDDED_MODEL_ID else preset.model
+    rewards = ", ".join(f"{name} × {weight:g}" for name, weight in preset.rewards.items())
+    settings = {k: preset.trainer_args[k] for k in sorted(preset.trainer_args) if k != "report_to"}
+    lines = [
+        "---",
+        "library_name: peft",
+        "tags: [wordle, grpo, trl, rft]",
+        "---",
+        f"# {repo_id or run_dir.name}",
+        "",
+        f"A LoRA adapter for **{base}**, trained to play Wordle with the `rft` recipe "
+        f"(preset `{preset.name}`, trainer `{preset.trainer}`).",
+        "",
+        "## Training",
+        f"- Trainer: TRL {'GRPOTrainer' if preset.trainer == 'grpo' else 'SFTTrainer'}",
+        f"- Rewards and weights: {rewards}" if preset.trainer == "grpo" else "- Data: solver-written traces",
+        f"- LoRA: r={preset.lora_r}, alpha={preset.lora_alpha}, on {', '.join(preset.lora_target_modules)}",
+        f"- Continued from: {Path(preset.init_from).name}"
+        if preset.init_from
+        else "- Started from the base model",
+        f"- Settings: `{json.dumps(settings, sort_keys=True)}`",
+        "",
+    ]
+    evaluation = run_dir / "eval" / "eval.md"
+    if evaluation.is_file():
+        lines += ["## Evaluation", "", evaluation.read_text(encoding="utf-8"), ""]
+    lines += [
+        "## Use",
+        "```python",
+        "from peft import AutoPeftModelForCausalLM",
+        "from transformers import AutoTokenizer",
+        f'model = AutoPeftModelForCausalLM.from_pretrained("{repo_id or "PATH_TO_THIS_FOLDER"}")',
+        f'tokenizer = AutoTokenizer.from_pretrained("{repo_id or "PATH_TO_THIS_FOLDER"}")',
+        "```",
+        "Prompts are built by `rft.wordle.prompts.build_messages(history, style="
+        f'"{preset.prompt_style}")`; the model answers `<think>…</think>` then `<guess>WORD</guess>`.',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _base_model(run_dir: Path) -> Any:
+    """The run's base model in 16-bit, ready to have the adapter folded in."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    preset = read_run_config(run_dir)
+    if preset.loader == "tiny":
+        from rft.training.models import load_tiny
+
+        return load_tiny(seed=preset.seed)[0].to(torch.float16)
+    path = preset.model
+    if path == EMBEDDED_MODEL_ID:
+        from rft.training.models import embedded_model_dir
+
+        path = str(embedded_model_dir())
+    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float16)
+
+
+def export_run(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    merged: bool = True,
+    gguf_quantization: str | None = None,
+    push_to: str | None = None,
+    private: bool = True,
+) -> dict[str, Any]:
+    """Write the exports of a finished run; push the adapter (and merged model) when ``push_to``."""
+    run_dir = Path(run_dir)
+    adapter = adapter_dir_of(run_dir)
+    if not (adapter / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"{run_dir} has no trained adapter (adapter/adapter_config.json)")
+    out = Path(out_dir) if out_dir is not None else run_dir / "export"
+    written: dict[str, Any] = {}
+
+    lora = out / "lora"
+    shutil.copytree(adapter, lora, dirs_exist_ok=True)
+    (lora / "README.md").write_text(model_card(run_dir, push_to), encoding="utf-8")
+    written["lora"] = lora
+
+    if merged or gguf_quantization:
+        from peft import PeftModel
+        from transformers import AutoTokenizer
+
+        model = PeftModel.from_pretrained(_base_model(run_dir), adapter).merge_and_unload()
+        tokenizer = AutoTokenizer.from_pretrained(adapter)
+        merged_dir = out / "merged-16bit"
+        model.save_pretrained(merged_dir)
+        tokenizer.save_pretrained(merged_dir)
+        (merged_dir / "README.md").write_text(model_card(run_dir, push_to), encoding="utf-8")
+        written["merged"] = merged_dir
+        if gguf_quantization:
+            written["gguf"] = _export_gguf(merged_dir, out / "gguf", gguf_quantization)
+
+    if push_to:
+        written["pushed"] = push(written, push_to, private=private)
+    return written
+
+
+def _export_gguf(merged_dir: Path, gguf_dir: Path, quantization: str) -> Path:
+    """GGUF through Unsloth, which drives llama.cpp's converter for us."""
+    try:
+        require("unsloth", 'pip install "rft[gpu]"')
+    except MissingDependencyError as error:
+        raise MissingDependencyError(
+            f"GGUF export uses Unsloth ({error}); without it, convert {merged_dir} with llama.cpp's "
+            "convert_hf_to_gguf.py"
+        ) from None
+    from unsloth import FastLanguageModel
+
+    model, tokenizer = FastLanguageModel.from_pretrained(str(merged_dir), load_in_4bit=False)
+    model.save_pretrained_gguf(str(gguf_dir), tokenizer, quantization_method=quantization)
+    return gguf_dir
+
+
+def push(written: dict[str, Any], repo_id: str, private: bool = True) -> list[str]:
+    """Upload the adapter to ``repo_id`` and the merged model to ``repo_id``-merged."""
+    token = hub_token()
+    if not token:
+        raise RuntimeError(
+            "pushing to the Hub needs a token: set HF_TOKEN in the environment (or add it to Colab's "
+            "secrets); it is never stored by rft"
+        )
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    pushed = []
+    for key, suffix in (("lora", ""), ("merged", "-merged")):
+        if key in written:
+            target = f"{repo_id}{suffix}"
+            api.create_repo(target, private=private, exist_ok=True)
+            api.upload_folder(folder_path=str(written[key]), repo_id=target)
+            pushed.append(target)
+    return pushed
