@@ -106,7 +106,7 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.evaluate import markdown_table
 
     print(markdown_table(result))
-    print(f"written to {args.out}/eval.json, eval.md and guesses.png")
+    print(f"written to {result['out_dir']}: eval.json, eval.md and guesses.png")
     return 0
 
 
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--adapter", type=Path, help="a run folder: also play the model with its adapter")
     evaluation.add_argument("--games", type=int, default=100)
     evaluation.add_argument("--seed", type=int, default=0)
-    evaluation.add_argument("--out", type=Path, default=Path("runs") / "eval")
+    evaluation.add_argument("--out", type=Path, help="default: a new runs/eval-<timestamp>/")
     evaluation.add_argument("--no-baselines", action="store_true")
     evaluation.add_argument("--max-new-tokens", type=int, default=160)
     evaluation.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")

@@ -193,7 +193,12 @@ def evaluate(
         name: play_games(player, secrets) for name, player in players.items()
     }
     metrics = {name: game_metrics(games) for name, games in records.items()}
-    result: dict[str, Any] = {"secrets": list(secrets), **(details or {}), "metrics": metrics}
+    result: dict[str, Any] = {
+        "out_dir": str(out_dir),
+        "secrets": list(secrets),
+        **(details or {}),
+        "metrics": metrics,
+    }
     if "base" in metrics:
         trained = [name for name in metrics if name not in (*BASELINES, "base")]
         if trained:
@@ -260,7 +265,7 @@ def evaluate_model(
     adapter: str | Path | None = None,
     games: int = 100,
     seed: int = 0,
-    out_dir: str | Path = Path("runs") / "eval",
+    out_dir: str | Path | None = None,
     baselines: bool = True,
     max_new_tokens: int = 160,
     temperature: float = 0.0,
@@ -274,4 +279,8 @@ def evaluate_model(
         )
     details = {"model": str(model), "adapter": None if adapter is None else str(adapter), "seed": seed}
     details.update({"max_new_tokens": max_new_tokens, "temperature": temperature})
+    if out_dir is None:  # a fresh folder: an earlier evaluation is never overwritten
+        from rft.training.run import new_run_dir
+
+        out_dir = new_run_dir("runs", "eval")
     return evaluate(players, held_out_secrets(games, seed), out_dir, details)
