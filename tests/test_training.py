@@ -216,3 +216,20 @@ def test_export_writes_lora_merged_model_and_card_and_needs_a_token_to_push(tmp_
     merged = AutoModelForCausalLM.from_pretrained(written["merged"])
     assert merged.num_parameters() > 0 and not any("lora" in name for name, _ in merged.named_parameters())
     assert (run.run_dir / "export" / "lora" / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_one_grpo_step_of_the_real_cpu_preset(tmp_path):
+    """The embedded SmolLM2-135M through the same path `make demo` takes (kept short: 16 tokens)."""
+    settings = {"max_steps": "1", "max_completion_length": "16", "num_rows": "4", "save_steps": "1"}
+    result = train(
+        apply_overrides(get_preset("cpu-smollm2-wordle"), settings), runs_dir=tmp_path, progress=False
+    )
+    (row,) = read_metrics(result.metrics_path)
+    assert row["step"] == 1 and math.isfinite(row["loss"])
+    assert row["completions/max_length"] <= 16
+    config = json.loads((result.run_dir / "config.json").read_text())
+    assert (
+        config["loader"] == "transformers" and config["preset"]["model"] == "embedded:SmolLM2-135M-Instruct"
+    )
+    assert (result.adapter_dir / "adapter_model.safetensors").is_file()
