@@ -180,19 +180,25 @@ def test_resume_refuses_a_folder_without_checkpoints(tmp_path):
 
 
 @pytest.mark.slow
-def test_recipe_runs_warm_up_grpo_and_evaluates_every_stage(tmp_path):
-    from rft.training.recipe import run_recipe, summary
-
-    result = run_recipe(
-        "tiny-test-sft", "tiny-test", 1, 1, tmp_path, progress=False, eval_games=2, eval_max_new_tokens=6
-    )
-    assert result.sft.run_dir.parent == result.folder == result.grpo.run_dir.parent
-    metrics = result.evaluation["metrics"]
-    assert list(metrics) == ["solver", "random-consistent", "random-valid", "base", "sft", "sft+grpo"]
-    assert set(result.evaluation["vs_base"]) == {"sft", "sft+grpo"}
-    assert (result.folder / "eval" / "eval.md").is_file()
-    text = summary(result)
-    assert "SFT warm-up:   1 steps" in text and "GRPO:          1 steps" in text and "| sft+grpo |" in text
+def test_recipe_runs_warm_up_grpo_and_evaluates_every_stage(tmp_path, capsys):
+    arguments = ["demo", "--sft-preset", "tiny-test-sft", "--grpo-preset", "tiny-test", "--sft-steps", "1"]
+    arguments += ["--grpo-steps", "1", "--eval-games", "2", "--runs-dir", str(tmp_path), "--no-progress"]
+    assert main(arguments) == 0
+    (folder,) = tmp_path.glob("recipe-*")
+    assert len(list(folder.glob("tiny-test-sft-*"))) == 1 and len(list(folder.glob("tiny-test-2*"))) == 1
+    evaluation = json.loads((folder / "eval" / "eval.json").read_text())
+    assert list(evaluation["metrics"]) == [
+        "solver",
+        "random-consistent",
+        "random-valid",
+        "base",
+        "sft",
+        "sft+grpo",
+    ]
+    assert set(evaluation["vs_base"]) == {"sft", "sft+grpo"}
+    printed = capsys.readouterr().out
+    assert "SFT warm-up:   1 steps" in printed and "GRPO:          1 steps" in printed
+    assert "| sft+grpo |" in printed and f"evaluation:    {folder / 'eval'}" in printed
 
 
 @pytest.mark.slow

@@ -81,6 +81,7 @@ def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
             args.grpo_steps,
             args.runs_dir,
             not args.no_progress,
+            eval_games=args.eval_games,
         )
     except (ValueError, RuntimeError, ImportError) as error:  # raised before training starts
         print(f"rft demo: error: {error}", file=sys.stderr)
