@@ -13,7 +13,7 @@ from _results import write
 from rft.evaluate import ModelPlayer, held_out_secrets, load_models
 from rft.wordle.play import game_metrics, play_games
 
-GAMES, MAX_NEW_TOKENS = 6, 32
+GAMES, MAX_NEW_TOKENS = 12, 32
 
 
 def main() -> None:
