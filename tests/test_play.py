@@ -103,3 +103,13 @@ def test_a_tiny_model_plays_whole_games_on_cpu(tmp_path):
     base = result["metrics"]["base"]
     assert base["games"] == 2 and base["turns"] == 12  # a random model never wins: six turns each
     assert set(result["games"]["base"][0]) == {"secret", "won", "guesses", "turns"}
+
+
+@pytest.mark.slow
+def test_rft_eval_command_writes_its_files(tmp_path, capsys):
+    from rft.cli import main
+
+    arguments = ["eval", "--model", "tiny-test", "--games", "1", "--no-baselines", "--max-new-tokens", "4"]
+    assert main([*arguments, "--out", str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"eval.json", "eval.md", "guesses.png"}
+    assert "| base | 0.0%" in capsys.readouterr().out

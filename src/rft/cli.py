@@ -91,7 +91,7 @@ def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from rft.evaluate import evaluate_model
+    from rft.evaluate import evaluate_model, markdown_table
 
     result = evaluate_model(
         args.model,
@@ -104,8 +104,6 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
         temperature=args.temperature,
         batch_size=args.batch_size,
     )
-    from rft.evaluate import markdown_table
-
     print(markdown_table(result))
     print(f"written to {result['out_dir']}: eval.json, eval.md and guesses.png")
     return 0
