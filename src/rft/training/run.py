@@ -188,10 +188,14 @@ def check_trl_for_device(preset: Preset) -> None:
         )
 
 
-def build_trainer_config(preset: Preset, run_dir: Path, reward_weights: list[float] | None = None) -> Any:
+def build_trainer_config(
+    preset: Preset, run_dir: Path, reward_weights: list[float] | None = None, progress: bool = True
+) -> Any:
     from rft.training.presets import trainer_config_class
 
     settings = {"seed": preset.seed, **preset.trainer_args, "output_dir": str(run_dir)}
+    if not progress:
+        settings["disable_tqdm"] = True
     if preset.trainer == "grpo":
         settings["reward_weights"] = reward_weights
     return trainer_config_class(preset.trainer)(**settings)
@@ -208,7 +212,7 @@ def build_trainer(
         rows = build_trace_rows(preset.dataset_config(), progress=progress)
         return SFTTrainer(
             model=policy.model,
-            args=build_trainer_config(preset, run_dir),
+            args=build_trainer_config(preset, run_dir, progress=progress),
             train_dataset=Dataset.from_list(
                 [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows]
             ),
@@ -226,7 +230,7 @@ def build_trainer(
     return GRPOTrainer(
         model=policy.model,
         reward_funcs=[recorder.wrap(f) for f in functions],
-        args=build_trainer_config(preset, run_dir, weights),
+        args=build_trainer_config(preset, run_dir, weights, progress),
         train_dataset=dataset,
         processing_class=policy.tokenizer,
         peft_config=policy.peft_config,
@@ -263,8 +267,6 @@ def train(
             _keep_lines_up_to(run_dir / name, int(checkpoint.name.split("-")[-1]))
 
     trainer = build_trainer(preset, policy, run_dir, progress, extra_callbacks)
-    if not progress:
-        trainer.args.disable_tqdm = True
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     adapter_dir = adapter_dir_of(run_dir)
