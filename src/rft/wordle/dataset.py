@@ -9,7 +9,7 @@ split once and for all: test answers never appear in a training row.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any
@@ -194,8 +194,3 @@ def check_rows(rows: Iterable[Mapping[str, Any]]) -> None:
             raise ValueError(f"row {index}: the game is already won; nothing is left to guess")
         if len(history) >= MAX_GUESSES:
             raise ValueError(f"row {index}: {len(history)} guesses already played; no turn is left")
-
-
-def held_out_answers() -> Sequence[str]:
-    """The answers evaluation plays against; never seen in training rows."""
-    return answer_split()["test"]

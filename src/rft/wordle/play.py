@@ -47,6 +47,7 @@ def policy_player(policy: Policy, seed: int = 0) -> Player:
 @dataclass
 class Turn:
     text: str  # what the player wrote
+    written: str | None  # the five-letter word in its last guess block, accepted or not
     guess: str | None  # the accepted word, or None when the turn was lost
     exact_format: bool  # format_reward would pay 1.0
     consistent: bool | None  # fits all earlier feedback (None for the first guess or a lost turn)
@@ -107,16 +108,20 @@ def play_games(
 
 
 def _judge(text: str, secret: str, history: list[GuessWithFeedback]) -> Turn:
-    parsed = parse_completion(text)
+    word = parse_completion(text).word
     exact = format_reward([text])[0] == 1.0
-    word = parsed.word
     if word is None or not is_allowed(word):
-        return Turn(text=text, guess=None, exact_format=exact, consistent=None)
+        return Turn(text=text, written=word, guess=None, exact_format=exact, consistent=None)
     consistent = is_consistent(word, history) if history else None
     entry = GuessWithFeedback.score(word, secret)
     history.append(entry)
     return Turn(
-        text=text, guess=word, exact_format=exact, consistent=consistent, feedback=entry.to_dict()["feedback"]
+        text=text,
+        written=word,
+        guess=word,
+        exact_format=exact,
+        consistent=consistent,
+        feedback=entry.to_dict()["feedback"],
     )
 
 
@@ -146,7 +151,7 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
     turns = [t for r in records for t in r.turns]
     accepted = [t for t in turns if t.guess is not None]
     later = [t for t in accepted if t.consistent is not None]
-    five_letters = [t for t in turns if parse_completion(t.text).word is not None]
+    five_letters = [t for t in turns if t.written is not None]
     low, high = wilson_interval(len(wins), len(records))
     distribution = {str(k): sum(1 for r in wins if r.guesses == k) for k in range(1, MAX_GUESSES + 1)}
     distribution["lost"] = len(records) - len(wins)
