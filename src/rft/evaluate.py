@@ -52,30 +52,57 @@ class ModelPlayer:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def __call__(self, states: Sequence[GameState]) -> list[str]:
-        import torch
+        self.calls += 1
+        return generate_completions(
+            self.model,
+            self.tokenizer,
+            [self.prompt(state) for state in states],
+            self.max_new_tokens,
+            self.temperature,
+            self.batch_size,
+            seed=self.seed + self.calls - 1,
+        )
 
-        texts: list[str] = []
-        self.tokenizer.padding_side = "left"  # generation continues from the right edge of every row
-        for start in range(0, len(states), self.batch_size):
-            prompts = [self.prompt(state) for state in states[start : start + self.batch_size]]
-            encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-            encoded = encoded.to(self.model.device)
-            sampling = self.temperature > 0
-            torch.manual_seed(self.seed + self.calls)
-            self.calls += 1
-            with torch.inference_mode():
-                output = self.model.generate(
-                    **encoded,
-                    max_new_tokens=self.max_new_tokens,
-                    do_sample=sampling,
-                    temperature=self.temperature if sampling else None,
-                    top_p=None,
-                    top_k=None,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                )
-            new_tokens = output[:, encoded["input_ids"].shape[1] :]
-            texts.extend(self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
-        return texts
+
+def generate_completions(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> list[str]:
+    """What the model writes after each prompt (chat template already applied), in batches.
+
+    Greedy when ``temperature`` is 0; sampling is seeded per batch so a call replays exactly.
+    """
+    import torch
+
+    texts: list[str] = []
+    tokenizer.padding_side = "left"  # generation continues from the right edge of every row
+    for number, start in enumerate(range(0, len(prompts), batch_size)):
+        encoded = tokenizer(
+            list(prompts[start : start + batch_size]),
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
+        ).to(model.device)
+        sampling = temperature > 0
+        torch.manual_seed(seed * 1_000_003 + number)
+        with torch.inference_mode():
+            output = model.generate(
+                **encoded,
+                max_new_tokens=max_new_tokens,
+                do_sample=sampling,
+                temperature=temperature if sampling else None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        new_tokens = output[:, encoded["input_ids"].shape[1] :]
+        texts.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
+    return texts
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from rft.gsm8k.problems import HUB_DATASET, SAMPLE
+from rft.gsm8k.rewards import DEFAULT_REWARD_WEIGHTS as GSM8K_REWARD_WEIGHTS
+from rft.gsm8k.rewards import select_rewards as select_gsm8k_rewards
+from rft.rewarding import RewardFunction
 from rft.wordle.dataset import WordleDatasetConfig
 from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, select_rewards
 
@@ -27,6 +31,7 @@ ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj
 LOADERS = ("unsloth", "transformers", "tiny")
 TRAINERS = ("grpo", "sft")
 DEVICES = ("cuda", "cpu")
+TASKS = ("wordle", "gsm8k")
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class Preset:
     model: str
     loader: str
     device: str
-    task: str = "wordle"
+    task: str = "wordle"  # or "gsm8k"
     trainer: str = "grpo"
     init_from: str | None = None  # a run folder whose adapter this run continues (e.g. the SFT warm-up)
     cpu_alternative: str = "cpu-smollm2-wordle"
@@ -50,6 +55,7 @@ class Preset:
     lora_target_modules: tuple[str, ...] = ALL_PROJECTIONS
     rewards: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
     num_rows: int = 1000
+    problems: str = HUB_DATASET  # GSM8K only: a Hub dataset id, "sample" (shipped), or a .jsonl file
     min_history: int = 0
     max_history: int = 5
     prompt_style: str = "full"
@@ -188,6 +194,35 @@ _TINY = replace(
     },
 )
 
+_QWEN_T4_GSM8K = replace(
+    _QWEN_T4,
+    name="t4-qwen2.5-3b-gsm8k",
+    description="Qwen 2.5 3B Instruct, 4-bit + LoRA r16 through Unsloth, GRPO on GSM8K arithmetic",
+    task="gsm8k",
+    cpu_alternative="cpu-smollm2-gsm8k",
+    rewards=dict(GSM8K_REWARD_WEIGHTS),
+    num_rows=7473,  # the whole GSM8K train split
+    trainer_args={**_GPU_GRPO, "max_completion_length": 320},  # worked solutions run longer than guesses
+)
+_SMOLLM2_CPU_GSM8K = replace(
+    _SMOLLM2_CPU,
+    name="cpu-smollm2-gsm8k",
+    description="SmolLM2-135M-Instruct (embedded) + LoRA, GRPO on GSM8K on CPU: the pipeline, not a scorer",
+    task="gsm8k",
+    cpu_alternative="cpu-smollm2-gsm8k",
+    rewards=dict(GSM8K_REWARD_WEIGHTS),
+    trainer_args={**_CPU_GRPO, "max_completion_length": 192},
+)
+_TINY_GSM8K = replace(
+    _TINY,
+    name="tiny-test-gsm8k",
+    description="the tiny random model on the shipped GSM8K sample: the whole GSM8K path in seconds",
+    task="gsm8k",
+    cpu_alternative="tiny-test-gsm8k",
+    problems=SAMPLE,
+    rewards=dict(GSM8K_REWARD_WEIGHTS),
+)
+
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in [
@@ -197,6 +232,9 @@ PRESETS: dict[str, Preset] = {
         _SMOLLM2_CPU,
         _warm_up(_SMOLLM2_CPU, 240, _CPU_SFT),
         _TINY,
+        _QWEN_T4_GSM8K,
+        _SMOLLM2_CPU_GSM8K,
+        _TINY_GSM8K,
         _warm_up(_TINY, 16, {**_CPU_SFT, "learning_rate": 1e-3, "max_steps": 2, "save_steps": 1}),
     ]
 }
@@ -313,6 +351,12 @@ def apply_overrides(preset: Preset, overrides: Mapping[str, Any]) -> Preset:
     return validate(replace(preset, trainer_args=trainer_args, **changes))
 
 
+def task_rewards(preset: Preset) -> tuple[list[RewardFunction], list[float]]:
+    """The preset's reward functions and weights, from its task's set."""
+    select = select_gsm8k_rewards if preset.task == "gsm8k" else select_rewards
+    return select(preset.rewards)
+
+
 def validate(preset: Preset) -> Preset:
     """Check everything that can be checked without a model; raise ``ValueError`` naming the field."""
     if preset.loader not in LOADERS:
@@ -321,8 +365,10 @@ def validate(preset: Preset) -> Preset:
         raise ValueError(f"device must be one of {DEVICES}, got {preset.device!r}")
     if preset.loader == "unsloth" and preset.device != "cuda":
         raise ValueError("loader 'unsloth' needs device 'cuda'")
-    if preset.task != "wordle":
-        raise ValueError(f"task {preset.task!r} is not supported by this trainer yet; use 'wordle'")
+    if preset.task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {preset.task!r}")
+    if preset.trainer == "sft" and preset.task != "wordle":
+        raise ValueError("trainer 'sft' (the warm-up on solver traces) is for task 'wordle' only")
     for name in ("lora_r", "lora_alpha", "max_seq_length", "num_rows", "sample_every"):
         value = getattr(preset, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -334,7 +380,9 @@ def validate(preset: Preset) -> Preset:
     if not preset.lora_target_modules:
         raise ValueError("lora_target_modules must name at least one module")
     preset.dataset_config()  # raises naming the dataset field
-    select_rewards(preset.rewards)  # raises naming the reward
+    task_rewards(preset)  # raises naming the reward
+    if preset.task == "gsm8k" and preset.problems.endswith(".jsonl") and not Path(preset.problems).is_file():
+        raise ValueError(f"problems: no file {preset.problems}")
 
     if (
         preset.init_from is not None

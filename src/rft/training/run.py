@@ -19,11 +19,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rft.rewarding import completion_text
 from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy
 from rft.training.plots import plot_training_curves
-from rft.training.presets import Preset
+from rft.training.presets import Preset, task_rewards
 from rft.wordle.dataset import build_dataset, check_rows
-from rft.wordle.rewards import completion_text, select_rewards
 from rft.wordle.traces import build_trace_rows
 
 CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE = (
@@ -102,6 +102,9 @@ def _keep_lines_up_to(path: Path, step: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+RECORDED_COLUMNS = ("secret", "history", "answer")  # Wordle's game state; GSM8K's gold answer
+
+
 class SampleRecorder:
     """Keeps the latest batch of completions and what each reward gave them.
 
@@ -120,8 +123,7 @@ class SampleRecorder:
             if self.batch.get("completions") != texts:
                 self.batch = {
                     "completions": texts,
-                    "secret": list(kwargs.get("secret") or []),
-                    "history": list(kwargs.get("history") or []),
+                    "columns": {k: list(kwargs[k]) for k in RECORDED_COLUMNS if kwargs.get(k) is not None},
                     "rewards": {},
                 }
             self.batch["rewards"][reward.__name__] = [float(s) for s in scores]
@@ -150,8 +152,7 @@ def make_callbacks(run_dir: Path, recorder: SampleRecorder | None, sample_every:
                     for i, text in enumerate(batch["completions"]):
                         row = {
                             "step": state.global_step,
-                            "secret": batch["secret"][i] if i < len(batch["secret"]) else None,
-                            "history": batch["history"][i] if i < len(batch["history"]) else None,
+                            **{k: v[i] if i < len(v) else None for k, v in batch["columns"].items()},
                             "completion": text,
                             "rewards": {name: values[i] for name, values in batch["rewards"].items()},
                         }
@@ -204,7 +205,8 @@ def build_trainer_config(
 def build_trainer(
     preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool, callbacks: Sequence[Any]
 ) -> Any:
-    """TRL's GRPOTrainer on game states, or its SFTTrainer on solver traces for the warm-up."""
+    """TRL's GRPOTrainer on game states (or GSM8K problems), or its SFTTrainer on solver traces for
+    the Wordle warm-up."""
     if preset.trainer == "sft":
         from datasets import Dataset
         from trl import SFTTrainer
@@ -223,9 +225,15 @@ def build_trainer(
 
     from trl import GRPOTrainer
 
-    dataset = build_dataset(preset.dataset_config(), progress=progress)
-    check_rows(dataset)
-    functions, weights = select_rewards(preset.rewards)
+    if preset.task == "gsm8k":
+        from rft.gsm8k import build_dataset as build_gsm8k_dataset
+        from rft.gsm8k import load_problems
+
+        dataset = build_gsm8k_dataset(load_problems(preset.problems), preset.num_rows, preset.seed)
+    else:
+        dataset = build_dataset(preset.dataset_config(), progress=progress)
+        check_rows(dataset)
+    functions, weights = task_rewards(preset)
     recorder = SampleRecorder()
     return GRPOTrainer(
         model=policy.model,

@@ -13,13 +13,14 @@ column is a configuration error, not model output, and raises ``ValueError`` nam
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from rft.rewarding import RewardFunction, choose_rewards, column, completion_text
 from rft.wordle.game import Check, Constraints, GuessWithFeedback, History, as_history, marks_from_code
 from rft.wordle.solver import default_table
 from rft.wordle.words import ALPHABET, WORD_LENGTH, is_allowed
@@ -28,32 +29,9 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 GUESS_OPEN, GUESS_CLOSE = "<guess>", "</guess>"
 _TAGS = (THINK_OPEN, THINK_CLOSE, GUESS_OPEN, GUESS_CLOSE)
 
-RewardFunction = Callable[..., list[float]]
-
-
 # ---------------------------------------------------------------------------------------------
 # Parsing
 # ---------------------------------------------------------------------------------------------
-
-
-def completion_text(completion: Any) -> str:
-    """The text a model wrote, from a plain string or a list of chat messages (TRL gives either)."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Mapping):
-        completion = [completion]
-    if not isinstance(completion, Sequence):
-        return ""
-    parts: list[str] = []
-    for message in completion:
-        content = message.get("content") if isinstance(message, Mapping) else message
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, Sequence):  # multimodal style: [{"type": "text", "text": ...}]
-            parts.extend(
-                p["text"] for p in content if isinstance(p, Mapping) and isinstance(p.get("text"), str)
-            )
-    return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -100,13 +78,7 @@ def parse_completion(completion: Any) -> ParsedCompletion:
 
 
 def _column(name: str, values: Any, count: int) -> list[Any]:
-    if values is None:
-        raise ValueError(
-            f"the Wordle rewards need a {name!r} column in the dataset, one value per completion"
-        )
-    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Sequence) or len(values) != count:
-        raise ValueError(f"column {name!r} must hold one value per completion ({count}), got {values!r:.200}")
-    return list(values)
+    return column(name, values, count, "Wordle")
 
 
 def _history_key(entries: Any) -> tuple[tuple[str, int], ...]:
@@ -235,21 +207,5 @@ DEFAULT_REWARD_WEIGHTS: dict[str, float] = {"format": 1.0, "feedback": 1.0, "gue
 
 
 def select_rewards(weights: Mapping[str, float] | None = None) -> tuple[list[RewardFunction], list[float]]:
-    """Reward functions and their weights, in the two parallel lists ``GRPOTrainer`` and
-    ``GRPOConfig.reward_weights`` take. A name missing from ``weights`` is left out."""
-    weights = DEFAULT_REWARD_WEIGHTS if weights is None else weights
-    unknown = sorted(set(weights) - set(REWARD_FUNCTIONS))
-    if unknown:
-        raise ValueError(f"unknown reward {unknown[0]!r}; choose from {sorted(REWARD_FUNCTIONS)}")
-    for name, weight in weights.items():
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, (int, float))
-            or not math.isfinite(weight)
-            or weight < 0
-        ):
-            raise ValueError(f"reward weight {name!r} must be a finite number >= 0, got {weight!r}")
-    if not any(weight > 0 for weight in weights.values()):
-        raise ValueError(f"at least one reward weight must be positive, got {dict(weights)}")
-    names = [name for name in REWARD_FUNCTIONS if name in weights]
-    return [REWARD_FUNCTIONS[name] for name in names], [float(weights[name]) for name in names]
+    """The Wordle rewards named in ``weights`` (all three, equally weighted, by default)."""
+    return choose_rewards(DEFAULT_REWARD_WEIGHTS if weights is None else weights, REWARD_FUNCTIONS)

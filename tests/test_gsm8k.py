@@ -1,0 +1,138 @@
+import json
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rft.gsm8k import (
+    REWARD_FUNCTIONS,
+    SAMPLE,
+    build_rows,
+    correctness_reward,
+    format_reward,
+    gold_answer,
+    load_problems,
+    number_reward,
+    parse_answer,
+    select_rewards,
+)
+from rft.gsm8k.evaluate import accuracy, solve
+from rft.gsm8k.problems import read_jsonl, sample_path
+
+CALCULATION = re.compile(r"<<([^=<>]+)=([^<>]+)>>")
+
+
+def test_the_shipped_sample_is_arithmetically_right():
+    problems = load_problems(SAMPLE)
+    assert len(problems) == 32 and len({p.question for p in problems}) == 32
+    for problem in problems:
+        results = []
+        for expression, result in CALCULATION.findall(problem.solution):
+            assert re.fullmatch(r"[\d+\-*/(). ]+", expression), expression
+            assert eval(expression) == pytest.approx(float(result)), (problem.question, expression)
+            results.append(result)
+        assert results and results[-1] == problem.answer, problem.question
+
+
+def test_gold_answers_and_bad_files_are_named(tmp_path):
+    assert gold_answer("so 1,200 + 34\n#### 1,234") == "1234"
+    assert gold_answer("#### -2.5") == "-2.5"
+    with pytest.raises(ValueError, match="must end with '#### <number>'"):
+        gold_answer("the answer is 4")
+    with pytest.raises(ValueError, match="is not a number"):
+        gold_answer("#### four")
+    bad = tmp_path / "bad.jsonl"
+    good = json.dumps({"question": "1+1?", "answer": "1+1=2\n#### 2"})
+    bad.write_text(good + "\n\n" + json.dumps({"question": "2+2?"}) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.jsonl line 3: field 'answer'"):
+        read_jsonl(bad)
+    bad.write_text(good + "\n{oops\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.jsonl line 2: not valid JSON"):
+        read_jsonl(bad)
+    assert load_problems(str(sample_path()))[0].answer == load_problems(SAMPLE)[0].answer
+
+
+def test_rows_are_deterministic_for_a_seed():
+    problems = load_problems(SAMPLE)
+    rows = build_rows(problems, num_rows=5, seed=3)
+    assert rows == build_rows(problems, num_rows=5, seed=3) != build_rows(problems, num_rows=5, seed=4)
+    assert len(rows) == 5 and len(build_rows(problems)) == 32
+    row = rows[0]
+    assert row["prompt"][0]["role"] == "system" and "<answer>" in row["prompt"][0]["content"]
+    assert row["prompt"][1]["content"] == row["question"]
+
+
+@pytest.mark.parametrize(
+    ("text", "correct", "shape", "number"),
+    [
+        ("<think>\n3*12=36, 36-9=27\n</think>\n<answer>27</answer>", 1.0, 1.0, 1.0),
+        ("<think>x</think><answer>$27</answer>", 1.0, 1.0, 1.0),
+        ("<think>x</think><answer>27.0</answer>", 1.0, 1.0, 1.0),
+        ("<think>x</think><answer>She has 27 pencils.</answer>", 1.0, 1.0, 0.0),
+        ("<answer>27</answer>", 1.0, 0.5, 1.0),
+        ("<think>x</think><answer>28</answer>", 0.0, 1.0, 1.0),
+        ("<think>x</think><answer>27</answer> and more", 1.0, 0.5, 1.0),
+        ("<think>x</think><answer>2,700</answer>", 0.0, 1.0, 1.0),
+        ("The answer is 27.", 0.0, 0.0, 0.0),
+        ("<think>x</think><answer></answer>", 0.0, 1.0, 0.0),
+    ],
+)
+def test_rewards_on_examples(text, correct, shape, number):
+    assert correctness_reward([text], answer=["27"]) == [correct]
+    assert format_reward([text]) == [shape]
+    assert number_reward([text]) == [number]
+
+
+def test_big_numbers_with_commas_are_read():
+    assert correctness_reward(["<think>x</think><answer>1,234</answer>"], answer=["1234"]) == [1.0]
+    assert parse_answer("<answer>-3.5</answer>").number == -3.5
+
+
+@given(st.text(max_size=300), st.sampled_from(["27", "-4", "1.5", "oops"]))
+def test_rewards_are_total(text, gold):
+    for function in REWARD_FUNCTIONS.values():
+        (score,) = function([text], answer=[gold])
+        assert isinstance(score, float) and 0.0 <= score <= 1.0
+    for completion in ([{"role": "assistant", "content": text}], "<answer>" * 10_000 + text, None, 42):
+        assert isinstance(format_reward([completion])[0], float)
+
+
+def test_a_missing_answer_column_is_named():
+    with pytest.raises(ValueError, match="'answer' column"):
+        correctness_reward(["<answer>1</answer>"])
+    with pytest.raises(ValueError, match="unknown reward 'guess_value'"):
+        select_rewards({"guess_value": 1.0})
+    functions, weights = select_rewards()
+    assert [f.__name__ for f in functions] == ["correctness_reward", "format_reward", "number_reward"]
+    assert weights == [2.0, 0.5, 0.5]
+
+
+def test_accuracy_counts_and_intervals():
+    records = [
+        {"correct": True, "exact_format": True, "answer": "1"},
+        {"correct": False, "exact_format": False, "answer": None},
+    ]
+    result = accuracy(records)
+    assert result["accuracy"] == 0.5 and result["format_valid_rate"] == 0.5 and result["answered_rate"] == 0.5
+    low, high = result["accuracy_ci95"]
+    assert 0 < low < 0.5 < high < 1
+
+
+@pytest.mark.slow
+def test_tiny_gsm8k_preset_trains_and_is_scored(tmp_path):
+    from rft.evaluate import load_base
+    from rft.training.presets import get_preset
+    from rft.training.run import read_metrics, train
+
+    preset = get_preset("tiny-test-gsm8k")
+    result = train(preset, runs_dir=tmp_path, progress=False)
+    rows = read_metrics(result.metrics_path)
+    assert result.global_step == 2 and (result.adapter_dir / "adapter_config.json").is_file()
+    assert {"rewards/correctness_reward/mean", "rewards/number_reward/mean"} <= set(rows[-1])
+    samples = [json.loads(line) for line in (result.run_dir / "samples.jsonl").read_text().splitlines()]
+    assert samples and all("answer" in s and "secret" not in s for s in samples)
+
+    loaded = load_base(preset)
+    records = solve(loaded.model, loaded.tokenizer, load_problems(SAMPLE)[:3], max_new_tokens=8)
+    assert len(records) == 3 and all(isinstance(r["correct"], bool) for r in records)
