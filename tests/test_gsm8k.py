@@ -119,6 +119,22 @@ def test_accuracy_counts_and_intervals():
     assert 0 < low < 0.5 < high < 1
 
 
+def test_the_report_holds_every_answer_and_a_table_the_model_card_shows(tmp_path):
+    from rft.gsm8k.evaluate import markdown_table, write_report
+
+    records = [{"correct": True, "exact_format": True, "answer": "1", "completion": "<answer>1</answer>"}] * 3
+    results = {"base": {**accuracy([*records[:1], dict(records[0], correct=False)]), "records": records[:2]}}
+    results["trained"] = {**accuracy(records), "records": records}
+    write_report(results, tmp_path / "eval")
+    table = (tmp_path / "eval" / "eval.md").read_text()
+    assert (
+        "| base | 50.0% (9.5%–90.5%) | 1/2 |" in table
+        and "| trained | 100.0% (43.9%–100.0%) | 3/3 |" in table
+    )
+    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["trained"]["records"] == records
+    assert markdown_table(results) == table
+
+
 @pytest.mark.slow
 def test_tiny_gsm8k_preset_trains_and_is_scored(tmp_path):
     from rft.evaluate import load_base
@@ -136,3 +152,8 @@ def test_tiny_gsm8k_preset_trains_and_is_scored(tmp_path):
     loaded = load_base(preset)
     records = solve(loaded.model, loaded.tokenizer, load_problems(SAMPLE)[:3], max_new_tokens=8)
     assert len(records) == 3 and all(isinstance(r["correct"], bool) for r in records)
+
+    from rft.export import model_card
+
+    card = model_card(result.run_dir)
+    assert "solve GSM8K arithmetic" in card and "<answer>NUMBER</answer>" in card and "Wordle" not in card

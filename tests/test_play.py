@@ -68,6 +68,7 @@ def test_solver_beats_random_on_the_same_held_out_secrets(tmp_path):
     table = (tmp_path / "eval.md").read_text()
     assert "| solver | 100.0% (83.9%–100.0%) |" in table
     assert (tmp_path / "guesses.png").stat().st_size > 0
+    assert (tmp_path / "rates.png").stat().st_size > 0
 
 
 def test_compare_reports_difference_and_overlap():
@@ -111,5 +112,5 @@ def test_rft_eval_command_writes_its_files(tmp_path, capsys):
 
     arguments = ["eval", "--model", "tiny-test", "--games", "1", "--no-baselines", "--max-new-tokens", "4"]
     assert main([*arguments, "--out", str(tmp_path)]) == 0
-    assert {p.name for p in tmp_path.iterdir()} == {"eval.json", "eval.md", "guesses.png"}
+    assert {p.name for p in tmp_path.iterdir()} == {"eval.json", "eval.md", "guesses.png", "rates.png"}
     assert "| base | 0.0%" in capsys.readouterr().out

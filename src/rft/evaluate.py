@@ -1,7 +1,8 @@
 """Evaluation by playing whole games on held-out answers, beside the solver and random baselines.
 
 ``evaluate()`` plays the same secrets with every player, then writes ``eval.json`` (all metrics
-and every game), ``eval.md`` (the table) and ``guesses.png`` (the guess distribution). With an
+and every game), ``eval.md`` (the table), ``guesses.png`` (the guess distribution) and
+``rates.png`` (win rate with its interval beside the format, valid-guess and consistency rates). With an
 adapter it plays the base model and the trained one on the same secrets and reports the
 difference in win rate and whether the two 95% intervals overlap.
 """
@@ -234,6 +235,7 @@ def evaluate(
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out_dir / "eval.md").write_text(markdown_table(result), encoding="utf-8")
     plot_guess_distribution(metrics, out_dir / "guesses.png")
+    plot_rates(metrics, out_dir / "rates.png")
     return result
 
 
@@ -282,6 +284,39 @@ def plot_guess_distribution(metrics: dict[str, dict[str, Any]], out_path: Path) 
     ax.set_xticks(np.arange(len(buckets)) + width * (len(metrics) - 1) / 2, buckets)
     ax.set(xlabel="guesses to win", ylabel="share of games", title="How many guesses each player needed")
     ax.legend(loc="best")
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return out_path
+
+
+RATES = {
+    "win_rate": "win rate",
+    "format_valid_rate": "format valid",
+    "valid_guess_rate": "allowed word",
+    "consistency_rate": "fits the clues",
+}
+
+
+def plot_rates(metrics: dict[str, dict[str, Any]], out_path: Path) -> Path:
+    """One group of bars per player: win rate (with its 95% interval) and the per-turn rates."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4), constrained_layout=True)
+    width = 0.8 / len(RATES)
+    positions = np.arange(len(metrics))
+    for i, (key, label) in enumerate(RATES.items()):
+        values = [m[key] or 0.0 for m in metrics.values()]
+        errors = None
+        if key == "win_rate":
+            intervals = [m["win_rate_ci95"] for m in metrics.values()]
+            errors = np.array([[v - low, high - v] for v, (low, high) in zip(values, intervals)]).T
+        ax.bar(positions + i * width, values, width=width, yerr=errors, capsize=3, label=label)
+    ax.set_xticks(positions + width * (len(RATES) - 1) / 2, list(metrics))
+    ax.set(ylim=(0, 1.05), ylabel="share", title="Wins (95% interval) and per-turn rates")
+    ax.legend(loc="upper right", fontsize=8)
     fig.savefig(out_path, dpi=110)
     plt.close(fig)
     return out_path

@@ -41,14 +41,15 @@ def model_card(run_dir: Path, repo_id: str | None = None) -> str:
     base = "SmolLM2-135M-Instruct (HuggingFaceTB)" if preset.model == EMBEDDED_MODEL_ID else preset.model
     rewards = ", ".join(f"{name} × {weight:g}" for name, weight in preset.rewards.items())
     settings = {k: preset.trainer_args[k] for k in sorted(preset.trainer_args) if k != "report_to"}
+    skill = "play Wordle" if preset.task == "wordle" else "solve GSM8K arithmetic word problems"
     lines = [
         "---",
         "library_name: peft",
-        "tags: [wordle, grpo, trl, rft]",
+        f"tags: [{preset.task}, grpo, trl, rft]",
         "---",
         f"# {repo_id or run_dir.name}",
         "",
-        f"A LoRA adapter for **{base}**, trained to play Wordle with the `rft` recipe "
+        f"A LoRA adapter for **{base}**, trained to {skill} with the `rft` recipe "
         f"(preset `{preset.name}`, trainer `{preset.trainer}`).",
         "",
         "## Training",
@@ -73,7 +74,10 @@ def model_card(run_dir: Path, repo_id: str | None = None) -> str:
         f'tokenizer = AutoTokenizer.from_pretrained("{repo_id or "PATH_TO_THIS_FOLDER"}")',
         "```",
         "Prompts are built by `rft.wordle.prompts.build_messages(history, style="
-        f'"{preset.prompt_style}")`; the model answers `<think>…</think>` then `<guess>WORD</guess>`.',
+        f'"{preset.prompt_style}")`; the model answers `<think>…</think>` then `<guess>WORD</guess>`.'
+        if preset.task == "wordle"
+        else "Prompts are built by `rft.gsm8k.build_messages(question)`; the model answers "
+        "`<think>…</think>` then `<answer>NUMBER</answer>`.",
     ]
     return "\n".join(lines) + "\n"
 

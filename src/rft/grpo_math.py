@@ -19,6 +19,7 @@ is TRL's ``loss_type``; ``tests/test_grpo_math.py`` checks :func:`grpo_loss` aga
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -130,3 +131,43 @@ def grpo_loss(
         kl = kl_penalty(logps, ref_logps)
         per_token = per_token + beta * (kl * ratio if kl_bias_correction else kl)
     return aggregate(per_token, mask, loss_type, max_completion_length)
+
+
+def toy_policy_run(
+    rewards: Sequence[float],
+    steps: int = 40,
+    group_size: int = 8,
+    learning_rate: float = 0.5,
+    beta: float = 0.0,
+    updates_per_group: int = 2,
+    epsilon: float = 0.2,
+    seed: int = 0,
+) -> torch.Tensor:
+    """GRPO on the smallest policy there is: one softmax over a few possible answers, each with a
+    fixed reward. Every step samples a group, turns its rewards into advantages and takes
+    ``updates_per_group`` gradient steps on :func:`grpo_loss` (the later ones off-policy, so the
+    ratio and the clipping matter). Returns the probability of each answer after every step,
+    shape (steps + 1, answers): the mass moves to the best answer, more slowly as β grows.
+    """
+    reward_of = torch.tensor([float(r) for r in rewards])
+    logits = torch.zeros(len(reward_of), requires_grad=True)
+    reference = torch.log_softmax(logits.detach(), dim=-1)
+    optimizer = torch.optim.SGD([logits], lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    mask = torch.ones(group_size, 1)
+    history = [torch.softmax(logits.detach(), dim=-1)]
+    for _ in range(steps):
+        probabilities = torch.softmax(logits.detach(), dim=-1)
+        answers = torch.multinomial(probabilities, group_size, replacement=True, generator=generator)
+        advantages = group_advantages(reward_of[answers], group_size)
+        old_logps = torch.log(probabilities[answers]).unsqueeze(-1)
+        for _ in range(updates_per_group):
+            logps = torch.log_softmax(logits, dim=-1)[answers].unsqueeze(-1)
+            loss = grpo_loss(
+                logps, old_logps, advantages, mask, reference[answers].unsqueeze(-1), beta, epsilon
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        history.append(torch.softmax(logits.detach(), dim=-1))
+    return torch.stack(history)

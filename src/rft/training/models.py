@@ -188,7 +188,10 @@ def load_policy(preset: Preset) -> LoadedPolicy:
 
 
 def adapter_dir_of(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "adapter"
+    """The adapter of a run folder, or the folder itself when it is an adapter (an export's lora/,
+    a download from the Hub)."""
+    folder = Path(run_dir)
+    return folder if (folder / "adapter_config.json").is_file() else folder / "adapter"
 
 
 def _continue_or_new_adapter(preset: Preset, model: Any, tokenizer: Any, loader: str) -> LoadedPolicy:

@@ -229,6 +229,7 @@ PRESETS: dict[str, Preset] = {
         _QWEN_T4,
         _warm_up(_QWEN_T4, 480, _GPU_SFT),
         _GEMMA_T4,
+        _warm_up(_GEMMA_T4, 480, _GPU_SFT),
         _SMOLLM2_CPU,
         _warm_up(_SMOLLM2_CPU, 240, _CPU_SFT),
         _TINY,
