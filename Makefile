@@ -13,7 +13,7 @@ DEMO_SFT_STEPS ?= 30
 DEMO_GRPO_STEPS ?= 8
 DEMO_EVAL_GAMES ?= 16
 
-.PHONY: demo test test-fast lint bench venv clean
+.PHONY: demo test test-fast lint bench notebooks figures venv clean
 
 venv: $(STAMP)
 
@@ -40,7 +40,16 @@ test: lint
 
 # Fast feedback while editing.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q tests README.md
+
+# The notebooks are written as jupytext .py files (reviewable); this writes the .ipynb twins,
+# without outputs. A test fails when the two disagree.
+notebooks: $(STAMP)
+	$(BIN)/jupytext --to ipynb notebooks/[0-9][0-9]_*.py
+
+# The GRPO figures the README shows, drawn by rft.figures from rft.grpo_math.
+figures: $(STAMP)
+	$(BIN)/python -m rft.figures images
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/solver.py

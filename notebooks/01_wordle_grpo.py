@@ -1,0 +1,176 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Teach an LLM to play Wordle with GRPO
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/rft-recipe/rft/blob/main/notebooks/01_wordle_grpo.ipynb)
+#
+# Press **Run all**. On a free Colab or Kaggle **T4** this trains Qwen 2.5 3B Instruct (4-bit, LoRA)
+# with a short supervised warm-up on solver-written answers, then GRPO with three rewards, then
+# plays held-out games with the model before and after. Without a GPU the same cells run the
+# 135M CPU model (slowly, for reading and trying).
+#
+# Runtime on a T4: install ~5 min, warm-up ~10 min, GRPO ~1 h for the preset's 300 steps,
+# evaluation ~15 min. Everything lands in a fresh folder under `runs/`.
+
+# %% [markdown]
+# ## Install
+# Colab and Kaggle get the version set Unsloth supports and this package (Kaggle: switch
+# *Internet* on in the settings). On your own machine, install once from a clone instead:
+# `pip install -r requirements.txt && pip install --no-deps -e .`
+
+# %%
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+REPOSITORY = "https://github.com/rft-recipe/rft"
+HOSTED = any(name in os.environ for name in ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"))
+if HOSTED and importlib.util.find_spec("rft") is None:
+    subprocess.run(["git", "clone", "--depth", "1", REPOSITORY, "rft-recipe"], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "-r", "rft-recipe/requirements.txt"], check=True)
+    subprocess.run([*pip, "--no-deps", "./rft-recipe"], check=True)
+    importlib.invalidate_caches()
+
+# %% [markdown]
+# ## Settings
+# Change these, then Run all. `RUNS_DIR="/content/drive/MyDrive/rft-runs"` keeps runs on Google
+# Drive so a new Colab session can resume them (`train(resume_dir=...)`).
+# Pushing to the Hub needs a token in the `HF_TOKEN` environment variable or Colab secret;
+# never paste it into a cell.
+
+# %% tags=["parameters"]
+PRESET = "t4-qwen2.5-3b-wordle"  # or "t4-gemma3-1b-wordle"; "cpu-smollm2-wordle" without a GPU
+WARM_UP = True  # supervised warm-up on solver traces before GRPO
+SFT_STEPS = None  # None keeps the preset's number of steps
+GRPO_STEPS = None
+EVAL_GAMES = 100
+RUNS_DIR = None  # None: ./runs
+EXPORT_MERGED = True  # also save a merged 16-bit model
+GGUF = None  # e.g. "q4_k_m" for llama.cpp / Ollama (GPU, Unsloth)
+PUSH_TO = None  # e.g. "your-name/wordle-qwen2.5-3b" (private repo)
+
+# %%
+from rft import notebook
+from rft.evaluate import evaluate_model, markdown_table
+from rft.export import export_run
+from rft.terminal import watch_model
+from rft.training.run import train
+
+notebook.prepare()
+RUNS = notebook.runs_dir(RUNS_DIR)
+sft_preset = notebook.pick_preset(PRESET + "-sft", smoke="tiny-test-sft", max_steps=SFT_STEPS)
+grpo_preset = notebook.pick_preset(PRESET, smoke="tiny-test", max_steps=GRPO_STEPS)
+print(grpo_preset.description)
+
+# %% [markdown]
+# ## The training data
+# Every row is a game state, built offline: a secret word from the training answers and 0–5
+# earlier guesses with their feedback (✔ right place, - wrong place, ❌ absent). The model sees the
+# prompt; the rewards see the secret and the history.
+
+# %%
+rows = notebook.example_rows(grpo_preset, count=4)
+for message in rows[-1]["prompt"]:
+    print(f"--- {message['role']}\n{message['content']}")
+print("--- secret:", rows[-1]["secret"])
+
+# %% [markdown]
+# ## The three rewards, and what GRPO learns from them
+# GRPO samples a group of answers to the same prompt, scores each, and pushes up those that beat
+# their group (a positive **advantage**). Below: 5 answers from the base model, the solver's
+# worked answer, a random word in the right format and a bare word without tags. If every answer
+# scored the same, all advantages would be 0 and the step would teach nothing; this is why small
+# models get the warm-up first.
+
+# %%
+from rft.evaluate import load_base
+
+base = load_base(grpo_preset)
+row = rows[-1]
+sampled = notebook.sample_group(base.model, base.tokenizer, row, size=5, max_new_tokens=160)
+references = notebook.reference_completions(row)
+completions = sampled + list(references.values())
+sources = ["base model"] * len(sampled) + list(references)
+del base
+notebook.free_memory()
+notebook.reward_table(grpo_preset, row, completions, sources)
+
+# %% [markdown]
+# ## Supervised warm-up
+# A few dozen steps of SFT on traces the solver writes for real game states: true reasoning about
+# the clues, then a guess that fits them. The loss is on the answer only.
+
+# %%
+sft = train(sft_preset, runs_dir=RUNS) if WARM_UP else None
+notebook.show_image(sft and sft.plot_path)
+
+# %% [markdown]
+# ## GRPO
+# GRPO continues the warm-up's LoRA adapter. Watch `reward` climb in the curves; `frac_reward_zero_std`
+# is the share of groups that taught nothing. Sample completions are written to
+# `samples.jsonl` in the run folder as it trains.
+
+# %%
+from rft.training.presets import apply_overrides
+
+if sft is not None:
+    grpo_preset = apply_overrides(grpo_preset, {"init_from": str(sft.run_dir)})
+grpo = train(grpo_preset, runs_dir=RUNS)
+print("run folder:", grpo.run_dir)
+notebook.show_image(grpo.plot_path)
+
+# %% [markdown]
+# ## Evaluate: base vs trained, on held-out words
+# Both play the same secrets (never seen in training), greedy, beside the entropy solver and two
+# random players. The win rate comes with a 95% interval: overlapping intervals are not a clear
+# difference. The results go into the run folder's `eval/`, and from there into the model card.
+
+# %%
+eval_dir = grpo.run_dir / "eval"
+evaluation = evaluate_model(str(grpo.run_dir), games=notebook.scaled(EVAL_GAMES, 2), out_dir=eval_dir)
+notebook.show_markdown(markdown_table(evaluation))
+notebook.show_image(eval_dir / "rates.png")
+notebook.show_image(eval_dir / "guesses.png")
+
+# %% [markdown]
+# ## Watch one game
+
+# %%
+_ = watch_model(str(grpo.run_dir), seed=1)
+
+# %% [markdown]
+# ## Save and share
+# The LoRA adapter (small), optionally a merged 16-bit model, GGUF and a push to the Hub, each with
+# a model card holding the preset, rewards and the evaluation above.
+
+# %%
+written = export_run(grpo.run_dir, merged=EXPORT_MERGED, push_to=PUSH_TO)
+for kind, path in written.items():
+    print(f"{kind:>7}: {path}")
+
+# %% [markdown]
+# GGUF, for llama.cpp and Ollama, goes through Unsloth (which builds llama.cpp's converter the
+# first time: a few minutes).
+
+# %%
+if notebook.gpu_only("GGUF export through Unsloth"):
+    if GGUF:
+        gguf_dir = export_run(grpo.run_dir, merged=True, gguf_quantization=GGUF)["gguf"]
+        print("gguf:", gguf_dir)
+    else:
+        print('Set GGUF = "q4_k_m" in the settings cell to write a GGUF file.')

@@ -1,0 +1,133 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # GRPO on GSM8K: grade-school arithmetic
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/rft-recipe/rft/blob/main/notebooks/02_gsm8k_grpo.ipynb)
+#
+# The same recipe on a different task: the model reasons in `<think>…</think>` and answers with a
+# number in `<answer>…</answer>`. Three rewards, in the same signature as Wordle's: correctness
+# (the number equals the reference), format (the asked-for shape) and number (the answer parses
+# as a number). Problems come from `openai/gsm8k` on the Hub; a 32-problem sample ships with the
+# package for trying it offline.
+#
+# Runtime on a T4: install ~5 min, GRPO ~1–2 h for the preset's 300 steps, evaluation ~10 min.
+
+# %% [markdown]
+# ## Install
+# Colab and Kaggle get the version set Unsloth supports and this package (Kaggle: switch
+# *Internet* on in the settings). On your own machine, install once from a clone instead:
+# `pip install -r requirements.txt && pip install --no-deps -e .`
+
+# %%
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+REPOSITORY = "https://github.com/rft-recipe/rft"
+HOSTED = any(name in os.environ for name in ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"))
+if HOSTED and importlib.util.find_spec("rft") is None:
+    subprocess.run(["git", "clone", "--depth", "1", REPOSITORY, "rft-recipe"], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "-r", "rft-recipe/requirements.txt"], check=True)
+    subprocess.run([*pip, "--no-deps", "./rft-recipe"], check=True)
+    importlib.invalidate_caches()
+
+# %% [markdown]
+# ## Settings
+
+# %% tags=["parameters"]
+PRESET = "t4-qwen2.5-3b-gsm8k"  # "cpu-smollm2-gsm8k" without a GPU (runs, but 135M cannot do arithmetic)
+STEPS = None  # None keeps the preset's number of steps
+EVAL_PROBLEMS = 200  # from the GSM8K test split
+RUNS_DIR = None  # None: ./runs; "/content/drive/MyDrive/rft-runs" survives a Colab session
+PUSH_TO = None  # e.g. "your-name/gsm8k-qwen2.5-3b": needs HF_TOKEN (environment or Colab secret)
+
+# %%
+from rft import notebook
+from rft.export import export_run
+from rft.gsm8k import load_problems
+from rft.gsm8k.evaluate import base_vs_trained, markdown_table, write_report
+from rft.training.run import train
+
+notebook.prepare()
+RUNS = notebook.runs_dir(RUNS_DIR)
+preset = notebook.pick_preset(PRESET, smoke="tiny-test-gsm8k", max_steps=STEPS)
+print(preset.description)
+
+# %% [markdown]
+# ## Problems and prompts
+
+# %%
+rows = notebook.example_rows(preset, count=3)
+for message in rows[0]["prompt"]:
+    print(f"--- {message['role']}\n{message['content']}")
+print("--- reference answer:", rows[0]["answer"])
+
+# %% [markdown]
+# ## The rewards on a group of answers
+# Four answers sampled from the base model beside three written by hand: right and well formed,
+# right but without the tags, and wrong. The advantage is each answer's total reward relative to
+# the group's.
+
+# %%
+from rft.evaluate import load_base
+
+base = load_base(preset)
+row = rows[0]
+sampled = notebook.sample_group(base.model, base.tokenizer, row, size=4, max_new_tokens=200)
+written_by_hand = [
+    f"<think>\nWork it out step by step.\n</think>\n<answer>{row['answer']}</answer>",
+    f"The answer is {row['answer']}.",
+    "<think>\nA guess.\n</think>\n<answer>-1</answer>",
+]
+del base
+notebook.free_memory()
+completions = sampled + written_by_hand
+sources = ["base model"] * len(sampled) + ["right, tagged", "right, no tags", "wrong"]
+notebook.reward_table(preset, row, completions, sources)
+
+# %% [markdown]
+# ## Train
+
+# %%
+run = train(preset, runs_dir=RUNS)
+print("run folder:", run.run_dir)
+notebook.show_image(run.plot_path)
+
+# %% [markdown]
+# ## Accuracy before and after, on held-out problems
+# Greedy answers to the same problems (the test split; the shipped sample when training on it).
+# The 95% interval says how much a difference can be trusted at this number of problems.
+
+# %%
+problems = load_problems(preset.problems, "test")[: notebook.scaled(EVAL_PROBLEMS, 4)]
+results = base_vs_trained(run.run_dir, problems, max_new_tokens=notebook.scaled(320, 32))
+write_report(results, run.run_dir / "eval")
+notebook.show_markdown(markdown_table(results))
+
+# %%
+for record in results["trained"]["records"][:2]:
+    print(f"Q: {record['question']}\n--- model:\n{record['completion']}\n--- gold: {record['gold']}\n")
+
+# %% [markdown]
+# ## Save and share
+# The adapter and a merged 16-bit model, each with a model card holding the accuracy table.
+
+# %%
+written = export_run(run.run_dir, merged=True, push_to=PUSH_TO)
+for kind, path in written.items():
+    print(f"{kind:>7}: {path}")
