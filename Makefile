@@ -45,7 +45,7 @@ test-fast: $(STAMP)
 # The notebooks are written as jupytext .py files (reviewable); this writes the .ipynb twins,
 # without outputs. A test fails when the two disagree.
 notebooks: $(STAMP)
-	$(BIN)/jupytext --to ipynb notebooks/[0-9][0-9]_*.py
+	$(BIN)/jupytext --update --to ipynb notebooks/[0-9][0-9]_*.py
 
 # The GRPO figures the README shows, drawn by rft.figures from rft.grpo_math.
 figures: $(STAMP)

@@ -21,8 +21,8 @@
 # plays held-out games with the model before and after. Without a GPU the same cells run the
 # 135M CPU model (slowly, for reading and trying).
 #
-# Runtime on a T4: install ~5 min, warm-up ~10 min, GRPO ~1 h for the preset's 300 steps,
-# evaluation ~15 min. Everything lands in a fresh folder under `runs/`.
+# GRPO is the long cell (the preset's 300 steps); it saves a checkpoint every 25 steps, so a Colab
+# session that ends can be resumed in the next one (`RESUME` in the settings). Everything lands in a fresh folder under `runs/`.
 
 # %% [markdown]
 # ## Install
@@ -49,7 +49,7 @@ if HOSTED and importlib.util.find_spec("rft") is None:
 # %% [markdown]
 # ## Settings
 # Change these, then Run all. `RUNS_DIR="/content/drive/MyDrive/rft-runs"` keeps runs on Google
-# Drive so a new Colab session can resume them (`train(resume_dir=...)`).
+# Drive, so a new Colab session can continue one: set `RESUME` to its folder.
 # Pushing to the Hub needs a token in the `HF_TOKEN` environment variable or Colab secret;
 # never paste it into a cell.
 
@@ -60,6 +60,7 @@ SFT_STEPS = None  # None keeps the preset's number of steps
 GRPO_STEPS = None
 EVAL_GAMES = 100
 RUNS_DIR = None  # None: ./runs
+RESUME = None  # a GRPO run folder to continue from its last checkpoint (skips the warm-up)
 EXPORT_MERGED = True  # also save a merged 16-bit model
 GGUF = None  # e.g. "q4_k_m" for llama.cpp / Ollama (GPU, Unsloth)
 PUSH_TO = None  # e.g. "your-name/wordle-qwen2.5-3b" (private repo)
@@ -116,7 +117,7 @@ notebook.reward_table(grpo_preset, row, completions, sources)
 # the clues, then a guess that fits them. The loss is on the answer only.
 
 # %%
-sft = train(sft_preset, runs_dir=RUNS) if WARM_UP else None
+sft = train(sft_preset, runs_dir=RUNS) if WARM_UP and not RESUME else None
 notebook.show_image(sft and sft.plot_path)
 
 # %% [markdown]
@@ -130,7 +131,7 @@ from rft.training.presets import apply_overrides
 
 if sft is not None:
     grpo_preset = apply_overrides(grpo_preset, {"init_from": str(sft.run_dir)})
-grpo = train(grpo_preset, runs_dir=RUNS)
+grpo = train(resume_dir=RESUME) if RESUME else train(grpo_preset, runs_dir=RUNS)
 print("run folder:", grpo.run_dir)
 notebook.show_image(grpo.plot_path)
 

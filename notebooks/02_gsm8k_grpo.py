@@ -21,8 +21,6 @@
 # (the number equals the reference), format (the asked-for shape) and number (the answer parses
 # as a number). Problems come from `openai/gsm8k` on the Hub; a 32-problem sample ships with the
 # package for trying it offline.
-#
-# Runtime on a T4: install ~5 min, GRPO ~1–2 h for the preset's 300 steps, evaluation ~10 min.
 
 # %% [markdown]
 # ## Install
