@@ -2,8 +2,8 @@
 
 ``evaluate()`` plays the same secrets with every player, then writes ``eval.json`` (all metrics
 and every game), ``eval.md`` (the table), ``guesses.png`` (the guess distribution) and
-``rates.png`` (win rate with its interval beside the format, valid-guess and consistency rates). With an
-adapter it plays the base model and the trained one on the same secrets and reports the
+``rates.png`` (win rate with its interval beside the format, valid-guess and consistency rates).
+With an adapter it plays the base model and the trained one on the same secrets and reports the
 difference in win rate and whether the two 95% intervals overlap.
 """
 

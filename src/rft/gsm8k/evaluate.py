@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,6 +74,8 @@ def base_vs_trained(
             loaded = with_adapter(loaded, run_dir)
         records = solve(loaded.model, loaded.tokenizer, problems, max_new_tokens, batch_size)
         results[label] = {**accuracy(records), "records": records}
+        del loaded  # one model in memory at a time: two 3B copies crowd a 16 GB T4
+        gc.collect()
     return results
 
 
