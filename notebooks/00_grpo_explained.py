@@ -89,7 +89,9 @@ figures.clipping_figure()
 # ## 4. KL penalty
 # With β > 0, each token pays `π_ref/π_θ − log(π_ref/π_θ) − 1` (the "k3" estimator of the KL
 # divergence from the starting model): 0 when they agree, positive otherwise. TRL's default is
-# β = 0; the recipe's presets keep it there and rely on clipping and a small learning rate.
+# β = 0, and the recipe's presets keep it there: with a LoRA model TRL's reference is the model with
+# the adapter switched off, the base before the warm-up, so a KL term would pull GRPO back from what
+# the warm-up taught. Clipping and a small learning rate keep the steps small instead.
 
 # %%
 print(kl_penalty(new_logps, old_logps).tolist())

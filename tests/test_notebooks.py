@@ -107,7 +107,13 @@ def test_gsm8k_rows_and_rewards_go_through_the_same_glue():
 
 def test_latest_run_finds_the_newest_trained_run_of_a_task(tmp_path):
     assert notebook.latest_run(tmp_path) is None
-    for name, preset in (("older", "tiny-test"), ("newer", "tiny-test"), ("maths", "tiny-test-gsm8k")):
+    runs = [
+        ("older", "tiny-test"),
+        ("newer", "tiny-test"),
+        ("maths", "tiny-test-gsm8k"),
+        ("warm-up", "tiny-test-sft"),
+    ]
+    for name, preset in runs:
         run = tmp_path / "recipe" / name
         (run / "adapter").mkdir(parents=True)
         (run / "config.json").write_text(json.dumps({"preset": get_preset(preset).to_dict()}))

@@ -114,3 +114,18 @@ def test_rft_eval_command_writes_its_files(tmp_path, capsys):
     assert main([*arguments, "--out", str(tmp_path)]) == 0
     assert {p.name for p in tmp_path.iterdir()} == {"eval.json", "eval.md", "guesses.png", "rates.png"}
     assert "| base | 0.0%" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_base_and_trained_share_one_copy_and_the_base_plays_as_the_plain_model(tmp_path):
+    from rft.evaluate import load_models
+    from rft.training.presets import get_preset
+    from rft.training.run import train
+
+    run = train(get_preset("tiny-test-sft"), runs_dir=tmp_path / "runs", progress=False)
+    base, trained = load_models(str(run.run_dir))
+    assert base.model is trained.model and base.adapter_off and not trained.adapter_off
+    settings = {"games": 2, "baselines": False, "max_new_tokens": 8}
+    shared = evaluate_model(str(run.run_dir), out_dir=tmp_path / "shared", **settings)
+    plain = evaluate_model("tiny-test-sft", out_dir=tmp_path / "plain", **settings)
+    assert shared["games"]["base"] == plain["games"]["base"]

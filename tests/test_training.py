@@ -6,7 +6,7 @@ import pytest
 from rft.cli import main, parse_overrides
 from rft.training.models import MissingDependencyError, check_device, require
 from rft.training.presets import PRESETS, Preset, apply_overrides, get_preset, validate
-from rft.training.run import last_checkpoint, new_run_dir, read_metrics, train
+from rft.training.run import last_checkpoint, new_run_dir, read_metrics, read_run_config, train
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -172,6 +172,22 @@ def test_init_from_must_be_a_finished_run(tmp_path):
         apply_overrides(get_preset("tiny-test"), {"init_from": str(tmp_path)})
 
 
+def test_init_from_is_kept_absolute_and_a_moved_run_still_reads(tmp_path, monkeypatch):
+    import shutil
+
+    warm_up = tmp_path / "warm-up"
+    (warm_up / "adapter").mkdir(parents=True)
+    (warm_up / "adapter" / "adapter_config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    preset = apply_overrides(get_preset("tiny-test"), {"init_from": "warm-up"})
+    assert preset.init_from == str(warm_up.resolve())
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"preset": preset.to_dict()}))
+    shutil.rmtree(warm_up)  # downloaded elsewhere without its warm-up: still a readable run
+    assert read_run_config(run).init_from is None
+
+
 @pytest.mark.slow
 def test_resume_refuses_a_folder_without_checkpoints(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"preset": get_preset("tiny-test").to_dict()}))
@@ -219,6 +235,10 @@ def test_export_writes_lora_merged_model_and_card_and_needs_a_token_to_push(tmp_
     assert "Rewards and weights" in (tmp_path / "out" / "lora" / "README.md").read_text()
 
     written = export_run(run.run_dir)
+    merged_card = (written["merged"] / "README.md").read_text()
+    assert (
+        "library_name: transformers" in merged_card and "AutoModelForCausalLM.from_pretrained" in merged_card
+    )
     merged = AutoModelForCausalLM.from_pretrained(written["merged"])
     assert merged.num_parameters() > 0 and not any("lora" in name for name, _ in merged.named_parameters())
     assert (run.run_dir / "export" / "lora" / "adapter_model.safetensors").is_file()

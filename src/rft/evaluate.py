@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rft.training.models import EMBEDDED_MODEL_ID, adapter_dir_of, embedded_model_dir
+from rft.training.models import EMBEDDED_MODEL_ID, adapter_dir_of, embedded_model_dir, inference_dtype
 from rft.training.presets import PRESETS, Preset, get_preset
 from rft.wordle.dataset import answer_split, shuffled_passes
 from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
@@ -40,10 +41,12 @@ class ModelPlayer:
         temperature: float = 0.0,
         batch_size: int = 32,
         seed: int = 0,
+        adapter_off: bool = False,
     ) -> None:
         self.model, self.tokenizer = model, tokenizer
         self.prompt_style, self.max_new_tokens = prompt_style, max_new_tokens
         self.temperature, self.batch_size, self.seed = temperature, batch_size, seed
+        self.adapter_off = adapter_off  # play the base model through a PEFT model's disabled adapter
         self.calls = 0
 
     def prompt(self, state: GameState) -> str:
@@ -54,15 +57,18 @@ class ModelPlayer:
 
     def __call__(self, states: Sequence[GameState]) -> list[str]:
         self.calls += 1
-        return generate_completions(
-            self.model,
-            self.tokenizer,
-            [self.prompt(state) for state in states],
-            self.max_new_tokens,
-            self.temperature,
-            self.batch_size,
-            seed=self.seed + self.calls - 1,
-        )
+        prompts = [self.prompt(state) for state in states]
+        seed = self.seed + self.calls - 1
+        with self.model.disable_adapter() if self.adapter_off else nullcontext():
+            return generate_completions(
+                self.model,
+                self.tokenizer,
+                prompts,
+                self.max_new_tokens,
+                self.temperature,
+                self.batch_size,
+                seed,
+            )
 
 
 def generate_completions(
@@ -117,6 +123,7 @@ class LoadedModel:
     tokenizer: Any
     prompt_style: str
     label: str
+    adapter_off: bool = False  # the base model, seen through a PEFT model with its adapter disabled
 
 
 def _preset_of(model: str | Path) -> Preset | None:
@@ -145,7 +152,7 @@ def load_base(spec: Preset | str) -> LoadedModel:
         path = str(embedded_model_dir()) if name == EMBEDDED_MODEL_ID else name
         tokenizer = AutoTokenizer.from_pretrained(path)
         kwargs: dict[str, Any] = (
-            {"dtype": torch.float16, "device_map": "cuda"} if torch.cuda.is_available() else {}
+            {"dtype": inference_dtype(name), "device_map": "cuda"} if torch.cuda.is_available() else {}
         )
         network = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if tokenizer.pad_token is None:
@@ -172,7 +179,11 @@ def load_models(model: str, adapter: str | Path | None = None) -> list[LoadedMod
     spec: Preset | str = preset if preset is not None else model
     if adapter is None:
         return [load_base(spec)]
-    return [load_base(spec), with_adapter(load_base(spec), adapter)]  # two copies: PEFT wraps in place
+    # One copy of the weights serves both: the base plays with the adapter disabled, so a 3B
+    # model is loaded once, not twice, on a 16 GB T4.
+    trained = with_adapter(load_base(spec), adapter)
+    base = LoadedModel(trained.model, trained.tokenizer, trained.prompt_style, "base", adapter_off=True)
+    return [base, trained]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,7 +348,14 @@ def evaluate_model(
     players: dict[str, Player] = baseline_players(seed) if baselines else {}
     for loaded in load_models(model, adapter):
         players[loaded.label] = ModelPlayer(
-            loaded.model, loaded.tokenizer, loaded.prompt_style, max_new_tokens, temperature, batch_size, seed
+            loaded.model,
+            loaded.tokenizer,
+            loaded.prompt_style,
+            max_new_tokens,
+            temperature,
+            batch_size,
+            seed,
+            adapter_off=loaded.adapter_off,
         )
     details = {"model": str(model), "adapter": None if adapter is None else str(adapter), "seed": seed}
     details.update({"max_new_tokens": max_new_tokens, "temperature": temperature})

@@ -21,35 +21,49 @@ TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 
 
 def hub_token() -> str | None:
-    """A Hub token from the environment or, on Colab, from its secrets; None if there is none."""
+    """A Hub token from the environment or from Colab's or Kaggle's secrets; None if there is none."""
     for name in TOKEN_VARIABLES:
         if os.environ.get(name):
             return os.environ[name]
     try:
         from google.colab import userdata  # type: ignore[import-not-found]
     except ImportError:  # not on Colab
-        return None
+        return _kaggle_secret("HF_TOKEN")
     try:
         return userdata.get("HF_TOKEN")
     except (userdata.SecretNotFoundError, userdata.NotebookAccessError):  # no secret, or not granted
         return None
 
 
-def model_card(run_dir: Path, repo_id: str | None = None) -> str:
-    """A README for the Hub: what was trained, how, how well, and how to load it."""
+def _kaggle_secret(name: str) -> str | None:
+    """A secret from Kaggle's store (Add-ons → Secrets), when running on Kaggle."""
+    if "KAGGLE_KERNEL_RUN_TYPE" not in os.environ:
+        return None
+    try:
+        from kaggle_secrets import UserSecretsClient  # type: ignore[import-not-found]
+
+        return UserSecretsClient().get_secret(name) or None
+    except Exception:  # no such secret, or not attached to this notebook
+        return None
+
+
+def model_card(run_dir: Path, repo_id: str | None = None, merged: bool = False) -> str:
+    """A README for the Hub: what was trained, how, how well, and how to load it (``merged``: the
+    card of the merged model, which loads without PEFT)."""
     preset = read_run_config(run_dir)
     base = "SmolLM2-135M-Instruct (HuggingFaceTB)" if preset.model == EMBEDDED_MODEL_ID else preset.model
     rewards = ", ".join(f"{name} × {weight:g}" for name, weight in preset.rewards.items())
     settings = {k: preset.trainer_args[k] for k in sorted(preset.trainer_args) if k != "report_to"}
+    what = f"**{base}** with a LoRA adapter merged in" if merged else f"A LoRA adapter for **{base}**"
     skill = "play Wordle" if preset.task == "wordle" else "solve GSM8K arithmetic word problems"
     lines = [
         "---",
-        "library_name: peft",
+        f"library_name: {'transformers' if merged else 'peft'}",
         f"tags: [{preset.task}, grpo, trl, rft]",
         "---",
         f"# {repo_id or run_dir.name}",
         "",
-        f"A LoRA adapter for **{base}**, trained to {skill} with the `rft` recipe "
+        f"{what}, trained to {skill} with the `rft` recipe "
         f"(preset `{preset.name}`, trainer `{preset.trainer}`).",
         "",
         "## Training",
@@ -68,9 +82,11 @@ def model_card(run_dir: Path, repo_id: str | None = None) -> str:
     lines += [
         "## Use",
         "```python",
-        "from peft import AutoPeftModelForCausalLM",
-        "from transformers import AutoTokenizer",
-        f'model = AutoPeftModelForCausalLM.from_pretrained("{repo_id or "PATH_TO_THIS_FOLDER"}")',
+        "from transformers import AutoModelForCausalLM, AutoTokenizer"
+        if merged
+        else "from peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer",
+        f"model = {'AutoModelForCausalLM' if merged else 'AutoPeftModelForCausalLM'}"
+        f'.from_pretrained("{repo_id or "PATH_TO_THIS_FOLDER"}")',
         f'tokenizer = AutoTokenizer.from_pretrained("{repo_id or "PATH_TO_THIS_FOLDER"}")',
         "```",
         "Prompts are built by `rft.wordle.prompts.build_messages(history, style="
@@ -97,7 +113,9 @@ def _base_model(run_dir: Path) -> Any:
         from rft.training.models import embedded_model_dir
 
         path = str(embedded_model_dir())
-    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float16)
+    # Gemma's weights are kept in bf16: its fp16 activations overflow where the merged model runs.
+    dtype = torch.bfloat16 if "gemma" in path.lower() else torch.float16
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
 
 
 def export_run(
@@ -130,7 +148,8 @@ def export_run(
         merged_dir = out / "merged-16bit"
         model.save_pretrained(merged_dir)
         tokenizer.save_pretrained(merged_dir)
-        (merged_dir / "README.md").write_text(model_card(run_dir, push_to), encoding="utf-8")
+        merged_repo = f"{push_to}-merged" if push_to else None
+        (merged_dir / "README.md").write_text(model_card(run_dir, merged_repo, merged=True), encoding="utf-8")
         written["merged"] = merged_dir
         if gguf_quantization:
             written["gguf"] = _export_gguf(merged_dir, out / "gguf", gguf_quantization)

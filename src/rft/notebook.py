@@ -8,7 +8,6 @@ and skip themselves instead of failing.
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import os
 import platform
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from rft.training.models import cuda_available
+from rft.training.models import cuda_available, release_memory
 from rft.training.presets import Preset, apply_overrides, get_preset, task_rewards
 
 SMOKE_VARIABLE = "RFT_NOTEBOOK_SMOKE"
@@ -50,9 +49,11 @@ def scaled(full: T, smoke: T) -> T:
 def prepare() -> str:
     """Say where the notebook runs and what it has; on a GPU, import Unsloth before anything else
     imports transformers (Unsloth patches it on import, and warns when it comes second)."""
+    place = environment()
+    if place == "kaggle":  # Kaggle's two T4s: one process trains on one GPU
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "0")
     import torch
 
-    place = environment()
     if cuda_available() and importlib.util.find_spec("unsloth") is not None:
         import unsloth  # noqa: F401
     if cuda_available():
@@ -82,13 +83,19 @@ def runs_dir(wanted: str | Path | None = None) -> Path:
     A folder on Google Drive (``/content/drive/...``) is mounted first on Colab, so runs outlive
     the session and resume in the next one.
     """
-    folder = Path(wanted or os.environ.get(RUNS_VARIABLE, "runs"))
-    if environment() == "colab" and DRIVE in folder.parents and not (DRIVE / "MyDrive").is_dir():
+    folder = reach(Path(wanted or os.environ.get(RUNS_VARIABLE, "runs")))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def reach(path: str | Path) -> Path:
+    """``path``, with Google Drive mounted first when it lies there (Colab asks for permission)."""
+    path = Path(path)
+    if environment() == "colab" and DRIVE in path.parents and not (DRIVE / "MyDrive").is_dir():
         from google.colab import drive  # type: ignore[import-not-found]
 
         drive.mount(str(DRIVE))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return path
 
 
 def pick_preset(wanted: str, smoke: str, **overrides: Any) -> Preset:
@@ -119,11 +126,7 @@ def gpu_only(what: str) -> bool:
 
 def free_memory() -> None:
     """Give back the GPU memory of models that are no longer referenced (before training)."""
-    gc.collect()
-    if cuda_available():
-        import torch
-
-        torch.cuda.empty_cache()
+    release_memory()
 
 
 def example_rows(preset: Preset, count: int = 4) -> list[dict[str, Any]]:
@@ -199,7 +202,7 @@ def _one_line(text: str, width: int = 70) -> str:
 
 
 def latest_run(folder: str | Path, task: str | None = None) -> Path | None:
-    """The newest run folder under ``folder`` (recipes searched too) with a trained adapter."""
+    """The newest finished GRPO run under ``folder`` (recipes searched too), not a warm-up."""
     from rft.training.run import read_run_config
 
     found = []
@@ -207,7 +210,8 @@ def latest_run(folder: str | Path, task: str | None = None) -> Path | None:
         run = config.parent
         if not (run / "adapter" / "adapter_config.json").is_file():
             continue
-        if task is None or read_run_config(run).task == task:
+        preset = read_run_config(run)
+        if preset.trainer == "grpo" and task in (None, preset.task):
             found.append(run)
     return max(found, key=lambda run: (run / "adapter").stat().st_mtime, default=None)
 

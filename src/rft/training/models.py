@@ -47,6 +47,28 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def release_memory() -> None:
+    """Collect models nobody references any more and hand their GPU memory back."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def inference_dtype(model_name: str) -> Any:
+    """The dtype to run a model in on a GPU: bf16 where the GPU has it natively (Ampere and later);
+    on a T4, fp16, except for Gemma, whose activations overflow fp16 and give NaN logits, so it
+    runs in fp32 there (a 1B model in fp32 still fits a T4)."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 8:
+        return torch.bfloat16
+    return torch.float32 if "gemma" in model_name.lower() else torch.float16
+
+
 def require(module: str, install: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise MissingDependencyError(f"this needs the package {module!r}; install it with: {install}")

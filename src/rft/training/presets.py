@@ -98,6 +98,7 @@ _GPU_COMMON: dict[str, Any] = {
     "gradient_accumulation_steps": 1,
     "logging_steps": 1,
     "report_to": "none",
+    "save_total_limit": 2,  # resuming needs only the last; a Colab Drive has 15 GB
     "fp16": True,  # a T4 has no bfloat16
     "bf16": False,
 }
@@ -107,7 +108,9 @@ _GPU_GRPO: dict[str, Any] = {
     "num_generations": 8,
     "max_completion_length": 256,
     "temperature": 1.0,
-    "beta": 0.04,
+    # No KL term: with a LoRA model TRL's reference is the model with the adapter off, i.e. the
+    # base before the warm-up, so a KL penalty would pull GRPO back from what SFT taught.
+    "beta": 0.0,
     "max_steps": 300,
     "save_steps": 25,
 }
@@ -340,6 +343,8 @@ def apply_overrides(preset: Preset, overrides: Mapping[str, Any]) -> Preset:
             changes["rewards"] = _parse_rewards(raw)
         elif name == "lora_target_modules":
             changes[name] = tuple(raw.split(",")) if isinstance(raw, str) else tuple(raw)
+        elif name == "init_from" and raw is not None:
+            changes[name] = str(Path(raw).resolve())  # the run stays valid from any working folder
         elif name in preset_fields:
             changes[name] = _convert(name, raw, preset_types[name])
         elif name in config_types:

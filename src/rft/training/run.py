@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rft.rewarding import completion_text
-from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy
+from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, release_memory
 from rft.training.plots import plot_training_curves
 from rft.training.presets import Preset, task_rewards
 from rft.wordle.dataset import build_dataset, check_rows
@@ -82,7 +82,12 @@ def read_run_config(run_dir: Path) -> Preset:
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder: it has no {CONFIG_FILE}")
-    return Preset.from_dict(json.loads(path.read_text(encoding="utf-8"))["preset"])
+    data = json.loads(path.read_text(encoding="utf-8"))["preset"]
+    if data.get("init_from") and not Path(data["init_from"]).is_dir():
+        # A finished run holds its whole adapter: it stays usable when moved or downloaded
+        # without the warm-up run it started from.
+        data = {**data, "init_from": None}
+    return Preset.from_dict(data)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -283,4 +288,7 @@ def train(
     plot_path = plot_training_curves(
         read_metrics(run_dir / METRICS_FILE), run_dir / PLOT_FILE, title=preset.name
     )
-    return RunResult(run_dir, adapter_dir, run_dir / METRICS_FILE, plot_path, trainer.state.global_step)
+    steps = trainer.state.global_step
+    del trainer, policy  # the next stage (GRPO after the warm-up, evaluation) needs the GPU memory
+    release_memory()
+    return RunResult(run_dir, adapter_dir, run_dir / METRICS_FILE, plot_path, steps)
