@@ -18,9 +18,10 @@ from pathlib import Path
 
 from _results import write
 
+from rft.training.models import adapter_dir_of
 from rft.training.presets import apply_overrides, get_preset
 from rft.training.recipe import RecipeResult, evaluate_stages
-from rft.training.run import new_run_dir, read_metrics, train
+from rft.training.run import RunResult, new_run_dir, read_metrics, read_run_config, train
 
 OPEN_ENDED = {"max_steps": "100000", "save_steps": "100000"}
 
@@ -54,17 +55,10 @@ def worse_beyond_interval(sft: dict, grpo: dict) -> bool:
     return grpo["win_rate_ci95"][1] < sft["win_rate_ci95"][0]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=float, default=60.0)
-    parser.add_argument("--games", type=int, default=200)
-    parser.add_argument("--sft-share", type=float, default=0.5, help="share of the budget for the warm-up")
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the two runs are kept")
-    args = parser.parse_args()
+def train_both(args: argparse.Namespace) -> tuple:
+    """The warm-up, then GRPO from it, each stopped when its share of the budget is spent. The
+    runs are kept under --runs-dir: their adapters are the result."""
     budget = args.minutes * 60
-
-    # The runs are kept under --runs-dir: their adapters are the result.
     folder = new_run_dir(args.runs_dir, "cpu-learning")
     started = time.monotonic()
     sft_preset = apply_overrides(get_preset("cpu-smollm2-wordle-sft"), OPEN_ENDED)
@@ -78,6 +72,46 @@ def main() -> None:
     remaining = budget - (time.monotonic() - started)
     grpo = train(grpo_preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(remaining)])
     grpo_seconds = time.monotonic() - started - sft_seconds
+    return folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset
+
+
+def saved_run(folder: Path, trainer: str) -> RunResult:
+    """The finished run of one stage in a benchmark folder."""
+    (run_dir,) = [
+        c.parent for c in folder.glob("*/config.json") if read_run_config(c.parent).trainer == trainer
+    ]
+    metrics = run_dir / "metrics.jsonl"
+    steps = max((row["step"] for row in read_metrics(metrics)), default=0)
+    return RunResult(run_dir, adapter_dir_of(run_dir), metrics, run_dir / "curves.png", steps)
+
+
+def step_seconds(result: RunResult) -> float:
+    """Training time from the run's own step timings (model loading not included)."""
+    return sum(row.get("wall_seconds", 0.0) for row in read_metrics(result.metrics_path))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--games", type=int, default=200)
+    parser.add_argument("--sft-share", type=float, default=0.5, help="share of the budget for the warm-up")
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the two runs are kept")
+    parser.add_argument(
+        "--evaluate-only",
+        type=Path,
+        metavar="FOLDER",
+        help="skip training: evaluate the two runs an earlier call left in FOLDER (runs/cpu-learning-*)",
+    )
+    args = parser.parse_args()
+
+    if args.evaluate_only:
+        folder = args.evaluate_only
+        sft, grpo = saved_run(folder, "sft"), saved_run(folder, "grpo")
+        sft_seconds, grpo_seconds = step_seconds(sft), step_seconds(grpo)
+        grpo_preset = read_run_config(grpo.run_dir)
+    else:
+        folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset = train_both(args)
 
     eval_started = time.monotonic()
     evaluation = evaluate_stages(
@@ -96,6 +130,9 @@ def main() -> None:
             "sft_share": args.sft_share,
             "games": args.games,
             "stages": {"sft": stage_summary(sft, sft_seconds), "grpo": stage_summary(grpo, grpo_seconds)},
+            "runs": str(folder),
+            # With --evaluate-only the stage times are the runs' own step timings (no model loading).
+            "evaluated_saved_runs": bool(args.evaluate_only),
             "eval_seconds": round(eval_seconds, 1),
             "metrics": {
                 k: {m: v for m, v in row.items() if m != "guess_distribution"} for k, row in metrics.items()
