@@ -52,7 +52,7 @@ if HOSTED and importlib.util.find_spec("rft") is None:
 # ## Settings
 # Change these, then Run all. `RUNS_DIR="/content/drive/MyDrive/rft-runs"` keeps runs on Google
 # Drive, so a new Colab session can continue one: set `RESUME` to its folder.
-# Pushing to the Hub needs a token in the `HF_TOKEN` environment variable or Colab secret;
+# Pushing to the Hub needs a token in the `HF_TOKEN` environment variable or a Colab or Kaggle secret;
 # never paste it into a cell.
 
 # %% tags=["parameters"]
