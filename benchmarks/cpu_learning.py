@@ -13,11 +13,13 @@ Writes results/cpu_learning.json (or cpu_learning-<minutes>min.json for other bu
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
 from _results import write
 
+from rft.evaluate import plot_rates
 from rft.training.models import adapter_dir_of
 from rft.training.presets import apply_overrides, get_preset
 from rft.training.recipe import RecipeResult, evaluate_stages
@@ -114,10 +116,16 @@ def main() -> None:
         folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset = train_both(args)
 
     eval_started = time.monotonic()
-    evaluation = evaluate_stages(
-        RecipeResult(folder, sft, grpo), grpo_preset, args.games, args.max_new_tokens
-    )
-    eval_seconds = time.monotonic() - eval_started
+    saved = folder / "eval" / "eval.json"
+    if args.evaluate_only and saved.is_file():  # the games were played; only the summary is missing
+        evaluation = json.loads(saved.read_text(encoding="utf-8"))
+        plot_rates(evaluation["metrics"], saved.parent / "rates.png")
+        eval_seconds = None
+    else:
+        evaluation = evaluate_stages(
+            RecipeResult(folder, sft, grpo), grpo_preset, args.games, args.max_new_tokens
+        )
+        eval_seconds = round(time.monotonic() - eval_started, 1)
 
     metrics = evaluation["metrics"]
     base, warm, final = metrics["base"], metrics["sft"], metrics["sft+grpo"]
@@ -133,7 +141,7 @@ def main() -> None:
             "runs": str(folder),
             # With --evaluate-only the stage times are the runs' own step timings (no model loading).
             "evaluated_saved_runs": bool(args.evaluate_only),
-            "eval_seconds": round(eval_seconds, 1),
+            "eval_seconds": eval_seconds,
             "metrics": {
                 k: {m: v for m, v in row.items() if m != "guess_distribution"} for k, row in metrics.items()
             },

@@ -129,3 +129,15 @@ def test_base_and_trained_share_one_copy_and_the_base_plays_as_the_plain_model(t
     shared = evaluate_model(str(run.run_dir), out_dir=tmp_path / "shared", **settings)
     plain = evaluate_model("tiny-test-sft", out_dir=tmp_path / "plain", **settings)
     assert shared["games"]["base"] == plain["games"]["base"]
+
+
+def test_the_rates_chart_takes_an_interval_that_float_noise_put_below_its_rate(tmp_path):
+    from rft.evaluate import plot_rates
+
+    metrics = {
+        "solver": {"win_rate": 1.0, "win_rate_ci95": [0.98, 0.9999999999999999], "format_valid_rate": 1.0},
+        "model": {"win_rate": 0.0, "win_rate_ci95": [0.0, 0.02], "format_valid_rate": None},
+    }
+    for row in metrics.values():
+        row.update(valid_guess_rate=1.0, consistency_rate=None)
+    assert plot_rates(metrics, tmp_path / "rates.png").stat().st_size > 0

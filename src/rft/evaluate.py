@@ -323,7 +323,8 @@ def plot_rates(metrics: dict[str, dict[str, Any]], out_path: Path) -> Path:
         errors = None
         if key == "win_rate":
             intervals = [m["win_rate_ci95"] for m in metrics.values()]
-            errors = np.array([[v - low, high - v] for v, (low, high) in zip(values, intervals)]).T
+            bounds = [[v - low, high - v] for v, (low, high) in zip(values, intervals)]
+            errors = np.clip(np.array(bounds), 0.0, None).T  # float noise: Wilson's 1 can be 0.999…
         ax.bar(positions + i * width, values, width=width, yerr=errors, capsize=3, label=label)
     ax.set_xticks(positions + width * (len(RATES) - 1) / 2, list(metrics))
     ax.set(ylim=(0, 1.05), ylabel="share", title="Wins (95% interval) and per-turn rates")
