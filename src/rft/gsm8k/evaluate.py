@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,6 +63,7 @@ def base_vs_trained(
     """The run's base model and its trained adapter on the same problems: accuracy of each, with
     every answer kept under ``records``."""
     from rft.evaluate import load_base, with_adapter
+    from rft.training.models import release_memory
     from rft.training.run import read_run_config
 
     preset = read_run_config(Path(run_dir))
@@ -75,7 +75,7 @@ def base_vs_trained(
         records = solve(loaded.model, loaded.tokenizer, problems, max_new_tokens, batch_size)
         results[label] = {**accuracy(records), "records": records}
         del loaded  # one model in memory at a time: two 3B copies crowd a 16 GB T4
-        gc.collect()
+        release_memory()
     return results
 
 
