@@ -138,7 +138,7 @@ def main() -> None:
             "sft_share": args.sft_share,
             "games": args.games,
             "stages": {"sft": stage_summary(sft, sft_seconds), "grpo": stage_summary(grpo, grpo_seconds)},
-            "runs": str(folder),
+            "runs": folder.name,  # the folder's name only: where it lies is the machine's business
             # With --evaluate-only the stage times are the runs' own step timings (no model loading).
             "evaluated_saved_runs": bool(args.evaluate_only),
             "eval_seconds": eval_seconds,
