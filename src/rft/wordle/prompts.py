@@ -141,7 +141,8 @@ def build_messages(
     Models whose chat template has no system role (Gemma) fold it into the first user turn
     through their own template; the messages stay the same.
     """
+    game = user_prompt(history, symbols, max_guesses, spell_out_clues=style == "compact")
     return [
         {"role": "system", "content": system_prompt(symbols, max_guesses, style)},
-        {"role": "user", "content": user_prompt(history, symbols, max_guesses, spell_out_clues=style == "compact")},
+        {"role": "user", "content": game},
     ]
