@@ -78,6 +78,15 @@ def test_compact_style_keeps_legend_and_format_without_the_example():
     assert build_messages([], style="compact")[0]["content"] == compact
 
 
+def test_compact_style_spells_out_the_clues_and_full_style_leaves_them_to_the_model():
+    history = history_for("abide", ["speed", "dealt"])
+    compact, full = build_messages(history, style="compact")[1]["content"], user_prompt(history)
+    clues = f"\nClues so far: {describe_clues(history)}"
+    assert f"Guess 2: {history[1].render()}{clues}\n" in compact
+    assert "Clues so far" not in full and compact.replace(clues, "") == full
+    assert "Clues so far" not in build_messages([], style="compact")[1]["content"]
+
+
 def test_unknown_prompt_style_is_named():
     import pytest
 

@@ -25,6 +25,7 @@ def test_overrides_take_the_type_of_their_field():
             "gradient_checkpointing": "false",
             "rewards": "format=1,guess_value=2.5",
             "lora_target_modules": "q_proj,v_proj",
+            "policies": "solver=3,random-consistent=1",
             "report_to": "none",
         },
     )
@@ -32,6 +33,8 @@ def test_overrides_take_the_type_of_their_field():
     assert preset.lora_r == 8 and preset.trainer_args["gradient_checkpointing"] is False
     assert preset.rewards == {"format": 1.0, "guess_value": 2.5}
     assert preset.lora_target_modules == ("q_proj", "v_proj")
+    dataset = preset.dataset_config()
+    assert dataset.policies == ("solver", "random-consistent") and dataset.policy_weights == (3.0, 1.0)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +51,9 @@ def test_overrides_take_the_type_of_their_field():
         ({"fp16": "true"}, "fp16=True needs a GPU"),
         ({"rewards": "format=1,lenght=2"}, "unknown reward 'lenght'"),
         ({"rewards": "format"}, "name=weight pairs"),
+        ({"policies": "solver=1,human=2"}, "unknown policy 'human' in policies"),
+        ({"policies": "solver=-1"}, "policy_weights must give one weight >= 0"),
+        ({"policies": "solver"}, "policies: expected name=weight pairs"),
         ({"num_rows": "0"}, "num_rows must be a positive integer"),
         ({"max_history": "9"}, "max_history"),
         ({"gradient_checkpointing": "maybe"}, "expected true or false"),
