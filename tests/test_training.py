@@ -231,7 +231,7 @@ def test_export_writes_lora_merged_model_and_card_and_needs_a_token_to_push(tmp_
 
     run = train(get_preset("tiny-test"), runs_dir=tmp_path, progress=False)
     card = model_card(run.run_dir, "someone/wordle-tiny")
-    assert "preset `tiny-test`" in card and "format × 1, feedback × 1, guess_value × 1" in card
+    assert "preset `tiny-test`" in card and "format × 1, feedback × 2, guess_value × 0.5" in card
     assert 'AutoPeftModelForCausalLM.from_pretrained("someone/wordle-tiny")' in card
     for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         monkeypatch.delenv(name, raising=False)
