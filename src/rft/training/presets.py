@@ -398,6 +398,9 @@ def validate(preset: Preset) -> Preset:
         raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {preset.gpu_memory_utilization!r}")
     if not preset.lora_target_modules:
         raise ValueError("lora_target_modules must name at least one module")
+    weights = list(preset.policies.values())
+    if any(not w >= 0 for w in weights) or not sum(weights) > 0:
+        raise ValueError(f"policies: weights must be >= 0 and not all zero, got {dict(preset.policies)}")
     preset.dataset_config()  # raises naming the dataset field
     task_rewards(preset)  # raises naming the reward
     if preset.task == "gsm8k" and preset.problems.endswith(".jsonl") and not Path(preset.problems).is_file():
