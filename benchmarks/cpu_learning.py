@@ -136,6 +136,8 @@ def main() -> None:
             "model": "SmolLM2-135M-Instruct + LoRA r16 (embedded)",
             "budget_minutes": args.minutes,
             "sft_share": args.sft_share,
+            "grpo_rewards": dict(grpo_preset.rewards),
+            "policies": dict(grpo_preset.policies),
             "games": args.games,
             "stages": {"sft": stage_summary(sft, sft_seconds), "grpo": stage_summary(grpo, grpo_seconds)},
             "runs": folder.name,  # the folder's name only: where it lies is the machine's business

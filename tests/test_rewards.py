@@ -71,11 +71,14 @@ def test_feedback_reward_counts_respected_clues():
 
 
 def test_feedback_reward_without_history_is_small_and_neutral():
-    assert feedback_reward([answer("crane"), answer("qzxvw"), "nothing"], history=[[], [], []]) == [
-        0.1,
-        0.1,
-        0.0,
-    ]
+    assert feedback_reward([answer("crane"), "nothing"], history=[[], []]) == [0.1, 0.0]
+
+
+def test_feedback_reward_pays_nothing_for_a_made_up_word():
+    # ABIDX keeps most clues SPEED and DEALT give against ABIDE, but no game would accept it.
+    completions = [answer("abidx"), answer("qzxvw"), answer("abide")]
+    assert feedback_reward(completions, history=[SPEED_DEALT] * 3) == [0.0, 0.0, 1.0]
+    assert feedback_reward([answer("qzxvw")], history=[[]]) == [0.0]
 
 
 def test_feedback_reward_accepts_histories_in_every_form():

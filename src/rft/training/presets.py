@@ -183,8 +183,7 @@ _SMOLLM2_CPU = Preset(
     prompt_style="compact",
     # The states a model meets in its own games: its opening is the solver's, later turns follow
     # from its own (often imperfect) guesses. Keeping clues pays double, for a 135M model's weak
-    # spot; the price, measured in benchmarks/cpu_learning.py: feedback also pays a made-up word
-    # that keeps the clues, so GRPO no longer raises the format-valid rate (README, "Measured").
+    # spot; feedback pays only allowed words, so the double weight does not reward made-up ones.
     policies={"solver": 2.0, "random-consistent": 1.0, "random-valid": 1.0},
     rewards={"format": 1.0, "feedback": 2.0, "guess_value": 0.5},
     trainer_args=_CPU_GRPO,

@@ -139,16 +139,17 @@ def feedback_reward(
     The clues are :meth:`Constraints.checks`: greens kept in place, yellow letters used and moved
     to a new place, absent letters dropped, repeated-letter counts respected, each counted once.
     Scale: 1.0 when the guess is consistent with the whole history (it could be the secret);
-    k/n when it respects k of the n clues; 0.1 for any five-letter guess when there is no history
-    yet (nothing to respect); 0.0 when there is no five-letter guess in a guess block. Whether the
-    word is allowed is the format reward's business, not this one's.
+    k/n when it respects k of the n clues; 0.1 for an allowed guess when there is no history yet
+    (nothing to respect); 0.0 when the guess block holds no word Wordle allows. A made-up word
+    earns nothing here: paying for clues kept by any five letters taught a 135M model to invent
+    words that fit them (DICE, LALZE) instead of finding real ones (benchmarks/cpu_learning.py).
     """
     histories = _column("history", history, len(completions))
     scores = []
     for completion, entries in zip(completions, histories):
         word = parse_completion(completion).word
         checks = _checks_for(_history_key(entries))
-        if word is None:
+        if word is None or not is_allowed(word):
             scores.append(0.0)
         elif not checks:
             scores.append(NO_HISTORY_FEEDBACK_REWARD)
