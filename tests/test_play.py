@@ -7,7 +7,7 @@ from rich.console import Console
 from rft.evaluate import compare, evaluate, evaluate_model, held_out_secrets, markdown_table
 from rft.terminal import play_human
 from rft.wordle.dataset import answer_split
-from rft.wordle.play import game_metrics, play_games, policy_player, wilson_interval
+from rft.wordle.play import GameRecord, game_metrics, play_games, policy_player, wilson_interval
 from rft.wordle.solver import EntropySolver, random_valid_policy
 
 
@@ -53,6 +53,11 @@ def test_metrics_of_crafted_games():
     assert metrics["valid_guess_rate"] == 6 / 8  # the prose and QZXVW lose their turns
     assert metrics["invalid_word_rate"] == 1 / 7  # of seven five-letter guesses, QZXVW is not a word
     assert metrics["consistency_rate"] == 1 / 4  # ABIDE after SPEED fits; ABIDE again after ABIDE does not
+    assert metrics["consistency_turns"] == 4
+    assert metrics["format_valid_rate_ci95"] == pytest.approx(list(wilson_interval(5, 8)))
+    assert metrics["consistency_rate_ci95"] == pytest.approx(list(wilson_interval(1, 4)))
+    saved = [GameRecord.from_dict(json.loads(json.dumps(r.to_dict()))) for r in records]
+    assert game_metrics(saved) == metrics
 
 
 def test_solver_beats_random_on_the_same_held_out_secrets(tmp_path):

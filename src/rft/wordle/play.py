@@ -9,7 +9,7 @@ no guess, or a word Wordle does not accept, costs the turn and is recorded with 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -71,6 +71,11 @@ class GameRecord:
             "guesses": self.guesses,
             "turns": [asdict(t) for t in self.turns],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GameRecord:
+        """A game saved by :meth:`to_dict` (an ``eval.json``), so its metrics can be recomputed."""
+        return cls(data["secret"], [Turn(**turn) for turn in data["turns"]], bool(data["won"]))
 
 
 def play_game(policy: Policy, secret: str, rng: np.random.Generator, max_guesses: int = MAX_GUESSES) -> Game:
@@ -153,6 +158,8 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
     later = [t for t in accepted if t.consistent is not None]
     five_letters = [t for t in turns if t.written is not None]
     low, high = wilson_interval(len(wins), len(records))
+    exact = sum(t.exact_format for t in turns)
+    kept = sum(1 for t in later if t.consistent)
     distribution = {str(k): sum(1 for r in wins if r.guesses == k) for k in range(1, MAX_GUESSES + 1)}
     distribution["lost"] = len(records) - len(wins)
     return {
@@ -163,8 +170,12 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
         "mean_guesses_when_won": (sum(r.guesses for r in wins) / len(wins)) if wins else None,
         "guess_distribution": distribution,
         "turns": len(turns),
-        "format_valid_rate": _rate(sum(t.exact_format for t in turns), len(turns)),
+        "format_valid_rate": _rate(exact, len(turns)),
+        "format_valid_rate_ci95": list(wilson_interval(exact, len(turns))),
         "valid_guess_rate": _rate(len(accepted), len(turns)),
         "invalid_word_rate": _rate(sum(1 for t in five_letters if t.guess is None), len(five_letters)),
-        "consistency_rate": _rate(sum(1 for t in later if t.consistent), len(later)),
+        # Over accepted guesses after the first: the turns that had clues to keep.
+        "consistency_turns": len(later),
+        "consistency_rate": _rate(kept, len(later)),
+        "consistency_rate_ci95": list(wilson_interval(kept, len(later))),
     }
