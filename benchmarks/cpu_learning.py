@@ -25,6 +25,8 @@ from rft.training.presets import apply_overrides, get_preset
 from rft.training.recipe import RecipeResult, evaluate_stages
 from rft.training.run import RunResult, new_run_dir, read_metrics, read_run_config, train
 from rft.wordle.play import GameRecord, game_metrics
+from rft.wordle.rewards import parse_completion
+from rft.wordle.words import is_allowed
 
 OPEN_ENDED = {"max_steps": "100000", "save_steps": "100000"}
 
@@ -54,12 +56,29 @@ def stage_summary(result, seconds: float) -> dict:
     return summary
 
 
+MODEL_STAGES = ("base", "sft", "sft+grpo")
 COMPARED = ("win_rate", "format_valid_rate", "consistency_rate")
 
 
 def worse_beyond_interval(sft: dict, grpo: dict) -> list[str]:
     """The metrics whose 95% interval after GRPO lies wholly below the warm-up's."""
     return [m for m in COMPARED if grpo[f"{m}_ci95"][1] < sft[f"{m}_ci95"][0]]
+
+
+def format_failures(games: list[dict]) -> dict[str, int]:
+    """Why turns missed the format, most basic reason first: where to look when the rate is low."""
+    reasons = {"no_guess_block": 0, "not_five_letters": 0, "not_a_word": 0, "shape_only": 0}
+    for turn in (turn for game in games for turn in game["turns"] if not turn["exact_format"]):
+        parsed = parse_completion(turn["text"])
+        if parsed.guess_block is None:
+            reasons["no_guess_block"] += 1
+        elif parsed.word is None:
+            reasons["not_five_letters"] += 1
+        elif not is_allowed(parsed.word):
+            reasons["not_a_word"] += 1
+        else:
+            reasons["shape_only"] += 1
+    return reasons
 
 
 def recomputed(evaluation: dict) -> dict:
@@ -165,6 +184,7 @@ def main() -> None:
                 k: {m: v for m, v in row.items() if m != "guess_distribution"} for k, row in metrics.items()
             },
             "guess_distribution": {k: row["guess_distribution"] for k, row in metrics.items()},
+            "format_failures": {k: format_failures(evaluation["games"][k]) for k in MODEL_STAGES},
             "vs_base": evaluation["vs_base"],
             "targets": {
                 "format_valid_rate>=0.95": (final["format_valid_rate"] or 0) >= 0.95,

@@ -60,6 +60,19 @@ def test_metrics_of_crafted_games():
     assert game_metrics(saved) == metrics
 
 
+def test_lost_turns_are_named_in_the_next_state_until_a_guess_is_accepted():
+    seen = []
+
+    def player(states):
+        seen.append([s.rejected for s in states])
+        answers = [["<guess>DICE</guess>"], ["no tags"], ["<guess>crane</guess>"], ["<guess>abide</guess>"]]
+        return answers[len(seen) - 1]
+
+    (record,) = play_games(player, ["abide"])
+    assert seen == [[()], [("DICE",)], [("DICE", "")], [()]]
+    assert record.won and record.guesses == 4
+
+
 def test_solver_beats_random_on_the_same_held_out_secrets(tmp_path):
     secrets = held_out_secrets(20, seed=3)
     assert set(secrets) <= set(answer_split()["test"]) and len(set(secrets)) == 20

@@ -57,6 +57,21 @@ def test_user_prompt_lists_the_history_and_guesses_left():
     assert "You have 1 guess left." in user_prompt(last)
 
 
+def test_user_prompt_names_what_the_game_turned_down():
+    history = history_for("abide", ["crane"])
+    assert "Not accepted" not in user_prompt(history) and "Not accepted" not in user_prompt([])
+    text = user_prompt(history, max_guesses=6, rejected=["DICE", "", "x" * 5000])
+    note = "Not accepted, each at the cost of a turn: DICE, (no guess tag), xxxxxxxxxxxx…. Guess a real"
+    assert note in text and "x" * 13 not in text
+    assert text.index("Guess 1: CRANE") < text.index(note) < text.index("You have 5 guesses left.")
+    first = user_prompt([], max_guesses=5, rejected=["SALADY"])
+    assert first.startswith("No guess has been accepted yet. You have 5 guesses.\nNot accepted")
+    assert user_prompt([], max_guesses=1, rejected=["A", "B"]).startswith(
+        "No guess has been accepted yet. You have 1 guess."
+    )
+    assert build_messages(history, rejected=["DICE"])[1]["content"] == user_prompt(history, rejected=["DICE"])
+
+
 def test_ascii_symbols_change_legend_and_history_together():
     history = [GuessWithFeedback.score("crane", "abide")]
     assert "G the letter is in the word and in the right place" in system_prompt(ASCII_SYMBOLS)

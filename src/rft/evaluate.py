@@ -51,7 +51,10 @@ class ModelPlayer:
 
     def prompt(self, state: GameState) -> str:
         messages = build_messages(
-            state.history, max_guesses=len(state.history) + state.turns_left, style=self.prompt_style
+            state.history,
+            max_guesses=len(state.history) + state.turns_left,
+            style=self.prompt_style,
+            rejected=state.rejected,
         )
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 

@@ -3,7 +3,8 @@
 A player answers a batch of game states at once (a model generates for all of them in one call;
 the baselines answer one by one). Each answer is text: a model's raw completion, or a baseline's
 word in the same ``<guess>`` format, parsed by the same function the rewards use. An answer with
-no guess, or a word Wordle does not accept, costs the turn and is recorded with its text.
+no guess, or a word Wordle does not accept, costs the turn and is recorded with its text; the
+next state names what was turned down, so a model can try something else.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from rft.wordle.words import is_allowed
 
 @dataclass(frozen=True)
 class GameState:
-    """What a player sees: the feedback so far and how many turns are left."""
+    """What a player sees: the feedback so far, how many turns are left, and what the game turned
+    down since the last accepted guess (the guess tags' text; "" where there was no guess tag)."""
 
     history: History
     turns_left: int
+    rejected: tuple[str, ...] = ()
 
 
 class Player(Protocol):
@@ -96,17 +99,25 @@ def play_games(
     running in a single call, so a model generates for the whole batch at once."""
     records = [GameRecord(secret) for secret in secrets]
     histories: list[list[GuessWithFeedback]] = [[] for _ in secrets]
+    rejected: list[list[str]] = [[] for _ in secrets]
     for round_number in range(max_guesses):
         running = [i for i, r in enumerate(records) if not r.won]
         if not running:
             break
-        states = [GameState(tuple(histories[i]), max_guesses - round_number) for i in running]
+        states = [
+            GameState(tuple(histories[i]), max_guesses - round_number, tuple(rejected[i])) for i in running
+        ]
         answers = player(states)
         if len(answers) != len(states):
             raise ValueError(f"the player answered {len(answers)} of {len(states)} game states")
         for i, text in zip(running, answers):
-            records[i].turns.append(_judge(text, records[i].secret, histories[i]))
+            turn = _judge(text, records[i].secret, histories[i])
+            records[i].turns.append(turn)
             records[i].won = bool(histories[i]) and histories[i][-1].is_win
+            if turn.guess is None:
+                rejected[i].append(parse_completion(text).guess_block or "")
+            else:
+                rejected[i].clear()
         if progress is not None:
             progress(round_number + 1, max_guesses)
     return records

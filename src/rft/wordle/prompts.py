@@ -6,7 +6,7 @@ notebooks, so a model is never scored on a format it was not shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rft.wordle.game import MAX_GUESSES, UNICODE_SYMBOLS, Constraints, GuessWithFeedback, Symbols
 
@@ -98,33 +98,61 @@ def system_prompt(
     )
 
 
+REJECTED_SHOWN_CHARACTERS = 12  # enough for any near-word; a runaway answer is cut, not echoed whole
+
+
+def _guesses(count: int) -> str:
+    return f"{count} guess{'es' if count != 1 else ''}"
+
+
+def _rejected_line(rejected: Sequence[str]) -> str:
+    """Names the answers the game turned down since the last accepted guess, as Wordle's "not in
+    word list" does: without it the prompt is unchanged, and a greedy model repeats the same
+    rejected answer until the game ends."""
+    if not rejected:
+        return ""
+    shown = [
+        (text[:REJECTED_SHOWN_CHARACTERS] + "…" if len(text) > REJECTED_SHOWN_CHARACTERS else text)
+        if text
+        else "(no guess tag)"
+        for text in rejected
+    ]
+    return f"Not accepted, each at the cost of a turn: {', '.join(shown)}. Guess a real 5-letter word.\n"
+
+
 def user_prompt(
     history: Iterable[GuessWithFeedback],
     symbols: Symbols = UNICODE_SYMBOLS,
     max_guesses: int = MAX_GUESSES,
     spell_out_clues: bool = False,
+    rejected: Sequence[str] = (),
 ) -> str:
     """The game so far and the request for the next guess.
 
     ``spell_out_clues`` adds what the feedback adds up to (:func:`describe_clues`). A 135M model
     does not learn to turn rows of symbols into clues in an hour on a CPU (measured: one summary in
     a thousand right after a 30-minute warm-up); told the clues, it can spend its capacity on
-    choosing a word that keeps them.
+    choosing a word that keeps them. ``rejected``: what the player wrote in its guess tags on the
+    turns lost since its last accepted guess ("" for a turn with no guess tag).
     """
     history = list(history)
     if not history:
+        opening = "No guess has been accepted yet." if rejected else "This is your first guess."
         return (
-            f"This is your first guess. You have {max_guesses} guesses.\n"
-            "Think it through, then give your guess in the required format."
+            f"{opening} You have {_guesses(max_guesses)}.\n"
+            + _rejected_line(rejected)
+            + "Think it through, then give your guess in the required format."
         )
     lines = [f"Guess {i}: {entry.render(symbols)}" for i, entry in enumerate(history, start=1)]
     left = max_guesses - len(history)
     clues = f"\nClues so far: {describe_clues(history)}" if spell_out_clues else ""
+    rejected_line = f"\n{_rejected_line(rejected)}".rstrip("\n")
     return (
         "Your guesses so far and their feedback:\n"
         + "\n".join(lines)
         + clues
-        + f"\n\nYou have {left} guess{'es' if left != 1 else ''} left. "
+        + rejected_line
+        + f"\n\nYou have {_guesses(left)} left. "
         "Use every clue above, then give your next guess in the required format."
     )
 
@@ -134,6 +162,7 @@ def build_messages(
     symbols: Symbols = UNICODE_SYMBOLS,
     max_guesses: int = MAX_GUESSES,
     style: str = "full",
+    rejected: Sequence[str] = (),
 ) -> list[dict[str, str]]:
     """The chat a model is asked to continue: system rules, then the game so far (with its clues
     spelled out in the ``compact`` style, which is meant for small models).
@@ -141,7 +170,7 @@ def build_messages(
     Models whose chat template has no system role (Gemma) fold it into the first user turn
     through their own template; the messages stay the same.
     """
-    game = user_prompt(history, symbols, max_guesses, spell_out_clues=style == "compact")
+    game = user_prompt(history, symbols, max_guesses, spell_out_clues=style == "compact", rejected=rejected)
     return [
         {"role": "system", "content": system_prompt(symbols, max_guesses, style)},
         {"role": "user", "content": game},
