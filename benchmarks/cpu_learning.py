@@ -19,7 +19,7 @@ from pathlib import Path
 
 from _results import write
 
-from rft.evaluate import BASELINES, compare, plot_rates
+from rft.evaluate import plot_rates, versus_base
 from rft.training.models import adapter_dir_of
 from rft.training.presets import apply_overrides, get_preset
 from rft.training.recipe import RecipeResult, evaluate_stages
@@ -87,9 +87,7 @@ def recomputed(evaluation: dict) -> dict:
         name: game_metrics([GameRecord.from_dict(game) for game in games])
         for name, games in evaluation["games"].items()
     }
-    trained = [name for name in metrics if name not in (*BASELINES, "base")]
-    vs_base = {name: compare(metrics["base"], metrics[name]) for name in trained}
-    return {**evaluation, "metrics": metrics, "vs_base": vs_base}
+    return {**evaluation, "metrics": metrics, "vs_base": versus_base(metrics)}
 
 
 def train_both(args: argparse.Namespace) -> tuple:

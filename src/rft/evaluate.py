@@ -222,6 +222,14 @@ def compare(base: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def versus_base(metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every trained player compared with the base model; empty without a base or a trained player."""
+    if "base" not in metrics:
+        return {}
+    trained = [name for name in metrics if name not in (*BASELINES, "base")]
+    return {name: compare(metrics["base"], metrics[name]) for name in trained}
+
+
 def evaluate(
     players: dict[str, Player],
     secrets: Sequence[str],
@@ -241,10 +249,8 @@ def evaluate(
         **(details or {}),
         "metrics": metrics,
     }
-    if "base" in metrics:
-        trained = [name for name in metrics if name not in (*BASELINES, "base")]
-        if trained:
-            result["vs_base"] = {name: compare(metrics["base"], metrics[name]) for name in trained}
+    if vs_base := versus_base(metrics):
+        result["vs_base"] = vs_base
     result["games"] = {name: [g.to_dict() for g in games] for name, games in records.items()}
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out_dir / "eval.md").write_text(markdown_table(result), encoding="utf-8")

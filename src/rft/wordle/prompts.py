@@ -109,15 +109,13 @@ def _rejected_line(rejected: Sequence[str]) -> str:
     """Names the answers the game turned down since the last accepted guess, as Wordle's "not in
     word list" does: without it the prompt is unchanged, and a greedy model repeats the same
     rejected answer until the game ends."""
-    if not rejected:
-        return ""
     shown = [
         (text[:REJECTED_SHOWN_CHARACTERS] + "…" if len(text) > REJECTED_SHOWN_CHARACTERS else text)
         if text
         else "(no guess tag)"
         for text in rejected
     ]
-    return f"Not accepted, each at the cost of a turn: {', '.join(shown)}. Guess a real 5-letter word.\n"
+    return f"Not accepted, each at the cost of a turn: {', '.join(shown)}. Guess a real 5-letter word."
 
 
 def user_prompt(
@@ -136,17 +134,17 @@ def user_prompt(
     turns lost since its last accepted guess ("" for a turn with no guess tag).
     """
     history = list(history)
+    rejected_line = f"\n{_rejected_line(rejected)}" if rejected else ""
     if not history:
         opening = "No guess has been accepted yet." if rejected else "This is your first guess."
         return (
-            f"{opening} You have {_guesses(max_guesses)}.\n"
-            + _rejected_line(rejected)
-            + "Think it through, then give your guess in the required format."
+            f"{opening} You have {_guesses(max_guesses)}."
+            + rejected_line
+            + "\nThink it through, then give your guess in the required format."
         )
     lines = [f"Guess {i}: {entry.render(symbols)}" for i, entry in enumerate(history, start=1)]
     left = max_guesses - len(history)
     clues = f"\nClues so far: {describe_clues(history)}" if spell_out_clues else ""
-    rejected_line = f"\n{_rejected_line(rejected)}".rstrip("\n")
     return (
         "Your guesses so far and their feedback:\n"
         + "\n".join(lines)
