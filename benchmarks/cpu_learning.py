@@ -172,6 +172,7 @@ def main() -> None:
             "sft_share": args.sft_share,
             "grpo_rewards": dict(grpo_preset.rewards),
             "policies": dict(grpo_preset.policies),
+            "rejected_share": grpo_preset.rejected_share,
             "games": args.games,
             "stages": {"sft": stage_summary(sft, sft_seconds), "grpo": stage_summary(grpo, grpo_seconds)},
             "runs": folder.name,  # the folder's name only: where it lies is the machine's business

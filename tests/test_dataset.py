@@ -66,7 +66,7 @@ def test_rows_are_json_serialisable(rows):
 
 def test_build_dataset_gives_typed_columns():
     dataset = build_dataset(num_rows=12, seed=3, max_history=0, progress=False)
-    assert dataset.column_names == ["prompt", "secret", "history", "policy", "num_candidates"]
+    assert dataset.column_names == ["prompt", "secret", "history", "rejected", "policy", "num_candidates"]
     assert all(history == [] for history in dataset["history"])
     assert dataset[0]["prompt"][0]["role"] == "system"
     again = build_dataset(WordleDatasetConfig(num_rows=12, seed=3), max_history=0, progress=False)

@@ -61,6 +61,7 @@ class Preset:
     # Which baseline players write the histories of the game states, and how often (relative weights).
     policies: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(POLICY_NAMES, 1.0))
     prompt_style: str = "full"
+    rejected_share: float = 0.0  # share of game states whose prompt names turns the game turned down
     seed: int = 0
     sample_every: int = 5  # write sample completions to the run folder every N steps (GRPO)
     trainer_args: Mapping[str, Any] = field(default_factory=dict)  # any GRPOConfig / SFTConfig field
@@ -74,6 +75,7 @@ class Preset:
             policy_weights=tuple(self.policies.values()),
             seed=self.seed,
             prompt_style=self.prompt_style,
+            rejected_share=self.rejected_share,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,6 +189,9 @@ _SMOLLM2_CPU = Preset(
     # Measured in benchmarks/cpu_learning.py: GRPO then raises the format-valid rate but keeps
     # fewer clues than the warm-up did (README, "Does the 135M model learn Wordle on a CPU?").
     policies={"solver": 2.0, "random-consistent": 1.0, "random-valid": 1.0},
+    # A quarter of the states follow one or two lost turns (a wrong-length or made-up word, or no
+    # guess tag): greedy, the model repeated its own rejected answer on most lost turns.
+    rejected_share=0.25,
     rewards={"format": 1.0, "feedback": 2.0, "guess_value": 0.5},
     trainer_args=_CPU_GRPO,
 )

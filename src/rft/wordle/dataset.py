@@ -2,8 +2,11 @@
 
 A row holds a secret from the answer list, a history of 0–5 earlier guesses played by a baseline
 policy (the solver, a random consistent player or a random valid player), and the chat prompt that
-shows that history. Nothing is downloaded, the same seed gives the same rows, and the answers are
-split once and for all: test answers never appear in a training row.
+shows that history. A share of rows (``rejected_share``) also names one or two turns the game
+turned down since the last guess, the way :func:`rft.wordle.play.play_games` shows them, so a model
+learns to recover from its own misses instead of repeating them. Nothing is downloaded, the same
+seed gives the same rows, and the answers are split once and for all: test answers never appear
+in a training row.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ from rft.wordle.solver import (
     random_consistent_policy,
     random_valid_policy,
 )
-from rft.wordle.words import answer_words, validate_word
+from rft.wordle.words import ALPHABET, WORD_LENGTH, answer_words, is_allowed, validate_word
 
 TEST_ANSWER_COUNT = 315  # 2,000 answers to train on, 315 held out for evaluation
 _SPLIT_SALT = "rft-wordle-split-v1"  # changing it would change which answers are held out
 SPLITS = ("train", "test")
 POLICY_NAMES = ("solver", "random-consistent", "random-valid")
+MAX_REJECTED = 2  # lost turns a row names at most; two shows a repeated miss
 
 
 @cache
@@ -60,6 +64,7 @@ class WordleDatasetConfig:
     seed: int = 0
     policy_weights: tuple[float, ...] | None = field(default=None)
     prompt_style: str = "full"  # "compact" drops the worked example: fewer tokens for CPU runs
+    rejected_share: float = 0.0  # share of rows whose prompt names turns the game turned down
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policies", tuple(self.policies))
@@ -87,6 +92,10 @@ class WordleDatasetConfig:
                     f"not all zero; got {self.policy_weights!r}"
                 )
             object.__setattr__(self, "policy_weights", weights)
+        if isinstance(self.rejected_share, bool) or not (
+            isinstance(self.rejected_share, (int, float)) and 0.0 <= self.rejected_share <= 1.0
+        ):
+            raise ValueError(f"rejected_share must be a number in [0, 1], got {self.rejected_share!r}")
 
 
 def _policy(name: str, solver: EntropySolver | None) -> Policy:
@@ -115,12 +124,58 @@ def play_history(secret: str, policy: Policy, num_guesses: int, rng: np.random.G
     return tuple(game.history)
 
 
-def make_row(secret: str, history: History, policy: str = "", prompt_style: str = "full") -> dict[str, Any]:
-    """One dataset row: the prompt the model sees and the game state the rewards score against."""
+def lost_turn_text(history: History, rng: np.random.Generator) -> str:
+    """What a small model writes on a turn the game turns down, after the misses measured in its
+    games: a word that fits the clues with a letter dropped or added, one letter changed into a
+    word that is not in the list, or no guess tag at all ("")."""
+    kind = int(rng.integers(4))
+    if kind == 3:
+        return ""
+    candidates = default_table().candidates(history)
+    answers = default_table().answers
+    word = answers[int(candidates[rng.integers(len(candidates))])] if len(candidates) else "crane"
+    position = int(rng.integers(WORD_LENGTH))
+    if kind == 0:
+        return (word[:position] + word[position + 1 :]).upper()
+    if kind == 1:
+        return (word[:position] + ALPHABET[rng.integers(26)] + word[position:]).upper()
+    for _ in range(100):
+        made_up = word[:position] + ALPHABET[rng.integers(26)] + word[position + 1 :]
+        if not is_allowed(made_up):
+            return made_up.upper()
+        position = int(rng.integers(WORD_LENGTH))
+    return (word + word[-1]).upper()  # every one-letter change was a word: too long instead
+
+
+def lost_turns(history: History, rng: np.random.Generator) -> tuple[str, ...]:
+    """One or two lost turns since the last guess, always leaving a turn to play; the second
+    repeats the first half the time, as a greedy model does when the prompt does not change."""
+    room = MAX_GUESSES - 1 - len(history)
+    count = min(room, MAX_REJECTED, 1 + int(rng.random() < 1 / 3))
+    texts: list[str] = []
+    for _ in range(count):
+        repeat = bool(texts) and rng.random() < 0.5
+        texts.append(texts[-1] if repeat else lost_turn_text(history, rng))
+    return tuple(texts)
+
+
+def make_row(
+    secret: str,
+    history: History,
+    policy: str = "",
+    prompt_style: str = "full",
+    rejected: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """One dataset row: the prompt the model sees and the game state the rewards score against.
+
+    A lost turn costs a turn, so the prompt counts the guesses left as a game in play does."""
     return {
-        "prompt": build_messages(history, style=prompt_style),
+        "prompt": build_messages(
+            history, max_guesses=MAX_GUESSES - len(rejected), style=prompt_style, rejected=rejected
+        ),
         "secret": secret,
         "history": [entry.to_dict() for entry in history],
+        "rejected": list(rejected),
         "policy": policy,
         "num_candidates": len(default_table().candidates(history)),
     }
@@ -142,7 +197,12 @@ def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[
         num_guesses = int(row_rng.integers(config.min_history, config.max_history + 1))
         secret = secrets[order[index]]
         history = play_history(secret, _policy(policy_name, solver), num_guesses, row_rng)
-        rows.append(make_row(secret, history, policy_name, config.prompt_style))
+        rejected: tuple[str, ...] = ()
+        if config.rejected_share > 0:
+            lost_rng = np.random.default_rng([config.seed, index, 1])  # leaves the histories as they were
+            if lost_rng.random() < config.rejected_share:
+                rejected = lost_turns(history, lost_rng)
+        rows.append(make_row(secret, history, policy_name, config.prompt_style, rejected))
     return rows
 
 
@@ -154,6 +214,7 @@ def _features() -> Any:
             "prompt": [{"role": Value("string"), "content": Value("string")}],
             "secret": Value("string"),
             "history": [{"guess": Value("string"), "feedback": Value("string")}],
+            "rejected": [Value("string")],
             "policy": Value("string"),
             "num_candidates": Value("int32"),
         }
@@ -192,5 +253,14 @@ def check_rows(rows: Iterable[Mapping[str, Any]]) -> None:
                 )
         if any(entry.is_win for entry in history):
             raise ValueError(f"row {index}: the game is already won; nothing is left to guess")
-        if len(history) >= MAX_GUESSES:
-            raise ValueError(f"row {index}: {len(history)} guesses already played; no turn is left")
+        rejected = row.get("rejected") or []
+        if isinstance(rejected, str) or not all(isinstance(text, str) for text in rejected):
+            raise ValueError(f"row {index}: rejected must be a list of the texts the game turned down")
+        for text in rejected:
+            if is_allowed(text.strip().lower()):
+                raise ValueError(f"row {index}: rejected answer {text!r} is an allowed word, which counts")
+        if len(history) + len(rejected) >= MAX_GUESSES:
+            raise ValueError(
+                f"row {index}: {len(history)} guesses and {len(rejected)} lost turns already played; "
+                "no turn is left"
+            )

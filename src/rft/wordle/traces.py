@@ -10,6 +10,7 @@ state something false; a test re-derives every claim.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,12 +19,34 @@ from rft.wordle.dataset import WordleDatasetConfig, build_rows
 from rft.wordle.game import History, as_history, is_consistent
 from rft.wordle.prompts import describe_clues
 from rft.wordle.solver import EntropySolver, PatternTable, default_table
+from rft.wordle.words import WORD_LENGTH, is_allowed
 
 EXAMPLES_SHOWN = 3  # how many remaining answers a trace names
 
 
-def reasoning(history: History, guess: str, table: PatternTable) -> str:
-    """The sentences inside ``<think>``: the clues, what they leave, and why this guess."""
+def why_rejected(text: str) -> str:
+    """Why the game turned an answer down, in one sentence a test can check against the text."""
+    if not text:
+        return "A turn was lost to an answer with no guess tag."
+    shown = text.upper()
+    if not text.isalpha():
+        return f"{shown} was not accepted: it is not a {WORD_LENGTH}-letter word."
+    if len(text) != WORD_LENGTH:
+        return f"{shown} was not accepted: it has {len(text)} letters, not {WORD_LENGTH}."
+    if not is_allowed(text):
+        return f"{shown} was not accepted: it is not in the word list."
+    raise ValueError(f"{shown} is an allowed word; the game would have accepted it")
+
+
+def reasoning(history: History, guess: str, table: PatternTable, rejected: Sequence[str] = ()) -> str:
+    """The sentences inside ``<think>``: why lost turns were lost (each text once), the clues,
+    what they leave, and why this guess."""
+    lost = " ".join(why_rejected(text.strip()) for text in dict.fromkeys(rejected))
+    prefix = f"{lost} " if lost else ""
+    return prefix + _clue_reasoning(history, guess, table)
+
+
+def _clue_reasoning(history: History, guess: str, table: PatternTable) -> str:
     candidates = table.candidates(history)
     n = len(candidates)
     groups = len(np.unique(table.row(guess)[candidates])) if n else 0
@@ -44,10 +67,13 @@ def reasoning(history: History, guess: str, table: PatternTable) -> str:
     return " ".join(sentences)
 
 
-def trace(history: History, guess: str, table: PatternTable | None = None) -> str:
+def trace(
+    history: History, guess: str, table: PatternTable | None = None, rejected: Sequence[str] = ()
+) -> str:
     """A complete answer: reasoning in ``<think>``, then the guess in ``<guess>``."""
     table = table or default_table()
-    return f"<think>\n{reasoning(history, guess, table)}\n</think>\n<guess>{guess.upper()}</guess>"
+    thinking = reasoning(history, guess, table, rejected)
+    return f"<think>\n{thinking}\n</think>\n<guess>{guess.upper()}</guess>"
 
 
 def build_trace_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[str, Any]]:
@@ -55,7 +81,8 @@ def build_trace_rows(config: WordleDatasetConfig, progress: bool = True) -> list
     game states as the GRPO dataset: training answers only, deterministic for a seed.
 
     The guess is the hard-mode solver's: always consistent with the clues, so the warm-up never
-    teaches ignoring them.
+    teaches ignoring them. After lost turns (``rejected_share``) the answer says why each was lost
+    and still plays the solver's word: the way out of a repeated miss.
     """
     if config.split != "train":
         raise ValueError("traces are for training; build them from the 'train' split only")
@@ -68,9 +95,12 @@ def build_trace_rows(config: WordleDatasetConfig, progress: bool = True) -> list
         rows.append(
             {
                 "prompt": row["prompt"],
-                "completion": [{"role": "assistant", "content": trace(history, guess, table)}],
+                "completion": [
+                    {"role": "assistant", "content": trace(history, guess, table, row["rejected"])}
+                ],
                 "secret": row["secret"],
                 "history": row["history"],
+                "rejected": row["rejected"],
             }
         )
     return rows
