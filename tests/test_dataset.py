@@ -12,8 +12,9 @@ from rft.wordle.dataset import (
     check_rows,
 )
 from rft.wordle.game import GuessWithFeedback, as_history
+from rft.wordle.play import play_games
 from rft.wordle.prompts import build_messages
-from rft.wordle.words import answer_words
+from rft.wordle.words import answer_words, is_allowed
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,8 @@ def test_policy_weights_choose_the_policy():
         ({"min_history": 3, "max_history": 2}, "min_history"),
         ({"max_history": 6}, "max_history"),
         ({"policy_weights": (1.0,)}, "policy_weights"),
+        ({"rejected_share": 1.5}, "rejected_share"),
+        ({"rejected_share": "half"}, "rejected_share"),
     ],
 )
 def test_bad_config_names_the_field(overrides, field):
@@ -107,3 +110,57 @@ def test_check_rows_names_the_bad_row(rows):
         check_rows([{"prompt": [], "history": []}])
     with pytest.raises(ValueError, match="row 0: 'ab' is not a Wordle word"):
         check_rows([{"prompt": [], "history": [], "secret": "ab"}])
+    with pytest.raises(ValueError, match="row 0: rejected answer 'CRANE' is an allowed word"):
+        check_rows([{**rows[0], "rejected": ["CRANE"]}])
+    four = [GuessWithFeedback.score(word, "abide").to_dict() for word in ("crane", "moist", "plumb", "fight")]
+    five = {**rows[0], "secret": "abide", "history": four}
+    with pytest.raises(ValueError, match="row 0: 4 guesses and 2 lost turns already played"):
+        check_rows([{**five, "rejected": ["CRAN", "CRAN"]}])
+
+
+@pytest.fixture(scope="module")
+def rows_after_lost_turns():
+    return build_rows(WordleDatasetConfig(num_rows=200, seed=7, rejected_share=0.5), progress=False)
+
+
+def test_lost_turns_change_prompts_only_never_the_histories(rows, rows_after_lost_turns):
+    check_rows(rows_after_lost_turns)
+    assert all(row["rejected"] == [] for row in rows)
+    for plain, row in zip(rows, rows_after_lost_turns):
+        assert (row["secret"], row["history"], row["policy"]) == (
+            plain["secret"],
+            plain["history"],
+            plain["policy"],
+        )
+        if not row["rejected"]:
+            assert row == plain
+    share = sum(bool(row["rejected"]) for row in rows_after_lost_turns) / len(rows_after_lost_turns)
+    assert 0.3 < share < 0.6  # a state five guesses in has no turn to lose
+
+
+def test_lost_turns_look_like_a_small_models_misses(rows_after_lost_turns):
+    texts = [text for row in rows_after_lost_turns for text in row["rejected"]]
+    assert not any(is_allowed(text) for text in texts)
+    assert {len(text) for text in texts} == {0, 4, 5, 6}
+    counts = {len(row["rejected"]) for row in rows_after_lost_turns}
+    assert counts == {0, 1, 2}
+    assert any(
+        row["rejected"][0] == row["rejected"][-1]
+        for row in rows_after_lost_turns
+        if len(row["rejected"]) == 2
+    )
+    assert all(len(row["history"]) + len(row["rejected"]) <= 5 for row in rows_after_lost_turns)
+
+
+def test_a_row_after_lost_turns_shows_the_prompt_a_game_in_play_shows(rows_after_lost_turns):
+    for row in [row for row in rows_after_lost_turns if row["rejected"]][:12]:
+        answers = [f"<guess>{entry['guess']}</guess>" for entry in row["history"]]
+        answers += [f"<guess>{text}</guess>" if text else "no tags at all" for text in row["rejected"]]
+        seen = []
+
+        def player(states, answers=answers, seen=seen, secret=row["secret"]):
+            seen.append(states[0])
+            return [answers[len(seen) - 1] if len(seen) <= len(answers) else f"<guess>{secret}</guess>"]
+
+        play_games(player, [row["secret"]])
+        assert seen[len(answers)].messages() == row["prompt"]

@@ -9,6 +9,7 @@ from rft.wordle.prompts import describe_clues
 from rft.wordle.rewards import feedback_reward, format_reward, parse_completion
 from rft.wordle.solver import default_table
 from rft.wordle.traces import build_trace_rows
+from rft.wordle.words import is_allowed
 
 FIRST = re.compile(
     r"No clues yet, so any of the (\d+) answers is possible\. (\w+) tries common letters "
@@ -17,6 +18,10 @@ FIRST = re.compile(
 CLUES = re.compile(r"Clues: (.+?\.) (?=\d+ answers|Only one)")
 MANY = re.compile(r"(\d+) answers fit every clue, (?:among them|namely) ([A-Z, ]+)\.")
 ONE = re.compile(r"Only one answer fits every clue: ([A-Z]+)\.")
+LOST = re.compile(
+    r"(?:A turn was lost to an answer with no guess tag\.|(\S+) was not accepted: "
+    r"(?:it has (\d+) letters, not 5|(it is not in the word list)|it is not a 5-letter word)\.) "
+)
 CHOICE = re.compile(
     r"(\w+) (fits every clue|breaks a clue but is worth the try) and splits them into (\d+) groups\."
 )
@@ -24,7 +29,7 @@ CHOICE = re.compile(
 
 @pytest.fixture(scope="module")
 def rows():
-    return build_trace_rows(WordleDatasetConfig(num_rows=80, seed=5), progress=False)
+    return build_trace_rows(WordleDatasetConfig(num_rows=80, seed=5, rejected_share=0.4), progress=False)
 
 
 def test_every_claim_in_a_trace_is_true_of_its_state(rows):
@@ -34,6 +39,16 @@ def test_every_claim_in_a_trace_is_true_of_its_state(rows):
         text = row["completion"][0]["content"]
         guess = parse_completion(text).word
         thinking = text.split("<think>\n")[1].split("\n</think>")[0]
+        named = []
+        while lost := LOST.match(thinking):
+            word, letters, not_listed = lost.groups()
+            named.append((word or "").lower())
+            if letters:
+                assert len(word) == int(letters) != 5
+            if not_listed:
+                assert len(word) == 5 and not is_allowed(word)
+            thinking = thinking[lost.end() :]
+        assert named == [t.lower() for t in dict.fromkeys(row["rejected"])]
         candidates = table.candidates(history)
         words = {table.answers[i].upper() for i in candidates}
         groups = len(np.unique(table.row(guess)[candidates]))
@@ -64,8 +79,14 @@ def test_traces_earn_full_format_and_feedback_rewards(rows):
 
 
 def test_traces_are_deterministic_and_use_training_answers_only(rows):
-    again = build_trace_rows(WordleDatasetConfig(num_rows=80, seed=5), progress=False)
+    again = build_trace_rows(WordleDatasetConfig(num_rows=80, seed=5, rejected_share=0.4), progress=False)
     assert again == rows
     assert not {row["secret"] for row in rows} & set(answer_split()["test"])
     with pytest.raises(ValueError, match="train"):
         build_trace_rows(WordleDatasetConfig(num_rows=4, split="test"), progress=False)
+
+
+def test_some_traces_follow_lost_turns_and_still_play_the_solvers_word(rows):
+    after = [row for row in rows if row["rejected"]]
+    assert 10 < len(after) < 60
+    assert all(parse_completion(row["completion"]).word for row in after)

@@ -22,7 +22,6 @@ from rft.training.models import EMBEDDED_MODEL_ID, adapter_dir_of, embedded_mode
 from rft.training.presets import PRESETS, Preset, get_preset
 from rft.wordle.dataset import answer_split, shuffled_passes
 from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
-from rft.wordle.prompts import build_messages
 from rft.wordle.solver import EntropySolver, random_consistent_policy, random_valid_policy
 
 
@@ -50,12 +49,7 @@ class ModelPlayer:
         self.calls = 0
 
     def prompt(self, state: GameState) -> str:
-        messages = build_messages(
-            state.history,
-            max_guesses=len(state.history) + state.turns_left,
-            style=self.prompt_style,
-            rejected=state.rejected,
-        )
+        messages = state.messages(self.prompt_style)
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def __call__(self, states: Sequence[GameState]) -> list[str]:

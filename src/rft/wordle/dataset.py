@@ -21,7 +21,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rft.wordle.game import MAX_GUESSES, Game, GuessWithFeedback, History, as_history
-from rft.wordle.prompts import PROMPT_STYLES, build_messages
+from rft.wordle.play import GameState
+from rft.wordle.prompts import PROMPT_STYLES
 from rft.wordle.solver import (
     EntropySolver,
     Policy,
@@ -168,11 +169,10 @@ def make_row(
 ) -> dict[str, Any]:
     """One dataset row: the prompt the model sees and the game state the rewards score against.
 
-    A lost turn costs a turn, so the prompt counts the guesses left as a game in play does."""
+    The prompt is the one a game in play shows in that state, lost turns counted."""
+    state = GameState(history, MAX_GUESSES - len(history) - len(rejected), rejected)
     return {
-        "prompt": build_messages(
-            history, max_guesses=MAX_GUESSES - len(rejected), style=prompt_style, rejected=rejected
-        ),
+        "prompt": state.messages(prompt_style),
         "secret": secret,
         "history": [entry.to_dict() for entry in history],
         "rejected": list(rejected),

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rft.wordle.game import MAX_GUESSES, Game, GuessWithFeedback, History, is_consistent
+from rft.wordle.prompts import build_messages
 from rft.wordle.rewards import format_reward, parse_completion
 from rft.wordle.solver import Policy
 from rft.wordle.words import is_allowed
@@ -30,6 +31,16 @@ class GameState:
     history: History
     turns_left: int
     rejected: tuple[str, ...] = ()
+
+    def messages(self, style: str = "full") -> list[dict[str, str]]:
+        """The chat a model is shown in this state. Training rows are built by the same call, so
+        a state after lost turns reads the same in training as in play."""
+        return build_messages(
+            self.history,
+            max_guesses=len(self.history) + self.turns_left,
+            style=style,
+            rejected=self.rejected,
+        )
 
 
 class Player(Protocol):
