@@ -3,11 +3,14 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
 
     python benchmarks/cpu_learning.py                # 60 minutes, 200 games (the reference run)
     python benchmarks/cpu_learning.py --minutes 20 --games 50
+    python benchmarks/cpu_learning.py --evaluate-only RUNS --base-from results/cpu_learning.json
 
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
 SmolLM2-135M: format-valid rate >= 95%, consistency clearly above base, a win rate above zero with
 its interval, and GRPO after SFT no worse than SFT alone beyond the intervals.
-Writes results/cpu_learning.json (or cpu_learning-<minutes>min.json for other budgets).
+Writes results/cpu_learning.json (or cpu_learning-<minutes>min.json for other budgets). RUNS is
+the runs/cpu-learning-* folder a training call left; --base-from takes the base model's games from
+an earlier results file, as greedy decoding would replay them.
 """
 
 from __future__ import annotations
@@ -90,6 +93,20 @@ def recomputed(evaluation: dict) -> dict:
     return {**evaluation, "metrics": metrics, "vs_base": versus_base(metrics)}
 
 
+def with_carried_base(evaluation: dict, results: Path, games: int) -> tuple[dict, dict]:
+    """The evaluation with the base model's metrics from an earlier results file, which must have
+    played the same number of held-out games (the secrets follow from the count and the seed)."""
+    earlier = json.loads(results.read_text(encoding="utf-8"))
+    if earlier.get("games") != games:
+        raise ValueError(f"--base-from {results}: it played {earlier.get('games')} games, this run {games}")
+    base = {**earlier["metrics"]["base"], "guess_distribution": earlier["guess_distribution"]["base"]}
+    names = list(evaluation["metrics"])
+    order = [n for n in names if n not in ("sft", "sft+grpo")] + ["base", "sft", "sft+grpo"]
+    metrics = {n: base if n == "base" else evaluation["metrics"][n] for n in order}
+    carried = {"measured_at": earlier["measured_at"], "format_failures": earlier["format_failures"]["base"]}
+    return {**evaluation, "metrics": metrics, "vs_base": versus_base(metrics)}, carried
+
+
 def train_both(args: argparse.Namespace) -> tuple:
     """The warm-up, then GRPO from it, each stopped when its share of the budget is spent. The
     runs are kept under --runs-dir: their adapters are the result."""
@@ -133,6 +150,13 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the two runs are kept")
     parser.add_argument(
+        "--base-from",
+        type=Path,
+        metavar="RESULTS",
+        help="take the base model's games from an earlier results file instead of replaying them: greedy "
+        "decoding makes them the same, and they are the slowest part of the evaluation",
+    )
+    parser.add_argument(
         "--evaluate-only",
         type=Path,
         metavar="FOLDER",
@@ -156,10 +180,18 @@ def main() -> None:
         eval_seconds = None
     else:
         evaluation = evaluate_stages(
-            RecipeResult(folder, sft, grpo), grpo_preset, args.games, args.max_new_tokens
+            RecipeResult(folder, sft, grpo),
+            grpo_preset,
+            args.games,
+            args.max_new_tokens,
+            with_base=args.base_from is None,
         )
         eval_seconds = round(time.monotonic() - eval_started, 1)
 
+    carried = None
+    if args.base_from:
+        evaluation, carried = with_carried_base(evaluation, args.base_from, args.games)
+        plot_rates(evaluation["metrics"], folder / "eval" / "rates.png")
     metrics = evaluation["metrics"]
     base, warm, final = metrics["base"], metrics["sft"], metrics["sft+grpo"]
     worse = worse_beyond_interval(warm, final)
@@ -183,7 +215,14 @@ def main() -> None:
                 k: {m: v for m, v in row.items() if m != "guess_distribution"} for k, row in metrics.items()
             },
             "guess_distribution": {k: row["guess_distribution"] for k, row in metrics.items()},
-            "format_failures": {k: format_failures(evaluation["games"][k]) for k in MODEL_STAGES},
+            "format_failures": {
+                k: format_failures(evaluation["games"][k])
+                if k in evaluation["games"]
+                else carried["format_failures"]
+                for k in MODEL_STAGES
+            },
+            # Where the base model's games were not replayed: the results file they come from.
+            "base_carried_from": None if carried is None else carried["measured_at"],
             "vs_base": evaluation["vs_base"],
             "targets": {
                 "format_valid_rate>=0.95": (final["format_valid_rate"] or 0) >= 0.95,

@@ -26,6 +26,7 @@ def test_overrides_take_the_type_of_their_field():
             "rewards": "format=1,guess_value=2.5",
             "lora_target_modules": "q_proj,v_proj",
             "policies": "solver=3,random-consistent=1",
+            "rejected-share": "0.5",
             "report_to": "none",
         },
     )
@@ -35,6 +36,7 @@ def test_overrides_take_the_type_of_their_field():
     assert preset.lora_target_modules == ("q_proj", "v_proj")
     dataset = preset.dataset_config()
     assert dataset.policies == ("solver", "random-consistent") and dataset.policy_weights == (3.0, 1.0)
+    assert dataset.rejected_share == 0.5
 
 
 @pytest.mark.parametrize(
@@ -57,6 +59,7 @@ def test_overrides_take_the_type_of_their_field():
         ({"policies": "solver"}, "policies: expected name=weight pairs"),
         ({"num_rows": "0"}, "num_rows must be a positive integer"),
         ({"max_history": "9"}, "max_history"),
+        ({"rejected_share": "1.5"}, "rejected_share must be a number in \\[0, 1\\]"),
         ({"gradient_checkpointing": "maybe"}, "expected true or false"),
     ],
 )

@@ -50,7 +50,9 @@ def run_recipe(
     return result
 
 
-def evaluate_stages(result: RecipeResult, preset: Preset, games: int, max_new_tokens: int) -> dict[str, Any]:
+def evaluate_stages(
+    result: RecipeResult, preset: Preset, games: int, max_new_tokens: int, with_base: bool = True
+) -> dict[str, Any]:
     from rft.evaluate import (
         ModelPlayer,
         baseline_players,
@@ -61,7 +63,8 @@ def evaluate_stages(result: RecipeResult, preset: Preset, games: int, max_new_to
     )
 
     players = baseline_players(preset.seed)
-    stages = {"base": None, "sft": result.sft.run_dir, "sft+grpo": result.grpo.run_dir}
+    stages = {"base": None} if with_base else {}
+    stages |= {"sft": result.sft.run_dir, "sft+grpo": result.grpo.run_dir}
     for name, run_dir in stages.items():
         loaded = load_base(preset) if run_dir is None else with_adapter(load_base(preset), run_dir)
         players[name] = ModelPlayer(loaded.model, loaded.tokenizer, loaded.prompt_style, max_new_tokens)

@@ -258,7 +258,7 @@ def check_rows(rows: Iterable[Mapping[str, Any]]) -> None:
             raise ValueError(f"row {index}: rejected must be a list of the texts the game turned down")
         for text in rejected:
             if is_allowed(text.strip().lower()):
-                raise ValueError(f"row {index}: rejected answer {text!r} is an allowed word, which counts")
+                raise ValueError(f"row {index}: rejected answer {text!r} is an allowed word; play accepts it")
         if len(history) + len(rejected) >= MAX_GUESSES:
             raise ValueError(
                 f"row {index}: {len(history)} guesses and {len(rejected)} lost turns already played; "
