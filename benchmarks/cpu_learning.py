@@ -100,8 +100,7 @@ def with_carried_base(evaluation: dict, results: Path, games: int) -> tuple[dict
     if earlier.get("games") != games:
         raise ValueError(f"--base-from {results}: it played {earlier.get('games')} games, this run {games}")
     base = {**earlier["metrics"]["base"], "guess_distribution": earlier["guess_distribution"]["base"]}
-    names = list(evaluation["metrics"])
-    order = [n for n in names if n not in ("sft", "sft+grpo")] + ["base", "sft", "sft+grpo"]
+    order = [n for n in evaluation["metrics"] if n not in MODEL_STAGES] + list(MODEL_STAGES)
     metrics = {n: base if n == "base" else evaluation["metrics"][n] for n in order}
     carried = {"measured_at": earlier["measured_at"], "format_failures": earlier["format_failures"]["base"]}
     return {**evaluation, "metrics": metrics, "vs_base": versus_base(metrics)}, carried

@@ -132,9 +132,9 @@ def lost_turn_text(history: History, rng: np.random.Generator) -> str:
     kind = int(rng.integers(4))
     if kind == 3:
         return ""
-    candidates = default_table().candidates(history)
-    answers = default_table().answers
-    word = answers[int(candidates[rng.integers(len(candidates))])] if len(candidates) else "crane"
+    table = default_table()
+    candidates = table.candidates(history)
+    word = table.answers[int(candidates[rng.integers(len(candidates))])] if len(candidates) else "crane"
     position = int(rng.integers(WORD_LENGTH))
     if kind == 0:
         return (word[:position] + word[position + 1 :]).upper()
@@ -257,7 +257,7 @@ def check_rows(rows: Iterable[Mapping[str, Any]]) -> None:
         if isinstance(rejected, str) or not all(isinstance(text, str) for text in rejected):
             raise ValueError(f"row {index}: rejected must be a list of the texts the game turned down")
         for text in rejected:
-            if is_allowed(text.strip().lower()):
+            if is_allowed(text.strip()):
                 raise ValueError(f"row {index}: rejected answer {text!r} is an allowed word; play accepts it")
         if len(history) + len(rejected) >= MAX_GUESSES:
             raise ValueError(
