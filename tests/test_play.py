@@ -89,6 +89,15 @@ def test_solver_beats_random_on_the_same_held_out_secrets(tmp_path):
     assert (tmp_path / "rates.png").stat().st_size > 0
 
 
+def test_each_player_plays_under_a_bar_that_ends_full_even_when_every_game_is_won_early(tmp_path, capsys):
+    players = {"solver": policy_player(EntropySolver()), "random-valid": policy_player(random_valid_policy)}
+    evaluate(players, held_out_secrets(3, seed=3), tmp_path)
+    bars = capsys.readouterr().err
+    assert "playing solver: 100%" in bars and "6/6" in bars and "playing random-valid: 100%" in bars
+    evaluate(players, held_out_secrets(3, seed=3), tmp_path, progress=False)
+    assert "playing" not in capsys.readouterr().err
+
+
 def test_compare_reports_difference_and_overlap():
     base = {"win_rate": 0.1, "win_rate_ci95": [0.05, 0.2], "format_valid_rate": 0.5}
     better = {"win_rate": 0.6, "win_rate_ci95": [0.5, 0.7], "format_valid_rate": 0.9}

@@ -103,6 +103,7 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
         max_new_tokens=args.max_new_tokens,
         temperature=args.temperature,
         batch_size=args.batch_size,
+        progress=not args.no_progress,
     )
     print(markdown_table(result))
     print(f"written to {result['out_dir']}: eval.json, eval.md and guesses.png")
@@ -196,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--max-new-tokens", type=int, default=160)
     evaluation.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     evaluation.add_argument("--batch-size", type=int, default=32)
+    evaluation.add_argument("--no-progress", action="store_true", help="no progress bars")
     evaluation.set_defaults(handler=_eval)
 
     play = commands.add_parser("play", help="watch a model play one game, or play yourself (--human)")

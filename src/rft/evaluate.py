@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from rft.training.models import EMBEDDED_MODEL_ID, adapter_dir_of, embedded_model_dir, inference_dtype
 from rft.training.presets import PRESETS, Preset, get_preset
 from rft.wordle.dataset import answer_split, shuffled_passes
+from rft.wordle.game import MAX_GUESSES
 from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
 from rft.wordle.solver import EntropySolver, random_consistent_policy, random_valid_policy
 
@@ -229,12 +231,13 @@ def evaluate(
     secrets: Sequence[str],
     out_dir: str | Path,
     details: dict[str, Any] | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Play ``secrets`` with every player; write eval.json, eval.md and guesses.png to ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records: dict[str, list[GameRecord]] = {
-        name: play_games(player, secrets) for name, player in players.items()
+        name: played_with_progress(name, player, secrets, progress) for name, player in players.items()
     }
     metrics = {name: game_metrics(games) for name, games in records.items()}
     result: dict[str, Any] = {
@@ -251,6 +254,21 @@ def evaluate(
     plot_guess_distribution(metrics, out_dir / "guesses.png")
     plot_rates(metrics, out_dir / "rates.png")
     return result
+
+
+def played_with_progress(
+    name: str, player: Player, secrets: Sequence[str], progress: bool = True
+) -> list[GameRecord]:
+    """:func:`play_games` under a bar that moves once per round: a model's round over 200 games
+    takes minutes on a CPU, and an evaluation with no sign of life looks hung."""
+    with tqdm(total=MAX_GUESSES, desc=f"playing {name}", unit="round", disable=not progress) as bar:
+
+        def advance(rounds_done: int, total: int) -> None:
+            bar.update(rounds_done - bar.n)
+
+        records = play_games(player, secrets, progress=advance)
+        bar.update(bar.total - bar.n)  # every game won before the last round: the play is over
+        return records
 
 
 def _pct(value: float | None) -> str:
@@ -347,6 +365,7 @@ def evaluate_model(
     max_new_tokens: int = 160,
     temperature: float = 0.0,
     batch_size: int = 32,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """``rft eval``: the baselines, the base model and (with an adapter) the trained one, same secrets."""
     players: dict[str, Player] = baseline_players(seed) if baselines else {}
@@ -367,4 +386,4 @@ def evaluate_model(
         from rft.training.run import new_run_dir
 
         out_dir = new_run_dir("runs", "eval")
-    return evaluate(players, held_out_secrets(games, seed), out_dir, details)
+    return evaluate(players, held_out_secrets(games, seed), out_dir, details, progress)

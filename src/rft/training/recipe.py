@@ -46,12 +46,17 @@ def run_recipe(
     grpo = apply_overrides(get_preset(grpo_preset), {**grpo_settings, "init_from": str(sft_result.run_dir)})
     result = RecipeResult(folder, sft_result, train(grpo, runs_dir=folder, progress=progress))
     if eval_games > 0:
-        result.evaluation = evaluate_stages(result, grpo, eval_games, eval_max_new_tokens)
+        result.evaluation = evaluate_stages(result, grpo, eval_games, eval_max_new_tokens, progress=progress)
     return result
 
 
 def evaluate_stages(
-    result: RecipeResult, preset: Preset, games: int, max_new_tokens: int, with_base: bool = True
+    result: RecipeResult,
+    preset: Preset,
+    games: int,
+    max_new_tokens: int,
+    with_base: bool = True,
+    progress: bool = True,
 ) -> dict[str, Any]:
     from rft.evaluate import (
         ModelPlayer,
@@ -73,7 +78,8 @@ def evaluate_stages(
         "stages": {k: str(v) for k, v in stages.items()},
         "max_new_tokens": max_new_tokens,
     }
-    return evaluate(players, held_out_secrets(games, preset.seed), result.folder / "eval", details)
+    secrets = held_out_secrets(games, preset.seed)
+    return evaluate(players, secrets, result.folder / "eval", details, progress)
 
 
 def summary(result: RecipeResult) -> str:
