@@ -133,6 +133,18 @@ def test_a_tiny_model_plays_whole_games_on_cpu(tmp_path):
     assert set(result["games"]["base"][0]) == {"secret", "won", "guesses", "turns"}
 
 
+def test_watching_a_model_says_why_each_lost_turn_was_lost():
+    from rich.console import Console
+
+    from rft.terminal import watch_model
+
+    console = Console(record=True, width=200)
+    assert watch_model("tiny-test", secret="crane", console=console) == 0
+    shown = console.export_text()
+    assert shown.count("A turn was lost to an answer with no guess tag. The turn is lost.") == 6
+    assert "The model lost in 6 turns; the word was CRANE." in shown
+
+
 @pytest.mark.slow
 def test_rft_eval_command_writes_its_files(tmp_path, capsys):
     from rft.cli import main

@@ -72,6 +72,8 @@ def watch_model(
     """The model plays one game; each turn shows its reasoning and the tiles its guess earned."""
     from rft.evaluate import ModelPlayer, load_models
     from rft.wordle.play import play_games
+    from rft.wordle.rewards import parse_completion
+    from rft.wordle.traces import why_rejected
 
     console = console or Console()
     loaded = load_models(model, adapter)[-1]
@@ -80,8 +82,9 @@ def watch_model(
     for number, turn in enumerate(record.turns, start=1):
         console.rule(f"turn {number}")
         console.print(Text(turn.text.strip(), style="italic"))
-        if turn.guess is None:
-            console.print("[red]no valid guess: the turn is lost[/red]")
+        if turn.guess is None:  # the same sentence the next prompt and the SFT traces give
+            reason = why_rejected(parse_completion(turn.text).guess_block or "")
+            console.print(Text(f"{reason} The turn is lost.", style="red"))
         else:
             console.print(
                 tiles(GuessWithFeedback.from_dict({"guess": turn.guess, "feedback": turn.feedback}))
