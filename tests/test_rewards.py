@@ -81,6 +81,12 @@ def test_feedback_reward_pays_nothing_for_a_made_up_word():
     assert feedback_reward([answer("qzxvw")], history=[[]]) == [0.0]
 
 
+def test_feedback_reward_pays_nothing_for_a_word_already_guessed():
+    # DEALT keeps every clue but its own (D, E and A are not where DEALT put them); it was played.
+    completions = [answer("dealt"), answer("SPEED"), answer("abide")]
+    assert feedback_reward(completions, history=[SPEED_DEALT] * 3) == [0.0, 0.0, 1.0]
+
+
 def test_feedback_reward_accepts_histories_in_every_form():
     history = history_for("abide", ["speed", "dealt"])
     forms = [SPEED_DEALT, list(history), [e.render() for e in history]]

@@ -143,13 +143,16 @@ def feedback_reward(
     (nothing to respect); 0.0 when the guess block holds no word Wordle allows. A made-up word
     earns nothing here: paying for clues kept by any five letters taught a 135M model to invent
     words that fit them (DICE, LALZE) instead of finding real ones (benchmarks/cpu_learning.py).
+    A word already guessed earns nothing either: it keeps most clues (all but its own) and is always
+    allowed, so partial credit for it taught GRPO to replay earlier guesses, a turn wasted for sure.
     """
     histories = _column("history", history, len(completions))
     scores = []
     for completion, entries in zip(completions, histories):
         word = parse_completion(completion).word
-        checks = _checks_for(_history_key(entries))
-        if word is None or not is_allowed(word):
+        key = _history_key(entries)
+        checks = _checks_for(key)
+        if word is None or not is_allowed(word) or any(word == guess for guess, _ in key):
             scores.append(0.0)
         elif not checks:
             scores.append(NO_HISTORY_FEEDBACK_REWARD)
