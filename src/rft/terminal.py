@@ -71,8 +71,7 @@ def watch_model(
 ) -> int:
     """The model plays one game; each turn shows its reasoning and the tiles its guess earned."""
     from rft.evaluate import ModelPlayer, load_models
-    from rft.wordle.play import play_games
-    from rft.wordle.rewards import parse_completion
+    from rft.wordle.play import play_games, rejected_text
     from rft.wordle.traces import why_rejected
 
     console = console or Console()
@@ -83,7 +82,7 @@ def watch_model(
         console.rule(f"turn {number}")
         console.print(Text(turn.text.strip(), style="italic"))
         if turn.guess is None:  # the same sentence the next prompt and the SFT traces give
-            reason = why_rejected(parse_completion(turn.text).guess_block or "")
+            reason = why_rejected(rejected_text(turn.text))
             console.print(Text(f"{reason} The turn is lost.", style="red"))
         else:
             console.print(

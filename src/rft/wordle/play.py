@@ -126,12 +126,18 @@ def play_games(
             records[i].turns.append(turn)
             records[i].won = bool(histories[i]) and histories[i][-1].is_win
             if turn.guess is None:
-                rejected[i].append(parse_completion(text).guess_block or "")
+                rejected[i].append(rejected_text(text))
             else:
                 rejected[i].clear()
         if progress is not None:
             progress(round_number + 1, max_guesses)
     return records
+
+
+def rejected_text(answer: str) -> str:
+    """How a turned-down answer is named afterwards (in the next prompt, and by ``rft play``):
+    what its guess tags held, or "" when it had none."""
+    return parse_completion(answer).guess_block or ""
 
 
 def _judge(text: str, secret: str, history: list[GuessWithFeedback]) -> Turn:
