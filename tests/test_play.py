@@ -56,8 +56,24 @@ def test_metrics_of_crafted_games():
     assert metrics["consistency_turns"] == 4
     assert metrics["format_valid_rate_ci95"] == pytest.approx(list(wilson_interval(5, 8)))
     assert metrics["consistency_rate_ci95"] == pytest.approx(list(wilson_interval(1, 4)))
+    assert metrics["lost_turns_retried"] == 2 and metrics["rejected_repeated_rate"] == 0.0
+    assert metrics["replayed_guess_rate"] == 3 / 6  # ABIDE three times after the first
     saved = [GameRecord.from_dict(json.loads(json.dumps(r.to_dict()))) for r in records]
     assert game_metrics(saved) == metrics
+
+
+def test_metrics_count_a_rejected_answer_written_again_whatever_its_case():
+    rounds = [
+        ["<guess>CRANX</guess>"],
+        ["<think>\nsame\n</think>\n<guess>cranx</guess>"],
+        ["<guess>slate</guess>"],
+    ]
+    rounds += [["<guess>TOO LONG</guess>"], ["<guess>crane</guess>"]]
+    (record,) = play_games(scripted(rounds), ["crane"])
+    metrics = game_metrics([record])
+    assert record.won and metrics["lost_turns_retried"] == 3
+    assert metrics["rejected_repeated_rate"] == 1 / 3  # CRANX again; then SLATE, then CRANE
+    assert metrics["replayed_guess_rate"] == 0.0
 
 
 def test_lost_turns_are_named_in_the_next_state_until_a_guess_is_accepted():

@@ -190,6 +190,9 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
     kept = sum(1 for t in later if t.consistent)
     distribution = {str(k): sum(1 for r in wins if r.guesses == k) for k in range(1, MAX_GUESSES + 1)}
     distribution["lost"] = len(records) - len(wins)
+    retried = [(t, after) for r in records for t, after in zip(r.turns, r.turns[1:]) if t.guess is None]
+    repeated = sum(1 for t, after in retried if _same_answer(t, after))
+    replayed = sum(_replays(r) for r in records)
     return {
         "games": len(records),
         "wins": len(wins),
@@ -206,4 +209,19 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
         "consistency_turns": len(later),
         "consistency_rate": _rate(kept, len(later)),
         "consistency_rate_ci95": list(wilson_interval(kept, len(later))),
+        # Two habits that cost a greedy model whole games: writing a turned-down answer again on
+        # the next turn (the prompt barely changed, so neither does the answer), and replaying a
+        # word it already guessed, which can never win and tells it nothing new.
+        "lost_turns_retried": len(retried),
+        "rejected_repeated_rate": _rate(repeated, len(retried)),
+        "replayed_guess_rate": _rate(replayed, len(accepted)),
     }
+
+
+def _same_answer(lost: Turn, after: Turn) -> bool:
+    return rejected_text(lost.text).lower() == rejected_text(after.text).lower()
+
+
+def _replays(record: GameRecord) -> int:
+    guessed = [t.guess for t in record.turns if t.guess is not None]
+    return sum(1 for i, word in enumerate(guessed) if word in guessed[:i])
