@@ -16,8 +16,8 @@ FIRST = re.compile(
     r"and splits them into (\d+) groups\."
 )
 CLUES = re.compile(r"Clues: (.+?\.) (?=\d+ answers|Only one)")
-MANY = re.compile(r"(\d+) answers fit every clue, (?:among them|namely) ([a-z, ]+)\.")
-ONE = re.compile(r"Only one answer fits every clue: ([a-z]+)\.")
+MANY = re.compile(r"(\d+) answers fit every clue, (?:among them|namely) ([A-Z, ]+)\.")
+ONE = re.compile(r"Only one answer fits every clue: ([A-Z]+)\.")
 LOST = re.compile(
     r"(?:A turn was lost to an answer with no guess tag\.|(\S+) was not accepted: "
     r"(?:it has (\d+) letters, not 5|(it is not in the word list)|it is not a 5-letter word)\.) "
@@ -50,11 +50,11 @@ def test_every_claim_in_a_trace_is_true_of_its_state(rows):
             thinking = thinking[lost.end() :]
         assert named == [t.lower() for t in dict.fromkeys(row["rejected"])]
         candidates = table.candidates(history)
-        words = {table.answers[i] for i in candidates}
+        words = {table.answers[i].upper() for i in candidates}
         groups = len(np.unique(table.row(guess)[candidates]))
         if not history:
             n, named, claimed_groups = FIRST.fullmatch(thinking).groups()
-            assert (int(n), named, int(claimed_groups)) == (len(candidates), guess, groups)
+            assert (int(n), named.lower(), int(claimed_groups)) == (len(candidates), guess, groups)
             continue
         assert CLUES.match(thinking).group(1) == describe_clues(history)
         if len(candidates) == 1:
@@ -63,9 +63,8 @@ def test_every_claim_in_a_trace_is_true_of_its_state(rows):
         n, named = MANY.search(thinking).groups()
         assert int(n) == len(candidates)
         assert set(named.split(", ")) <= words
-        assert named.split(", ")[0] == guess  # the word to copy comes first
         word, verdict, claimed_groups = CHOICE.search(thinking).groups()
-        assert word == guess and int(claimed_groups) == groups
+        assert word.lower() == guess and int(claimed_groups) == groups
         assert (verdict == "fits every clue") == is_consistent(guess, history)
 
 
@@ -91,10 +90,3 @@ def test_some_traces_follow_lost_turns_and_still_play_the_solvers_word(rows):
     after = [row for row in rows if row["rejected"]]
     assert 10 < len(after) < 60
     assert all(parse_completion(row["completion"]).word for row in after)
-
-
-def test_traces_play_common_words_that_could_still_be_the_answer(rows):
-    table = default_table()
-    for row in rows:
-        possible = {table.answers[i] for i in table.candidates(as_history(row["history"]))}
-        assert parse_completion(row["completion"]).word in possible

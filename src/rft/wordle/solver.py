@@ -165,19 +165,12 @@ class EntropySolver:
     (highest expected information); among equally informative words it prefers one that could be
     the answer, since that one may win at once. With one or two answers left it guesses one of
     them. In ``hard_mode`` it only plays words consistent with every clue so far, as Wordle's
-    hard mode demands. With ``answers_only`` it only plays words that could still be the answer:
-    common words, which a small model imitating its traces can spell, where the full allowed list
-    would teach rare ones such as SOARE or TEPAL.
+    hard mode demands.
     """
 
-    def __init__(
-        self, table: PatternTable | None = None, hard_mode: bool = False, answers_only: bool = False
-    ) -> None:
+    def __init__(self, table: PatternTable | None = None, hard_mode: bool = False) -> None:
         self.table = table or default_table()
         self.hard_mode = hard_mode
-        self.answers_only = answers_only
-        if answers_only and not set(self.table.answers) <= self.table.guess_index.keys():
-            raise ValueError("answers_only needs every answer among the table's guesses")
         self._memo: dict[bytes, str] = {}
         self._encoded_guesses = encode_words(self.table.guesses)
         self._plays_wordle_lists = (
@@ -185,13 +178,13 @@ class EntropySolver:
         )
 
     def __call__(self, history: History, rng: np.random.Generator | None = None) -> str:
-        if not history and self._plays_wordle_lists and not self.answers_only:
+        if not history and self._plays_wordle_lists:
             return FIRST_GUESS
         candidates = self.table.candidates(history)
         if len(candidates) == 0:
             raise ValueError("no answer is consistent with this history: the feedback contradicts itself")
         key = candidates.tobytes()
-        if self.hard_mode and not self.answers_only:  # a possible answer is consistent anyway
+        if self.hard_mode:
             key += b"|" + "".join(e.guess + str(e.code) for e in history).encode()
         if key not in self._memo:
             self._memo[key] = self._choose(history, candidates)
@@ -200,25 +193,17 @@ class EntropySolver:
     def _choose(self, history: History, candidates: np.ndarray) -> str:
         if len(candidates) <= 2:
             return self.table.answers[candidates[0]]
-        return self.ranking(history, candidates)[0]
-
-    def ranking(self, history: History, candidates: np.ndarray | None = None) -> list[str]:
-        """The words this solver may play after ``history``, best first, by the order it chooses in."""
-        if candidates is None:
-            candidates = self.table.candidates(history)
-        if self.answers_only:
-            rows = np.array([self.table.guess_index[self.table.answers[i]] for i in candidates], dtype=int)
-        elif self.hard_mode:
+        if self.hard_mode:
             rows = np.flatnonzero(consistent_mask(self._encoded_guesses, history))
         else:
             rows = np.arange(len(self.table.guesses))
         bits = self.table.information_of_all(candidates, rows)
         candidate_words = {self.table.answers[i] for i in candidates}
-        could_win = np.array([self.table.guesses[r] in candidate_words for r in rows], dtype=bool)
+        could_win = np.array([self.table.guesses[r] in candidate_words for r in rows])
         # Information first (rounded so float noise cannot break ties), then a possible win, then
         # the earlier word in the list, so the choice never depends on anything but the state.
-        order = np.lexsort((-rows, could_win, np.round(bits, 9)))[::-1]
-        return [self.table.guesses[r] for r in rows[order]]
+        best = np.lexsort((-rows, could_win, np.round(bits, 9)))[-1]
+        return self.table.guesses[rows[best]]
 
 
 def random_valid_policy(history: History, rng: np.random.Generator) -> str:

@@ -46,25 +46,15 @@ def reasoning(history: History, guess: str, table: PatternTable, rejected: Seque
     return prefix + _clue_reasoning(history, guess, table)
 
 
-def trace_solver(table: PatternTable | None = None) -> EntropySolver:
-    """The player whose words the traces teach: hard mode over the possible answers only, so
-    every guess fits the clues and is a common word (RAISE, not SOARE)."""
-    return EntropySolver(table or default_table(), hard_mode=True, answers_only=True)
-
-
 def _clue_reasoning(history: History, guess: str, table: PatternTable) -> str:
     candidates = table.candidates(history)
     n = len(candidates)
     groups = len(np.unique(table.row(guess)[candidates])) if n else 0
-    # The chosen word first, then the next best: a model that copies the list's first word plays
-    # the guess, where alphabetical examples (ABBEY, ABLED, ...) taught it to invent A-words.
-    ranked = trace_solver(table).ranking(history, candidates) if n else []
-    in_play = [guess] if guess in ranked else []
-    shown = ", ".join([*in_play, *(w for w in ranked if w != guess)][:EXAMPLES_SHOWN])
+    shown = ", ".join(table.answers[i].upper() for i in candidates[:EXAMPLES_SHOWN])
     if not history:
         return (
             f"No clues yet, so any of the {n} answers is possible. "
-            f"{guess} tries common letters and splits them into {groups} groups."
+            f"{guess.upper()} tries common letters and splits them into {groups} groups."
         )
     sentences = [f"Clues: {describe_clues(history)}"]
     if n == 1:
@@ -73,37 +63,31 @@ def _clue_reasoning(history: History, guess: str, table: PatternTable) -> str:
         among = "among them" if n > EXAMPLES_SHOWN else "namely"
         sentences.append(f"{n} answers fit every clue, {among} {shown}.")
         fits = "fits every clue" if is_consistent(guess, history) else "breaks a clue but is worth the try"
-        sentences.append(f"{guess} {fits} and splits them into {groups} groups.")
+        sentences.append(f"{guess.upper()} {fits} and splits them into {groups} groups.")
     return " ".join(sentences)
 
 
 def trace(
     history: History, guess: str, table: PatternTable | None = None, rejected: Sequence[str] = ()
 ) -> str:
-    """A complete answer: reasoning in ``<think>``, then the guess in ``<guess>``.
-
-    Words are written in lowercase after a space: SmolLM2's tokenizer holds " crane" as one piece
-    where " CRANE" is three (" CR", "AN", "E"; over the 2,315 answers 1.5 pieces against 2.6), so a
-    small model writes a word it knows instead of gluing capital fragments into BEGER or AGAINE.
-    The same space inside the guess tag (the reward strips it) makes the guess the very pieces the
-    reasoning just wrote; ">crane" would be cut differently (2.9 pieces)."""
+    """A complete answer: reasoning in ``<think>``, then the guess in ``<guess>``."""
     table = table or default_table()
     thinking = reasoning(history, guess, table, rejected)
-    return f"<think>\n{thinking}\n</think>\n<guess> {guess}</guess>"
+    return f"<think>\n{thinking}\n</think>\n<guess>{guess.upper()}</guess>"
 
 
 def build_trace_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[str, Any]]:
     """Prompt/completion rows for TRL's SFTTrainer (loss on the completion only), from the same
     game states as the GRPO dataset: training answers only, deterministic for a seed.
 
-    The guess is ``trace_solver``'s: always a possible answer, so the warm-up never teaches
-    ignoring the clues. After lost turns (``rejected_share``) the answer says why each was lost
+    The guess is the hard-mode solver's: always consistent with the clues, so the warm-up never
+    teaches ignoring them. After lost turns (``rejected_share``) the answer says why each was lost
     and still plays the solver's word: the way out of a repeated miss.
     """
     if config.split != "train":
         raise ValueError("traces are for training; build them from the 'train' split only")
     table = default_table()
-    solver = trace_solver(table)
+    solver = EntropySolver(table, hard_mode=True)
     rows = []
     for row in build_rows(config, progress=progress):
         history = as_history(row["history"])
