@@ -192,6 +192,7 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
     distribution["lost"] = len(records) - len(wins)
     retried = [(t, after) for r in records for t, after in zip(r.turns, r.turns[1:]) if t.guess is None]
     repeated = sum(1 for t, after in retried if _same_answer(t, after))
+    recovered = sum(1 for _, after in retried if after.guess is not None)
     replayed = sum(_replays(r) for r in records)
     return {
         "games": len(records),
@@ -211,9 +212,11 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
         "consistency_rate_ci95": list(wilson_interval(kept, len(later))),
         # Two habits that cost a greedy model whole games: writing a turned-down answer again on
         # the next turn (the prompt barely changed, so neither does the answer), and replaying a
-        # word it already guessed, which can never win and tells it nothing new.
+        # word it already guessed, which can never win and tells it nothing new. And the way out
+        # of the first: an accepted guess on the turn right after a lost one.
         "lost_turns_retried": len(retried),
         "rejected_repeated_rate": _rate(repeated, len(retried)),
+        "recovered_after_lost_rate": _rate(recovered, len(retried)),
         "replayed_guess_rate": _rate(replayed, len(accepted)),
     }
 
