@@ -8,7 +8,8 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
 SmolLM2-135M: format-valid rate >= 95%, consistency clearly above base, a win rate above zero with
 its interval, and GRPO after SFT no worse than SFT alone beyond the intervals.
-Writes results/cpu_learning.json (or cpu_learning-<minutes>min.json for other budgets). RUNS is
+Writes results/cpu_learning.json (cpu_learning-<minutes>min-<games>games.json for other budgets
+or game counts). RUNS is
 the runs/cpu-learning-* folder a training call left; --base-from takes the base model's games from
 an earlier results file, as greedy decoding would replay them.
 """
@@ -194,7 +195,11 @@ def main() -> None:
     metrics = evaluation["metrics"]
     base, warm, final = metrics["base"], metrics["sft"], metrics["sft+grpo"]
     worse = worse_beyond_interval(warm, final)
-    name = "cpu_learning" if args.minutes == 60 and args.games == 200 else f"cpu_learning-{args.minutes:g}min"
+    name = "cpu_learning"
+    if args.minutes != 60:
+        name += f"-{args.minutes:g}min"
+    if args.games != 200:
+        name += f"-{args.games}games"
     write(
         name,
         {
