@@ -172,7 +172,6 @@ class EntropySolver:
         self.table = table or default_table()
         self.hard_mode = hard_mode
         self._memo: dict[bytes, str] = {}
-        self._opening: np.ndarray | None = None
         self._encoded_guesses = encode_words(self.table.guesses)
         self._encoded_answers = encode_words(self.table.answers)
         self._plays_wordle_lists = (
@@ -213,19 +212,13 @@ class EntropySolver:
         rows = rows[_avoids(self._encoded_guesses[rows], avoid)]
         if len(rows) == 0:
             raise ValueError(f"no {'consistent ' if self.hard_mode else ''}word avoids {avoid}")
-        # With no history, every guess against every answer: seconds, so worked out once.
-        bits = self.table.information_of_all(candidates, rows) if history else self._opening_bits()[rows]
+        bits = self.table.information_of_all(candidates, rows)
         candidate_words = {self.table.answers[i] for i in candidates}
         could_win = np.array([self.table.guesses[r] in candidate_words for r in rows])
         # Information first (rounded so float noise cannot break ties), then a possible win, then
         # the earlier word in the list, so the choice never depends on anything but the state.
         best = np.lexsort((-rows, could_win, np.round(bits, 9)))[-1]
         return self.table.guesses[rows[best]]
-
-    def _opening_bits(self) -> np.ndarray:
-        if self._opening is None:
-            self._opening = self.table.information_of_all(np.arange(len(self.table.answers)))
-        return self._opening
 
 
 def _avoids(encoded: np.ndarray, avoid: Sequence[tuple[int, str]]) -> np.ndarray:
