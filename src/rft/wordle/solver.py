@@ -19,7 +19,7 @@ from platformdirs import user_cache_dir
 from tqdm.auto import tqdm
 
 from rft.wordle.game import ALL_CORRECT_CODE, GuessWithFeedback, History, consistent_mask, pattern_codes
-from rft.wordle.words import WORD_LENGTH, allowed_words, answer_words, encode_words, validate_word
+from rft.wordle.words import allowed_words, answer_words, encode_words, validate_word
 
 NUM_PATTERNS = ALL_CORRECT_CODE + 1
 _CACHE_FORMAT = "patterns-v1"
@@ -186,9 +186,6 @@ class EntropySolver:
         without any of those letters at those places: the way to play a different word after a
         turn lost to a misspelling of the first choice."""
         avoid = tuple(dict.fromkeys(avoid))
-        for position, letter in avoid:
-            if not (0 <= position < WORD_LENGTH and len(letter) == 1 and "a" <= letter <= "z"):
-                raise ValueError(f"avoid takes (position 0-4, lowercase letter): {(position, letter)!r}")
         if not history and not avoid and self._plays_wordle_lists:
             return FIRST_GUESS
         candidates = self.table.candidates(history)
