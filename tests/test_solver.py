@@ -127,41 +127,6 @@ def test_normal_mode_spends_a_guess_to_split_a_family(table):
     }
 
 
-@pytest.mark.parametrize(
-    ("guesses", "secret", "avoid"),
-    [
-        ((), "crane", ((0, "s"),)),
-        (("soare",), "crane", ((0, "c"), (1, "r"))),
-        (("soare",), "crane", ((0, "c"), (0, "g"), (3, "c"))),
-        (("soare", "light"), "wight", ((0, "f"), (0, "m"))),
-    ],
-)
-def test_the_best_guess_that_avoids_letters_is_the_most_informative_one_that_does(
-    table, guesses, secret, avoid
-):
-    history = history_for(secret, guesses)
-    solver = EntropySolver(table, hard_mode=True)
-    word = solver.best_guess(history, avoid)
-    assert all(word[position] != letter for position, letter in avoid)
-    assert is_consistent(word, history)
-    rows = [
-        i
-        for i, guess in enumerate(table.guesses)
-        if is_consistent(guess, history) and all(guess[p] != c for p, c in avoid)
-    ]
-    candidates = table.candidates(history)
-    bits = table.information_of_all(candidates, np.array(rows))
-    if len(candidates) > 2:
-        assert table.information(word, candidates) == pytest.approx(bits.max())
-    assert solver.best_guess(history, ()) == solver(history)
-
-
-def test_no_word_can_avoid_every_letter_the_clues_fix(table):
-    history = history_for("sleet", ["soare", "sleek"])
-    with pytest.raises(ValueError, match="no consistent word avoids"):
-        EntropySolver(table, hard_mode=True).best_guess(history, [(0, "s")])
-
-
 def test_random_valid_never_repeats_a_guess():
     rng = np.random.default_rng(0)
     history = history_for("abide", ["crane"])

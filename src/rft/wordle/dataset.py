@@ -125,39 +125,38 @@ def play_history(secret: str, policy: Policy, num_guesses: int, rng: np.random.G
     return tuple(game.history)
 
 
-def lost_turn_text(aim: str, rng: np.random.Generator) -> str:
+def lost_turn_text(history: History, rng: np.random.Generator) -> str:
     """What a small model writes on a turn the game turns down, after the misses measured in its
-    games: the word it was aiming for (``aim``) with a letter dropped or added, one letter changed
-    into a word that is not in the list, or no guess tag at all ("")."""
+    games: a word that fits the clues with a letter dropped or added, one letter changed into a
+    word that is not in the list, or no guess tag at all ("")."""
     kind = int(rng.integers(4))
     if kind == 3:
         return ""
+    table = default_table()
+    candidates = table.candidates(history)
+    word = table.answers[int(candidates[rng.integers(len(candidates))])] if len(candidates) else "crane"
     position = int(rng.integers(WORD_LENGTH))
     if kind == 0:
-        return (aim[:position] + aim[position + 1 :]).upper()
+        return (word[:position] + word[position + 1 :]).upper()
     if kind == 1:
-        return (aim[:position] + ALPHABET[rng.integers(26)] + aim[position:]).upper()
+        return (word[:position] + ALPHABET[rng.integers(26)] + word[position:]).upper()
     for _ in range(100):
-        made_up = aim[:position] + ALPHABET[rng.integers(26)] + aim[position + 1 :]
+        made_up = word[:position] + ALPHABET[rng.integers(26)] + word[position + 1 :]
         if not is_allowed(made_up):
             return made_up.upper()
         position = int(rng.integers(WORD_LENGTH))
-    return (aim + aim[-1]).upper()  # every one-letter change was a word: too long instead
+    return (word + word[-1]).upper()  # every one-letter change was a word: too long instead
 
 
-def lost_turns(history: History, aim: str, rng: np.random.Generator) -> tuple[str, ...]:
+def lost_turns(history: History, rng: np.random.Generator) -> tuple[str, ...]:
     """One or two lost turns since the last guess, always leaving a turn to play; the second
-    repeats the first half the time, as a greedy model does when the prompt does not change.
-
-    ``aim`` is the word the player was trying to write: the hard-mode solver's for the state, the
-    word a model that imitates the solver traces botches (:mod:`rft.wordle.traces` then shows
-    how to change course)."""
+    repeats the first half the time, as a greedy model does when the prompt does not change."""
     room = MAX_GUESSES - 1 - len(history)
     count = min(room, MAX_REJECTED, 1 + int(rng.random() < 1 / 3))
     texts: list[str] = []
     for _ in range(count):
         repeat = bool(texts) and rng.random() < 0.5
-        texts.append(texts[-1] if repeat else lost_turn_text(aim, rng))
+        texts.append(texts[-1] if repeat else lost_turn_text(history, rng))
     return tuple(texts)
 
 
@@ -190,7 +189,6 @@ def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[
     if config.policy_weights is not None:
         weights = np.asarray(config.policy_weights) / sum(config.policy_weights)
     solver = EntropySolver() if "solver" in config.policies else None
-    aiming_solver = EntropySolver(hard_mode=True)  # the word a lost turn botches
 
     rows = []
     for index in tqdm(range(config.num_rows), desc="Wordle dataset", unit="row", disable=not progress):
@@ -203,7 +201,7 @@ def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[
         if config.rejected_share > 0:
             lost_rng = np.random.default_rng([config.seed, index, 1])  # leaves the histories as they were
             if lost_rng.random() < config.rejected_share:
-                rejected = lost_turns(history, aiming_solver(history), lost_rng)
+                rejected = lost_turns(history, lost_rng)
         rows.append(make_row(secret, history, policy_name, config.prompt_style, rejected))
     return rows
 

@@ -173,42 +173,30 @@ class EntropySolver:
         self.hard_mode = hard_mode
         self._memo: dict[bytes, str] = {}
         self._encoded_guesses = encode_words(self.table.guesses)
-        self._encoded_answers = encode_words(self.table.answers)
         self._plays_wordle_lists = (
             self.table.guesses == allowed_words() and self.table.answers == answer_words()
         )
 
     def __call__(self, history: History, rng: np.random.Generator | None = None) -> str:
-        return self.best_guess(history)
-
-    def best_guess(self, history: History, avoid: Sequence[tuple[int, str]] = ()) -> str:
-        """The solver's word, or with ``avoid`` ((position, letter) pairs, 0-based) the best word
-        without any of those letters at those places: the way to play a different word after a
-        turn lost to a misspelling of the first choice."""
-        avoid = tuple(dict.fromkeys(avoid))
-        if not history and not avoid and self._plays_wordle_lists:
+        if not history and self._plays_wordle_lists:
             return FIRST_GUESS
         candidates = self.table.candidates(history)
         if len(candidates) == 0:
             raise ValueError("no answer is consistent with this history: the feedback contradicts itself")
-        key = candidates.tobytes() + repr(avoid).encode()
+        key = candidates.tobytes()
         if self.hard_mode:
             key += b"|" + "".join(e.guess + str(e.code) for e in history).encode()
         if key not in self._memo:
-            self._memo[key] = self._choose(history, candidates, avoid)
+            self._memo[key] = self._choose(history, candidates)
         return self._memo[key]
 
-    def _choose(self, history: History, candidates: np.ndarray, avoid: tuple[tuple[int, str], ...]) -> str:
-        open_answers = candidates[_avoids(self._encoded_answers[candidates], avoid)]
-        if len(candidates) <= 2 and len(open_answers):
-            return self.table.answers[open_answers[0]]
+    def _choose(self, history: History, candidates: np.ndarray) -> str:
+        if len(candidates) <= 2:
+            return self.table.answers[candidates[0]]
         if self.hard_mode:
             rows = np.flatnonzero(consistent_mask(self._encoded_guesses, history))
         else:
             rows = np.arange(len(self.table.guesses))
-        rows = rows[_avoids(self._encoded_guesses[rows], avoid)]
-        if len(rows) == 0:
-            raise ValueError(f"no {'consistent ' if self.hard_mode else ''}word avoids {avoid}")
         bits = self.table.information_of_all(candidates, rows)
         candidate_words = {self.table.answers[i] for i in candidates}
         could_win = np.array([self.table.guesses[r] in candidate_words for r in rows])
@@ -216,14 +204,6 @@ class EntropySolver:
         # the earlier word in the list, so the choice never depends on anything but the state.
         best = np.lexsort((-rows, could_win, np.round(bits, 9)))[-1]
         return self.table.guesses[rows[best]]
-
-
-def _avoids(encoded: np.ndarray, avoid: Sequence[tuple[int, str]]) -> np.ndarray:
-    """For encoded words (N, 5): which have none of the (position, letter) pairs in ``avoid``."""
-    keep = np.ones(len(encoded), dtype=bool)
-    for position, letter in avoid:
-        keep &= encoded[:, position] != ord(letter) - ord("a")
-    return keep
 
 
 def random_valid_policy(history: History, rng: np.random.Generator) -> str:

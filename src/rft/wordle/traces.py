@@ -38,61 +38,19 @@ def why_rejected(text: str) -> str:
     raise ValueError(f"{shown} is an allowed word; the game would have accepted it")
 
 
-def course_change(
-    history: History, rejected: Sequence[str], table: PatternTable
-) -> tuple[tuple[int, str], ...]:
-    """After lost turns, one letter of each rejected answer that the next guess will not repeat:
-    its first letter (position, letter; 0-based) that some answer still possible does not share.
-
-    A greedy model that botched a word writes the same botched word again while its prompt barely
-    changes: measured, on 84% of lost turns. Naming a letter to change, usually the first, sends
-    the next answer down another path from its first token. Rules are chosen in turn, each
-    leaving at least one possible answer."""
-    words = [table.answers[i] for i in table.candidates(history)]
-    avoid: list[tuple[int, str]] = []
-    for text in dict.fromkeys(text.strip().lower() for text in rejected):
-        for position, letter in enumerate(text[:WORD_LENGTH]):
-            rule = (position, letter)
-            if (
-                "a" <= letter <= "z"
-                and rule not in avoid
-                and any(all(word[p] != c for p, c in [*avoid, rule]) for word in words)
-            ):
-                avoid.append(rule)
-                break
-    return tuple(avoid)
+def reasoning(history: History, guess: str, table: PatternTable, rejected: Sequence[str] = ()) -> str:
+    """The sentences inside ``<think>``: why lost turns were lost (each text once), the clues,
+    what they leave, and why this guess."""
+    lost = " ".join(why_rejected(text.strip()) for text in dict.fromkeys(rejected))
+    prefix = f"{lost} " if lost else ""
+    return prefix + _clue_reasoning(history, guess, table)
 
 
-def _avoiding(word: str, avoid: Sequence[tuple[int, str]]) -> bool:
-    return all(word[position] != letter for position, letter in avoid)
-
-
-def reasoning(
-    history: History,
-    guess: str,
-    table: PatternTable,
-    rejected: Sequence[str] = (),
-    avoid: Sequence[tuple[int, str]] = (),
-) -> str:
-    """The sentences inside ``<think>``: why lost turns were lost (each text once), which letters
-    change this time (``avoid``, see :func:`course_change`), the clues, what they leave, and why
-    this guess."""
-    lost = [why_rejected(text.strip()) for text in dict.fromkeys(rejected)]
-    if avoid:
-        changes = " and ".join(f"letter {position + 1} is not {letter.upper()}" for position, letter in avoid)
-        lost.append(f"So this time {changes}.")
-    prefix = " ".join(lost) + " " if lost else ""
-    return prefix + _clue_reasoning(history, guess, table, avoid)
-
-
-def _clue_reasoning(
-    history: History, guess: str, table: PatternTable, avoid: Sequence[tuple[int, str]]
-) -> str:
+def _clue_reasoning(history: History, guess: str, table: PatternTable) -> str:
     candidates = table.candidates(history)
     n = len(candidates)
     groups = len(np.unique(table.row(guess)[candidates])) if n else 0
-    open_words = [table.answers[i].upper() for i in candidates if _avoiding(table.answers[i], avoid)]
-    shown = ", ".join(open_words[:EXAMPLES_SHOWN])
+    shown = ", ".join(table.answers[i].upper() for i in candidates[:EXAMPLES_SHOWN])
     if not history:
         return (
             f"No clues yet, so any of the {n} answers is possible. "
@@ -102,7 +60,7 @@ def _clue_reasoning(
     if n == 1:
         sentences.append(f"Only one answer fits every clue: {shown}.")
     else:
-        among = "namely" if len(open_words) == n <= EXAMPLES_SHOWN else "among them"
+        among = "among them" if n > EXAMPLES_SHOWN else "namely"
         sentences.append(f"{n} answers fit every clue, {among} {shown}.")
         fits = "fits every clue" if is_consistent(guess, history) else "breaks a clue but is worth the try"
         sentences.append(f"{guess.upper()} {fits} and splits them into {groups} groups.")
@@ -110,15 +68,11 @@ def _clue_reasoning(
 
 
 def trace(
-    history: History,
-    guess: str,
-    table: PatternTable | None = None,
-    rejected: Sequence[str] = (),
-    avoid: Sequence[tuple[int, str]] = (),
+    history: History, guess: str, table: PatternTable | None = None, rejected: Sequence[str] = ()
 ) -> str:
     """A complete answer: reasoning in ``<think>``, then the guess in ``<guess>``."""
     table = table or default_table()
-    thinking = reasoning(history, guess, table, rejected, avoid)
+    thinking = reasoning(history, guess, table, rejected)
     return f"<think>\n{thinking}\n</think>\n<guess>{guess.upper()}</guess>"
 
 
@@ -127,10 +81,8 @@ def build_trace_rows(config: WordleDatasetConfig, progress: bool = True) -> list
     game states as the GRPO dataset: training answers only, deterministic for a seed.
 
     The guess is the hard-mode solver's: always consistent with the clues, so the warm-up never
-    teaches ignoring them. After lost turns (``rejected_share``: botched spellings of the solver's
-    own word, the miss a model imitating it makes) the answer says why each was lost, names a
-    letter to change (:func:`course_change`) and plays the solver's best word without it: the
-    way out of a repeated miss.
+    teaches ignoring them. After lost turns (``rejected_share``) the answer says why each was lost
+    and still plays the solver's word: the way out of a repeated miss.
     """
     if config.split != "train":
         raise ValueError("traces are for training; build them from the 'train' split only")
@@ -139,13 +91,13 @@ def build_trace_rows(config: WordleDatasetConfig, progress: bool = True) -> list
     rows = []
     for row in build_rows(config, progress=progress):
         history = as_history(row["history"])
-        avoid = course_change(history, row["rejected"], table)
-        guess = solver.best_guess(history, avoid)
-        answer = trace(history, guess, table, row["rejected"], avoid)
+        guess = solver(history)
         rows.append(
             {
                 "prompt": row["prompt"],
-                "completion": [{"role": "assistant", "content": answer}],
+                "completion": [
+                    {"role": "assistant", "content": trace(history, guess, table, row["rejected"])}
+                ],
                 "secret": row["secret"],
                 "history": row["history"],
                 "rejected": row["rejected"],
