@@ -8,10 +8,10 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
 SmolLM2-135M: format-valid rate >= 95%, consistency clearly above base, a win rate above zero with
 its interval, and GRPO after SFT no worse than SFT alone beyond the intervals.
-Writes results/cpu_learning.json (cpu_learning-<minutes>min-<games>games.json for other budgets
-or game counts). RUNS is
-the runs/cpu-learning-* folder a training call left; --base-from takes the base model's games from
-an earlier results file, as greedy decoding would replay them.
+Writes results/cpu_learning.json, its name followed by -<minutes>min and -<games>games where they
+differ from the reference run (cpu_learning-50games.json). RUNS is the runs/cpu-learning-* folder
+a training call left; --base-from takes the base model's games from an earlier results file, as
+greedy decoding would replay them.
 """
 
 from __future__ import annotations
