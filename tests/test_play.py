@@ -57,7 +57,7 @@ def test_metrics_of_crafted_games():
     assert metrics["format_valid_rate_ci95"] == pytest.approx(list(wilson_interval(5, 8)))
     assert metrics["consistency_rate_ci95"] == pytest.approx(list(wilson_interval(1, 4)))
     assert metrics["lost_turns_retried"] == 2 and metrics["rejected_repeated_rate"] == 0.0
-    assert metrics["recovered_after_lost_rate"] == 1 / 2  # QZXVW after the prose lost too; ABIDE did not
+    assert metrics["recovered_after_lost_rate"] == 1 / 2  # QZXVW lost too; ABIDE got in
     assert metrics["replayed_guess_rate"] == 3 / 6  # ABIDE three times after the first
     saved = [GameRecord.from_dict(json.loads(json.dumps(r.to_dict()))) for r in records]
     assert game_metrics(saved) == metrics
