@@ -75,7 +75,7 @@ def test_build_dataset_gives_typed_columns():
 
 
 def test_policy_weights_choose_the_policy():
-    rows = build_rows(WordleDatasetConfig(num_rows=20, policy_weights=(0, 1, 0), seed=2), progress=False)
+    rows = build_rows(WordleDatasetConfig(num_rows=20, policy_weights=(0, 0, 1, 0), seed=2), progress=False)
     assert {row["policy"] for row in rows} == {"random-consistent"}
 
 

@@ -1,7 +1,8 @@
 """The GRPO training set, built offline: each row is a game in progress and the model's next move.
 
 A row holds a secret from the answer list, a history of 0–5 earlier guesses played by a baseline
-policy (the solver, a random consistent player or a random valid player), and the chat prompt that
+policy (the solver, the hard-mode solver whose guesses the warm-up traces teach, a random
+consistent player or a random valid player), and the chat prompt that
 shows that history. A share of rows (``rejected_share``) also names one or two turns the game
 turned down since the last guess, the way :func:`rft.wordle.play.play_games` shows them, so a model
 learns to recover from its own misses instead of repeating them. Nothing is downloaded, the same
@@ -35,7 +36,7 @@ from rft.wordle.words import ALPHABET, WORD_LENGTH, answer_words, is_allowed, va
 TEST_ANSWER_COUNT = 315  # 2,000 answers to train on, 315 held out for evaluation
 _SPLIT_SALT = "rft-wordle-split-v1"  # changing it would change which answers are held out
 SPLITS = ("train", "test")
-POLICY_NAMES = ("solver", "random-consistent", "random-valid")
+POLICY_NAMES = ("solver", "hard-solver", "random-consistent", "random-valid")
 MAX_REJECTED = 2  # lost turns a row names at most; two shows a repeated miss
 
 
@@ -99,10 +100,9 @@ class WordleDatasetConfig:
             raise ValueError(f"rejected_share must be a number in [0, 1], got {self.rejected_share!r}")
 
 
-def _policy(name: str, solver: EntropySolver | None) -> Policy:
-    if name == "solver":
-        assert solver is not None
-        return solver
+def _policy(name: str, solvers: dict[str, EntropySolver]) -> Policy:
+    if name in solvers:
+        return solvers[name]
     return {"random-consistent": random_consistent_policy, "random-valid": random_valid_policy}[name]
 
 
@@ -188,7 +188,9 @@ def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[
     weights = None
     if config.policy_weights is not None:
         weights = np.asarray(config.policy_weights) / sum(config.policy_weights)
-    solver = EntropySolver() if "solver" in config.policies else None
+    # The hard-mode solver plays the path a model imitating the traces plays: its states are the
+    # ones that model meets in its own games.
+    solvers = {"solver": EntropySolver(), "hard-solver": EntropySolver(hard_mode=True)}
 
     rows = []
     for index in tqdm(range(config.num_rows), desc="Wordle dataset", unit="row", disable=not progress):
@@ -196,7 +198,7 @@ def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[
         policy_name = config.policies[row_rng.choice(len(config.policies), p=weights)]
         num_guesses = int(row_rng.integers(config.min_history, config.max_history + 1))
         secret = secrets[order[index]]
-        history = play_history(secret, _policy(policy_name, solver), num_guesses, row_rng)
+        history = play_history(secret, _policy(policy_name, solvers), num_guesses, row_rng)
         rejected: tuple[str, ...] = ()
         if config.rejected_share > 0:
             lost_rng = np.random.default_rng([config.seed, index, 1])  # leaves the histories as they were
