@@ -11,9 +11,10 @@ from rft.wordle.dataset import (
     build_rows,
     check_rows,
 )
-from rft.wordle.game import GuessWithFeedback, as_history
+from rft.wordle.game import GuessWithFeedback, as_history, is_consistent
 from rft.wordle.play import play_games
 from rft.wordle.prompts import build_messages
+from rft.wordle.solver import EntropySolver
 from rft.wordle.words import answer_words, is_allowed
 
 
@@ -77,6 +78,19 @@ def test_build_dataset_gives_typed_columns():
 def test_policy_weights_choose_the_policy():
     rows = build_rows(WordleDatasetConfig(num_rows=20, policy_weights=(0, 0, 1, 0), seed=2), progress=False)
     assert {row["policy"] for row in rows} == {"random-consistent"}
+
+
+def test_hard_solver_rows_follow_the_path_the_traces_teach():
+    """Each guess is the hard-mode solver's for the clues before it (the trace's own guess there),
+    so these are the states a model that imitates the traces reaches."""
+    config = WordleDatasetConfig(num_rows=24, policies=("hard-solver",), min_history=2, seed=4)
+    solver = EntropySolver(hard_mode=True)
+    for row in build_rows(config, progress=False):
+        history = as_history(row["history"])
+        assert history[0].guess == "soare" and row["policy"] == "hard-solver"
+        for turn, entry in enumerate(history):
+            assert is_consistent(entry.guess, history[:turn])
+            assert entry.guess == solver(history[:turn])
 
 
 @pytest.mark.parametrize(

@@ -147,9 +147,7 @@ _CPU_GRPO: dict[str, Any] = {
 _CPU_SFT: dict[str, Any] = {**_CPU_COMMON, "learning_rate": 5e-4, "max_steps": 30, "save_steps": 10}
 
 
-def _warm_up(
-    preset: Preset, num_rows: int, trainer_args: Mapping[str, Any], **changes: Any
-) -> Preset:
+def _warm_up(preset: Preset, num_rows: int, trainer_args: Mapping[str, Any], **changes: Any) -> Preset:
     """The SFT warm-up that goes with a GRPO preset: same model and LoRA, trained on solver traces."""
     return replace(
         preset,
