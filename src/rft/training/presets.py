@@ -147,11 +147,10 @@ _CPU_GRPO: dict[str, Any] = {
 _CPU_SFT: dict[str, Any] = {**_CPU_COMMON, "learning_rate": 5e-4, "max_steps": 30, "save_steps": 10}
 
 
-def _warm_up(preset: Preset, num_rows: int, trainer_args: Mapping[str, Any], **changes: Any) -> Preset:
+def _warm_up(preset: Preset, num_rows: int, trainer_args: Mapping[str, Any]) -> Preset:
     """The SFT warm-up that goes with a GRPO preset: same model and LoRA, trained on solver traces."""
     return replace(
         preset,
-        **changes,
         name=f"{preset.name}-sft",
         description=f"supervised warm-up on solver traces for {preset.name} (then --init-from)",
         trainer="sft",
@@ -184,13 +183,13 @@ _SMOLLM2_CPU = Preset(
     device="cpu",
     num_rows=256,
     prompt_style="compact",
-    # The states a model meets in its own games: after the warm-up it plays the hard-mode solver's
-    # path (the traces' guesses), and leaves it by its own imperfect guesses. Keeping clues pays
-    # double, for a 135M model's weak spot; feedback pays only allowed words, so the double weight
-    # does not reward made-up ones. Measured in benchmarks/cpu_learning.py: GRPO then kept fewer
-    # clues than the warm-up did, by replaying earlier guesses, which feedback_reward no longer
-    # pays for (README, "Does the 135M model learn Wordle on a CPU?").
-    policies={"hard-solver": 2.0, "random-consistent": 1.0, "random-valid": 1.0},
+    # The states a model meets in its own games: its opening is the solver's, later turns follow
+    # from its own (often imperfect) guesses. Keeping clues pays double, for a 135M model's weak
+    # spot; feedback pays only allowed words, so the double weight does not reward made-up ones.
+    # Measured in benchmarks/cpu_learning.py: GRPO then kept fewer clues than the warm-up did, by
+    # replaying earlier guesses, which feedback_reward no longer pays for (README, "Does the 135M
+    # model learn Wordle on a CPU?").
+    policies={"solver": 2.0, "random-consistent": 1.0, "random-valid": 1.0},
     # A quarter of the states follow one or two lost turns (a wrong-length or made-up word, or no
     # guess tag): greedy, the model repeated its own rejected answer on most lost turns. After
     # 86 warm-up steps with these states (the 2026-11-26 benchmark) it still did, on 84% of them.
@@ -254,15 +253,7 @@ PRESETS: dict[str, Preset] = {
         _GEMMA_T4,
         _warm_up(_GEMMA_T4, 480, _GPU_SFT),
         _SMOLLM2_CPU,
-        # 240 rows were seen three times over in 30 minutes. Two thirds of the states are on the
-        # hard-mode solver's path, the one the traces teach: a model that learned turn 2 meets
-        # turn 3 there, and about 440 rows fit in 30 minutes.
-        _warm_up(
-            _SMOLLM2_CPU,
-            1200,
-            _CPU_SFT,
-            policies={"hard-solver": 4.0, "random-consistent": 1.0, "random-valid": 1.0},
-        ),
+        _warm_up(_SMOLLM2_CPU, 1200, _CPU_SFT),  # 240 rows were seen three times over in 30 minutes
         _TINY,
         _QWEN_T4_GSM8K,
         _SMOLLM2_CPU_GSM8K,
