@@ -24,7 +24,7 @@ from rft.gsm8k.problems import HUB_DATASET, SAMPLE
 from rft.gsm8k.rewards import DEFAULT_REWARD_WEIGHTS as GSM8K_REWARD_WEIGHTS
 from rft.gsm8k.rewards import select_rewards as select_gsm8k_rewards
 from rft.rewarding import RewardFunction
-from rft.wordle.dataset import POLICY_NAMES, WordleDatasetConfig
+from rft.wordle.dataset import DEFAULT_POLICIES, WordleDatasetConfig
 from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, select_rewards
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -59,7 +59,7 @@ class Preset:
     min_history: int = 0
     max_history: int = 5
     # Which baseline players write the histories of the game states, and how often (relative weights).
-    policies: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(POLICY_NAMES, 1.0))
+    policies: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(DEFAULT_POLICIES, 1.0))
     prompt_style: str = "full"
     rejected_share: float = 0.0  # share of game states whose prompt names turns the game turned down
     seed: int = 0

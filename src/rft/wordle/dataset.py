@@ -37,6 +37,7 @@ TEST_ANSWER_COUNT = 315  # 2,000 answers to train on, 315 held out for evaluatio
 _SPLIT_SALT = "rft-wordle-split-v1"  # changing it would change which answers are held out
 SPLITS = ("train", "test")
 POLICY_NAMES = ("solver", "hard-solver", "random-consistent", "random-valid")
+DEFAULT_POLICIES = ("solver", "random-consistent", "random-valid")  # hard-solver is opt-in
 MAX_REJECTED = 2  # lost turns a row names at most; two shows a repeated miss
 
 
@@ -60,7 +61,7 @@ class WordleDatasetConfig:
 
     num_rows: int = 1000
     split: str = "train"
-    policies: tuple[str, ...] = POLICY_NAMES
+    policies: tuple[str, ...] = DEFAULT_POLICIES
     min_history: int = 0
     max_history: int = MAX_GUESSES - 1
     seed: int = 0
