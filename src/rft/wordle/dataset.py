@@ -2,12 +2,11 @@
 
 A row holds a secret from the answer list, a history of 0–5 earlier guesses played by a baseline
 policy (the solver, the hard-mode solver whose guesses the warm-up traces teach, a random
-consistent player or a random valid player), and the chat prompt that
-shows that history. A share of rows (``rejected_share``) also names one or two turns the game
-turned down since the last guess, the way :func:`rft.wordle.play.play_games` shows them, so a model
-learns to recover from its own misses instead of repeating them. Nothing is downloaded, the same
-seed gives the same rows, and the answers are split once and for all: test answers never appear
-in a training row.
+consistent player or a random valid player), and the chat prompt that shows that history. A
+share of rows (``rejected_share``) also names one or two turns the game turned down since the last
+guess, the way :func:`rft.wordle.play.play_games` shows them, so a model learns to recover from its
+own misses instead of repeating them. Nothing is downloaded, the same seed gives the same rows, and
+the answers are split once and for all: test answers never appear in a training row.
 """
 
 from __future__ import annotations
@@ -190,8 +189,12 @@ def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[
     if config.policy_weights is not None:
         weights = np.asarray(config.policy_weights) / sum(config.policy_weights)
     # The hard-mode solver plays the path a model imitating the traces plays: its states are the
-    # ones that model meets in its own games.
-    solvers = {"solver": EntropySolver(), "hard-solver": EntropySolver(hard_mode=True)}
+    # ones that model meets in its own games. Only the solvers the config names are built.
+    solvers = {
+        name: EntropySolver(hard_mode=name == "hard-solver")
+        for name in ("solver", "hard-solver")
+        if name in config.policies
+    }
 
     rows = []
     for index in tqdm(range(config.num_rows), desc="Wordle dataset", unit="row", disable=not progress):
