@@ -8,7 +8,7 @@ from rft.wordle.game import as_history, is_consistent
 from rft.wordle.prompts import describe_clues
 from rft.wordle.rewards import feedback_reward, format_reward, parse_completion
 from rft.wordle.solver import default_table
-from rft.wordle.traces import build_trace_rows
+from rft.wordle.traces import TRACE_GUESSERS, BestAnswerGuesser, build_trace_rows, trace_guesser
 from rft.wordle.words import is_allowed
 
 FIRST = re.compile(
@@ -27,9 +27,17 @@ CHOICE = re.compile(
 )
 
 
+CONFIG = WordleDatasetConfig(num_rows=80, seed=5, rejected_share=0.4)
+
+
+@pytest.fixture(scope="module", params=TRACE_GUESSERS)
+def guesser(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def rows():
-    return build_trace_rows(WordleDatasetConfig(num_rows=80, seed=5, rejected_share=0.4), progress=False)
+def rows(guesser):
+    return build_trace_rows(CONFIG, progress=False, guesser=guesser)
 
 
 def test_every_claim_in_a_trace_is_true_of_its_state(rows):
@@ -63,6 +71,8 @@ def test_every_claim_in_a_trace_is_true_of_its_state(rows):
         n, named = MANY.search(thinking).groups()
         assert int(n) == len(candidates)
         assert set(named.split(", ")) <= words
+        if guess.upper() in words:  # the list leads to the word played
+            assert named.split(", ")[0] == guess.upper()
         word, verdict, claimed_groups = CHOICE.search(thinking).groups()
         assert word.lower() == guess and int(claimed_groups) == groups
         assert (verdict == "fits every clue") == is_consistent(guess, history)
@@ -75,12 +85,11 @@ def test_traces_earn_full_format_and_feedback_rewards(rows):
     scores = feedback_reward(
         [r["completion"] for r in with_history], history=[r["history"] for r in with_history]
     )
-    assert scores == [1.0] * len(with_history)  # the hard-mode solver only plays consistent words
+    assert scores == [1.0] * len(with_history)  # both guessers only play words that fit the clues
 
 
-def test_traces_are_deterministic_and_use_training_answers_only(rows):
-    again = build_trace_rows(WordleDatasetConfig(num_rows=80, seed=5, rejected_share=0.4), progress=False)
-    assert again == rows
+def test_traces_are_deterministic_and_use_training_answers_only(rows, guesser):
+    assert build_trace_rows(CONFIG, progress=False, guesser=guesser) == rows
     assert not {row["secret"] for row in rows} & set(answer_split()["test"])
     with pytest.raises(ValueError, match="train"):
         build_trace_rows(WordleDatasetConfig(num_rows=4, split="test"), progress=False)
@@ -90,3 +99,28 @@ def test_some_traces_follow_lost_turns_and_still_play_the_solvers_word(rows):
     after = [row for row in rows if row["rejected"]]
     assert 10 < len(after) < 60
     assert all(parse_completion(row["completion"]).word for row in after)
+
+
+def test_best_answer_traces_play_the_most_informative_answer_still_possible():
+    table = default_table()
+    play = BestAnswerGuesser(table)
+    for row in build_trace_rows(CONFIG, progress=False, guesser="best-answer"):
+        history = as_history(row["history"])
+        guess = parse_completion(row["completion"]).word
+        assert guess == play(history)
+        if not history:
+            assert guess == "soare"  # the solver's opening: turn two meets the dataset's states
+            continue
+        candidates = table.candidates(history)
+        answers = [table.answers[i] for i in candidates]
+        assert guess in answers
+        if len(candidates) > 2:  # brute force: no answer still possible splits them better
+            best = max(table.information(word, candidates) for word in answers)
+            assert table.information(guess, candidates) == pytest.approx(best, abs=1e-9)
+
+
+def test_an_unknown_trace_guesser_is_refused_by_name():
+    with pytest.raises(ValueError, match="trace_guesser"):
+        trace_guesser("greedy")
+    with pytest.raises(ValueError, match="trace_guesser"):
+        build_trace_rows(WordleDatasetConfig(num_rows=2), progress=False, guesser="greedy")

@@ -60,6 +60,7 @@ def test_overrides_take_the_type_of_their_field():
         ({"num_rows": "0"}, "num_rows must be a positive integer"),
         ({"max_history": "9"}, "max_history"),
         ({"rejected_share": "1.5"}, "rejected_share must be a number in \\[0, 1\\]"),
+        ({"trace_guesser": "greedy"}, "trace_guesser must be one of"),
         ({"gradient_checkpointing": "maybe"}, "expected true or false"),
     ],
 )

@@ -26,6 +26,7 @@ from rft.gsm8k.rewards import select_rewards as select_gsm8k_rewards
 from rft.rewarding import RewardFunction
 from rft.wordle.dataset import DEFAULT_POLICIES, WordleDatasetConfig
 from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, select_rewards
+from rft.wordle.traces import TRACE_GUESSERS
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 LOADERS = ("unsloth", "transformers", "tiny")
@@ -62,6 +63,7 @@ class Preset:
     policies: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(DEFAULT_POLICIES, 1.0))
     prompt_style: str = "full"
     rejected_share: float = 0.0  # share of game states whose prompt names turns the game turned down
+    trace_guesser: str = "hard-solver"  # SFT warm-up: whose guesses the traces teach (TRACE_GUESSERS)
     seed: int = 0
     sample_every: int = 5  # write sample completions to the run folder every N steps (GRPO)
     trainer_args: Mapping[str, Any] = field(default_factory=dict)  # any GRPOConfig / SFTConfig field
@@ -410,6 +412,8 @@ def validate(preset: Preset) -> Preset:
     if any(not w >= 0 for w in weights) or not sum(weights) > 0:
         raise ValueError(f"policies: weights must be >= 0 and not all zero, got {dict(preset.policies)}")
     preset.dataset_config()  # raises naming the dataset field
+    if preset.trace_guesser not in TRACE_GUESSERS:
+        raise ValueError(f"trace_guesser must be one of {TRACE_GUESSERS}, got {preset.trace_guesser!r}")
     task_rewards(preset)  # raises naming the reward
     if preset.task == "gsm8k" and preset.problems.endswith(".jsonl") and not Path(preset.problems).is_file():
         raise ValueError(f"problems: no file {preset.problems}")

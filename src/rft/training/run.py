@@ -216,7 +216,7 @@ def build_trainer(
         from datasets import Dataset
         from trl import SFTTrainer
 
-        rows = build_trace_rows(preset.dataset_config(), progress=progress)
+        rows = build_trace_rows(preset.dataset_config(), progress=progress, guesser=preset.trace_guesser)
         return SFTTrainer(
             model=policy.model,
             args=build_trainer_config(preset, run_dir, progress=progress),

@@ -10,7 +10,7 @@ state something false; a test re-derives every claim.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,10 +18,49 @@ import numpy as np
 from rft.wordle.dataset import WordleDatasetConfig, build_rows
 from rft.wordle.game import History, as_history, is_consistent
 from rft.wordle.prompts import describe_clues
-from rft.wordle.solver import EntropySolver, PatternTable, default_table
+from rft.wordle.solver import FIRST_GUESS, EntropySolver, PatternTable, default_table
 from rft.wordle.words import WORD_LENGTH, is_allowed
 
 EXAMPLES_SHOWN = 3  # how many remaining answers a trace names
+TRACE_GUESSERS = ("hard-solver", "best-answer")  # who picks the word a trace plays
+
+
+class BestAnswerGuesser:
+    """The most informative of the answers still possible.
+
+    The hard-mode solver's best splitter is often a rare allowed word (DENET, TEPAL); a 135M
+    model copying it learns to write word-shaped inventions. Every answer is a common word, so a
+    model imitating this player writes words it has read. It opens with the solver's word, so its
+    second turns meet the states the dataset's solver games reach.
+    """
+
+    def __init__(self, table: PatternTable | None = None) -> None:
+        self.table = table or default_table()
+        self._answer_rows = np.array([self.table.guess_index[word] for word in self.table.answers])
+        self._memo: dict[bytes, str] = {}
+
+    def __call__(self, history: History) -> str:
+        if not history:
+            return FIRST_GUESS
+        candidates = self.table.candidates(history)
+        if len(candidates) == 0:
+            raise ValueError("no answer is consistent with this history: the feedback contradicts itself")
+        key = candidates.tobytes()
+        if key not in self._memo:
+            rows = self._answer_rows[candidates]
+            bits = self.table.information_of_all(candidates, rows)
+            # Most information (rounded so float noise cannot break ties), then the earlier word.
+            self._memo[key] = self.table.guesses[rows[np.lexsort((-rows, np.round(bits, 9)))[-1]]]
+        return self._memo[key]
+
+
+def trace_guesser(name: str, table: PatternTable | None = None) -> Callable[[History], str]:
+    """The player whose guesses the traces teach (one of ``TRACE_GUESSERS``)."""
+    if name == "hard-solver":
+        return EntropySolver(table, hard_mode=True)
+    if name == "best-answer":
+        return BestAnswerGuesser(table)
+    raise ValueError(f"trace_guesser must be one of {TRACE_GUESSERS}, got {name!r}")
 
 
 def why_rejected(text: str) -> str:
@@ -50,7 +89,11 @@ def _clue_reasoning(history: History, guess: str, table: PatternTable) -> str:
     candidates = table.candidates(history)
     n = len(candidates)
     groups = len(np.unique(table.row(guess)[candidates])) if n else 0
-    shown = ", ".join(table.answers[i].upper() for i in candidates[:EXAMPLES_SHOWN])
+    # The guess is named first when it is one of them: a small model plays the first answer it
+    # lists, so the list should lead to the word the trace plays.
+    words = [table.answers[i] for i in candidates]
+    listed = ([guess] if guess in words else []) + [word for word in words if word != guess]
+    shown = ", ".join(word.upper() for word in listed[:EXAMPLES_SHOWN])
     if not history:
         return (
             f"No clues yet, so any of the {n} answers is possible. "
@@ -76,22 +119,25 @@ def trace(
     return f"<think>\n{thinking}\n</think>\n<guess>{guess.upper()}</guess>"
 
 
-def build_trace_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[str, Any]]:
+def build_trace_rows(
+    config: WordleDatasetConfig, progress: bool = True, guesser: str = "hard-solver"
+) -> list[dict[str, Any]]:
     """Prompt/completion rows for TRL's SFTTrainer (loss on the completion only), from the same
     game states as the GRPO dataset: training answers only, deterministic for a seed.
 
-    The guess is the hard-mode solver's: always consistent with the clues, so the warm-up never
-    teaches ignoring them. After lost turns (``rejected_share``) the answer says why each was lost
-    and still plays the solver's word: the way out of a repeated miss.
+    The guess comes from ``guesser`` (the hard-mode solver, or the best of the answers still
+    possible); both only play words consistent with the clues, so the warm-up never teaches
+    ignoring them. After lost turns (``rejected_share``) the answer says why each was lost and
+    still plays the same player's word: the way out of a repeated miss.
     """
     if config.split != "train":
         raise ValueError("traces are for training; build them from the 'train' split only")
     table = default_table()
-    solver = EntropySolver(table, hard_mode=True)
+    player = trace_guesser(guesser, table)
     rows = []
     for row in build_rows(config, progress=progress):
         history = as_history(row["history"])
-        guess = solver(history)
+        guess = player(history)
         rows.append(
             {
                 "prompt": row["prompt"],
