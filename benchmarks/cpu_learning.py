@@ -35,12 +35,13 @@ from rft.wordle.words import is_allowed
 OPEN_ENDED = {"max_steps": "100000", "save_steps": "100000"}
 
 
-def stop_after(seconds: float):
+def stop_after(seconds: float | None = None, deadline: float | None = None):
+    """Stops training ``seconds`` after it begins, or at a ``time.monotonic()`` deadline."""
     from transformers import TrainerCallback
 
     class TimeBudget(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
-            self.deadline = time.monotonic() + seconds
+            self.deadline = deadline if seconds is None else time.monotonic() + seconds
 
         def on_step_end(self, args, state, control, **kwargs):
             if time.monotonic() >= self.deadline:
@@ -132,6 +133,11 @@ def saved_run(folder: Path, trainer: str) -> RunResult:
     (run_dir,) = [
         c.parent for c in folder.glob("*/config.json") if read_run_config(c.parent).trainer == trainer
     ]
+    return finished_run(run_dir)
+
+
+def finished_run(run_dir: Path) -> RunResult:
+    """A run folder as ``train`` returned it."""
     metrics = run_dir / "metrics.jsonl"
     steps = max((row["step"] for row in read_metrics(metrics)), default=0)
     return RunResult(run_dir, adapter_dir_of(run_dir), metrics, run_dir / "curves.png", steps)

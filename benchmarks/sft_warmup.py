@@ -7,7 +7,12 @@ third of the full benchmark's time. Settings of the warm-up preset are given wit
 
     python benchmarks/sft_warmup.py --set trace_guesser=best-answer --label best-answer
 
-Writes ``results/sft_warmup-LABEL.json``; the run folder keeps the adapter and the games.
+With ``--own-games N`` the budget is spent in two rounds: the usual warm-up, then a second one
+that continues it on the states it reaches in N games of its own, each answered by the trace
+player (``own_games``: the way out of its own mistakes), mixed with ``--second-rows`` usual rows.
+The second round's games count against the budget.
+
+Writes ``results/sft_warmup-LABEL.json``; the run folders keep the adapters and the games.
 """
 
 from __future__ import annotations
@@ -18,13 +23,12 @@ import time
 from pathlib import Path
 
 from _results import write
-from cpu_learning import OPEN_ENDED, format_failures, saved_run, stage_summary, step_seconds, stop_after
+from cpu_learning import OPEN_ENDED, finished_run, format_failures, stage_summary, step_seconds, stop_after
 
 from rft.training.presets import apply_overrides, get_preset
 from rft.training.run import new_run_dir, read_run_config, train
 
-PRESET = "cpu-smollm2-wordle-sft"
-REPORTED = ("trace_guesser", "policies", "rejected_share", "num_rows", "prompt_style", "lora_r")
+REPORTED = ("trace_guesser", "policies", "rejected_share", "num_rows", "own_games", "prompt_style", "lora_r")
 
 
 def parse_settings(pairs: list[str]) -> dict[str, str]:
@@ -50,26 +54,56 @@ def play(run_dir: Path, games: int, max_new_tokens: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--preset", default="cpu-smollm2-wordle-sft")
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--games", type=int, default=50)
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a warm-up setting")
     parser.add_argument("--label", default="default", help="names the results file: sft_warmup-LABEL.json")
+    parser.add_argument("--own-games", type=int, default=0, help="games of its own for a second round")
+    parser.add_argument("--first-share", type=float, default=0.5, help="the first round's share (two rounds)")
+    parser.add_argument("--second-rows", type=int, default=200, help="usual trace rows in the second round")
     parser.add_argument(
         "--evaluate-only", type=Path, metavar="FOLDER", help="play an earlier call's runs/sft-warmup-*"
     )
     args = parser.parse_args()
 
+    rounds = {}
     if args.evaluate_only:
-        run = saved_run(args.evaluate_only, "sft")
-        seconds = step_seconds(run)
+        runs = sorted(
+            (c.parent for c in args.evaluate_only.glob("*/config.json")),
+            key=lambda run_dir: read_run_config(run_dir).own_games,
+        )
+        for number, run_dir in enumerate(runs, start=1):
+            run = finished_run(run_dir)
+            rounds[f"round{number}"] = stage_summary(run, step_seconds(run))
     else:
-        preset = apply_overrides(get_preset(PRESET), {**OPEN_ENDED, **parse_settings(args.set)})
+        settings = {**OPEN_ENDED, **parse_settings(args.set)}
+        preset = apply_overrides(get_preset(args.preset), settings)
         folder = new_run_dir(args.runs_dir, "sft-warmup")
         started = time.monotonic()
-        run = train(preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(args.minutes * 60)])
-        seconds = time.monotonic() - started
+        deadline = started + args.minutes * 60
+        first_seconds = args.minutes * 60 * (args.first_share if args.own_games else 1.0)
+        run = train(preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(first_seconds)])
+        rounds["round1"] = stage_summary(run, time.monotonic() - started)
+        if args.own_games:
+            second = {
+                "init_from": str(run.run_dir),
+                "own_games": args.own_games,
+                "num_rows": args.second_rows,
+            }
+            preset = apply_overrides(get_preset(args.preset), {**settings, **second})
+            round_started = time.monotonic()
+            run = train(
+                preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(deadline=deadline)]
+            )
+            rounds["round2"] = stage_summary(run, time.monotonic() - round_started)
+            own = json.loads((run.run_dir / "own_games.json").read_text(encoding="utf-8"))
+            rounds["round2"]["own_game_states"] = own["states"]
+            rounds["round2"]["own_games_before"] = {
+                k: own["metrics"][k] for k in ("format_valid_rate", "consistency_rate", "wins")
+            }
     preset = read_run_config(run.run_dir)
 
     eval_started = time.monotonic()
@@ -78,13 +112,13 @@ def main() -> None:
     write(
         f"sft_warmup-{args.label}",
         {
-            "model": "SmolLM2-135M-Instruct + LoRA (embedded)",
-            "preset": PRESET,
+            "model": preset.model,
+            "preset": args.preset,
             "settings": {name: json.loads(json.dumps(getattr(preset, name))) for name in REPORTED},
             "learning_rate": preset.trainer_args.get("learning_rate"),
             "budget_minutes": args.minutes,
             "games": args.games,
-            "stage": stage_summary(run, seconds),
+            "rounds": rounds,
             "run": run.run_dir.name,
             "eval_seconds": round(time.monotonic() - eval_started, 1),
             "metrics": {k: v for k, v in metrics.items() if k != "guess_distribution"},

@@ -7,7 +7,7 @@ from rich.console import Console
 from rft.evaluate import compare, evaluate, evaluate_model, held_out_secrets, markdown_table
 from rft.terminal import play_human
 from rft.wordle.dataset import answer_split
-from rft.wordle.play import GameRecord, game_metrics, play_games, policy_player, wilson_interval
+from rft.wordle.play import GameRecord, game_metrics, play_games, policy_player, states_met, wilson_interval
 from rft.wordle.solver import EntropySolver, random_valid_policy
 
 
@@ -89,6 +89,37 @@ def test_lost_turns_are_named_in_the_next_state_until_a_guess_is_accepted():
     (record,) = play_games(player, ["abide"])
     assert seen == [[()], [("DICE",)], [("DICE", "")], [()]]
     assert record.won and record.guesses == 4
+
+
+def test_a_recorded_game_gives_back_every_state_its_player_was_shown():
+    shown = []
+    rounds = [
+        ["<guess>SOARE</guess>", "<guess>CRANE</guess>"],
+        ["<guess>BELL</guess>"],
+        ["<guess>BELL</guess>"],
+        ["no tags"],
+        ["<guess>think</guess>"],
+        ["<guess>abide</guess>"],
+    ]
+    answer = scripted(rounds)
+
+    def player(states):
+        shown.append(list(states))
+        return answer(states)
+
+    records = play_games(player, ["abide", "crane"])
+    replayed = [states_met(record) for record in records]
+    assert replayed[1] == [shown[0][1]]  # CRANE won at once
+    assert replayed[0] == [round_states[0] for round_states in shown]
+    assert [s.rejected for s in replayed[0]] == [
+        (),
+        (),
+        ("BELL",),
+        ("BELL", "BELL"),
+        ("BELL", "BELL", ""),
+        (),
+    ]
+    assert [len(s.history) for s in replayed[0]] == [0, 1, 1, 1, 1, 2]
 
 
 def test_solver_beats_random_on_the_same_held_out_secrets(tmp_path):

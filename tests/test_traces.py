@@ -5,10 +5,18 @@ import pytest
 
 from rft.wordle.dataset import WordleDatasetConfig, answer_split
 from rft.wordle.game import as_history, is_consistent
+from rft.wordle.play import play_games
 from rft.wordle.prompts import describe_clues
 from rft.wordle.rewards import feedback_reward, format_reward, parse_completion
 from rft.wordle.solver import default_table
-from rft.wordle.traces import TRACE_GUESSERS, BestAnswerGuesser, build_trace_rows, trace_guesser
+from rft.wordle.traces import (
+    TRACE_GUESSERS,
+    BestAnswerGuesser,
+    build_trace_rows,
+    own_game_secrets,
+    own_game_trace_rows,
+    trace_guesser,
+)
 from rft.wordle.words import is_allowed
 
 FIRST = re.compile(
@@ -124,3 +132,38 @@ def test_an_unknown_trace_guesser_is_refused_by_name():
         trace_guesser("greedy")
     with pytest.raises(ValueError, match="trace_guesser"):
         build_trace_rows(WordleDatasetConfig(num_rows=2), progress=False, guesser="greedy")
+
+
+def test_own_game_traces_answer_every_state_the_player_met_with_the_trace_players_word():
+    secrets = own_game_secrets(3, seed=1)
+    assert len(set(secrets)) == 3 and not set(secrets) & set(answer_split()["test"])
+    runaway = "<guess>" + "Z" * 40 + "</guess>"
+    script = iter(
+        [["<guess>SOARE</guess>"] * 3, ["<guess>BELL</guess>", "", runaway]]
+        + [["<guess>BELL</guess>"] * 3] * 4
+    )
+    shown = []
+
+    def player(states):
+        shown.extend(states)
+        return next(script)[: len(states)]
+
+    records = play_games(player, secrets)
+    rows = own_game_trace_rows(records, guesser="best-answer", prompt_style="compact")
+    assert len(rows) == len(shown) == 18
+    assert sorted(str(r["prompt"]) for r in rows) == sorted(str(s.messages("compact")) for s in shown)
+    assert format_reward([r["completion"] for r in rows]) == [1.0] * 18
+    later = [r for r in rows if r["history"]]
+    assert (
+        feedback_reward([r["completion"] for r in later], history=[r["history"] for r in later]) == [1.0] * 15
+    )
+    texts = [r["completion"][0]["content"] for r in rows if r["rejected"]]
+    assert any(t.startswith("<think>\nBELL was not accepted: it has 4 letters") for t in texts)
+    assert any("A turn was lost to an answer with no guess tag." in t for t in texts)
+    assert any("ZZZZZZZZZZZZ… was not accepted" in t and "Z" * 13 not in t for t in texts)
+    with pytest.raises(ValueError, match="held-out"):
+        own_game_trace_rows(play_games(player_of_soare, [answer_split()["test"][0]]))
+
+
+def player_of_soare(states):
+    return ["<guess>SOARE</guess>"] * len(states)

@@ -61,6 +61,8 @@ def test_overrides_take_the_type_of_their_field():
         ({"max_history": "9"}, "max_history"),
         ({"rejected_share": "1.5"}, "rejected_share must be a number in \\[0, 1\\]"),
         ({"trace_guesser": "greedy"}, "trace_guesser must be one of"),
+        ({"own_games": "-1"}, "own_games must be a whole number >= 0"),
+        ({"own_games": "4"}, "own_games is for an SFT run with init_from"),
         ({"gradient_checkpointing": "maybe"}, "expected true or false"),
     ],
 )
@@ -176,6 +178,17 @@ def test_sft_warm_up_then_grpo_continues_its_adapter(tmp_path):
 
     before, after = load_file(adapter), load_file(grpo.adapter_dir / "adapter_model.safetensors")
     assert before.keys() == after.keys()  # the same adapter, continued
+
+
+@pytest.mark.slow
+def test_a_second_warm_up_learns_from_the_games_the_first_one_plays(tmp_path):
+    first = train(get_preset("tiny-test-sft"), runs_dir=tmp_path, progress=False)
+    settings = {"init_from": str(first.run_dir), "own_games": "2", "max_steps": "1"}
+    second = train(apply_overrides(get_preset("tiny-test-sft"), settings), runs_dir=tmp_path, progress=False)
+    assert second.global_step == 1
+    own = json.loads((second.run_dir / "own_games.json").read_text())
+    assert len(own["games"]) == 2 and own["metrics"]["games"] == 2
+    assert own["states"] == sum(game["guesses"] for game in own["games"]) > 0
 
 
 def test_init_from_must_be_a_finished_run(tmp_path):

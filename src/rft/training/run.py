@@ -24,7 +24,7 @@ from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, relea
 from rft.training.plots import plot_training_curves
 from rft.training.presets import Preset, task_rewards
 from rft.wordle.dataset import build_dataset, check_rows
-from rft.wordle.traces import build_trace_rows
+from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
 
 CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE = (
     "config.json",
@@ -207,6 +207,28 @@ def build_trainer_config(
     return trainer_config_class(preset.trainer)(**settings)
 
 
+OWN_GAME_TOKENS = 160  # as many as an evaluation allows, so the games are the ones it would see
+
+
+def own_game_rows(
+    preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool
+) -> list[dict[str, Any]]:
+    """Trace rows for the states the model being continued reaches in games of its own. The games
+    are kept in the run folder (``own_games.json``): where the model stood before this run."""
+    from rft.evaluate import ModelPlayer, played_with_progress
+    from rft.wordle.play import game_metrics
+
+    player = ModelPlayer(policy.model, policy.tokenizer, preset.prompt_style, OWN_GAME_TOKENS)
+    secrets = own_game_secrets(preset.own_games, preset.seed)
+    padding_side = policy.tokenizer.padding_side  # generation pads on the left, training may not
+    records = played_with_progress("its own games", player, secrets, progress)
+    policy.tokenizer.padding_side = padding_side
+    rows = own_game_trace_rows(records, preset.trace_guesser, preset.prompt_style)
+    summary = {"states": len(rows), "metrics": game_metrics(records), "games": [r.to_dict() for r in records]}
+    (run_dir / "own_games.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return rows
+
+
 def build_trainer(
     preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool, callbacks: Sequence[Any]
 ) -> Any:
@@ -217,6 +239,8 @@ def build_trainer(
         from trl import SFTTrainer
 
         rows = build_trace_rows(preset.dataset_config(), progress=progress, guesser=preset.trace_guesser)
+        if preset.own_games:
+            rows = own_game_rows(preset, policy, run_dir, progress) + rows
         return SFTTrainer(
             model=policy.model,
             args=build_trainer_config(preset, run_dir, progress=progress),

@@ -134,6 +134,20 @@ def play_games(
     return records
 
 
+def states_met(record: GameRecord, max_guesses: int = MAX_GUESSES) -> list[GameState]:
+    """The state before each turn of a played game, as :func:`play_games` showed it to the player:
+    the states a model reaches in its own games, its lost turns named as they were."""
+    states, history, rejected = [], [], []
+    for round_number, turn in enumerate(record.turns):
+        states.append(GameState(tuple(history), max_guesses - round_number, tuple(rejected)))
+        if turn.guess is None:
+            rejected.append(rejected_text(turn.text))
+        else:
+            history.append(GuessWithFeedback.score(turn.guess, record.secret))
+            rejected.clear()
+    return states
+
+
 def rejected_text(answer: str) -> str:
     """How a turned-down answer is named afterwards (in the next prompt, and by ``rft play``):
     what its guess tags held, or "" when it had none."""

@@ -15,14 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from rft.wordle.dataset import WordleDatasetConfig, build_rows
+from rft.wordle.dataset import WordleDatasetConfig, answer_split, build_rows, shuffled_passes
 from rft.wordle.game import History, as_history, is_consistent
-from rft.wordle.prompts import describe_clues
+from rft.wordle.play import GameRecord, states_met
+from rft.wordle.prompts import REJECTED_SHOWN_CHARACTERS, describe_clues
 from rft.wordle.solver import FIRST_GUESS, EntropySolver, PatternTable, default_table
 from rft.wordle.words import WORD_LENGTH, is_allowed
 
 EXAMPLES_SHOWN = 3  # how many remaining answers a trace names
 TRACE_GUESSERS = ("hard-solver", "best-answer")  # who picks the word a trace plays
+_TRAINING_ANSWERS = frozenset(answer_split()["train"])
 
 
 class BestAnswerGuesser:
@@ -68,6 +70,8 @@ def why_rejected(text: str) -> str:
     if not text:
         return "A turn was lost to an answer with no guess tag."
     shown = text.upper()
+    if len(shown) > REJECTED_SHOWN_CHARACTERS:  # a runaway answer is cut, as the prompt cuts it
+        shown = shown[:REJECTED_SHOWN_CHARACTERS] + "…"
     if not text.isalpha():
         return f"{shown} was not accepted: it is not a {WORD_LENGTH}-letter word."
     if len(text) != WORD_LENGTH:
@@ -149,4 +153,40 @@ def build_trace_rows(
                 "rejected": row["rejected"],
             }
         )
+    return rows
+
+
+def own_game_secrets(games: int, seed: int = 0) -> list[str]:
+    """Training answers for a model's own games: the held-out ones are never played in training."""
+    secrets = answer_split()["train"]
+    return [secrets[i] for i in shuffled_passes(len(secrets), games, np.random.default_rng([seed, 2]))]
+
+
+def own_game_trace_rows(
+    records: Sequence[GameRecord], guesser: str = "hard-solver", prompt_style: str = "full"
+) -> list[dict[str, Any]]:
+    """Traces for the states a model reached in its own games (DAgger).
+
+    A model that imitates traces drifts into states no scripted player reaches: its own odd
+    guesses, its own rejected answer named in the prompt. The dataset's traces never show the way
+    out of those; these do, for exactly the answers the model writes. The state before every turn
+    of every game becomes a row, answered as the trace player would answer it.
+    """
+    table = default_table()
+    choose = trace_guesser(guesser, table)
+    rows = []
+    for record in records:
+        if record.secret not in _TRAINING_ANSWERS:
+            raise ValueError(f"{record.secret!r} is a held-out answer: own games are played on training ones")
+        for state in states_met(record):
+            completion = trace(state.history, choose(state.history), table, state.rejected)
+            rows.append(
+                {
+                    "prompt": state.messages(prompt_style),
+                    "completion": [{"role": "assistant", "content": completion}],
+                    "secret": record.secret,
+                    "history": [entry.to_dict() for entry in state.history],
+                    "rejected": list(state.rejected),
+                }
+            )
     return rows
