@@ -3,6 +3,7 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
 
     python benchmarks/cpu_learning.py                # 60 minutes, 200 games (the reference run)
     python benchmarks/cpu_learning.py --minutes 20 --games 50
+    python benchmarks/cpu_learning.py --own-games 24    # the warm-up also learns from its own games
     python benchmarks/cpu_learning.py --evaluate-only RUNS --base-from results/cpu_learning.json
 
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
@@ -25,7 +26,7 @@ from _results import write
 
 from rft.evaluate import plot_rates, versus_base
 from rft.training.models import adapter_dir_of
-from rft.training.presets import apply_overrides, get_preset
+from rft.training.presets import Preset, apply_overrides, get_preset
 from rft.training.recipe import RecipeResult, evaluate_stages
 from rft.training.run import RunResult, new_run_dir, read_metrics, read_run_config, train
 from rft.wordle.play import GameRecord, game_metrics
@@ -108,6 +109,53 @@ def with_carried_base(evaluation: dict, results: Path, games: int) -> tuple[dict
     return {**evaluation, "metrics": metrics, "vs_base": versus_base(metrics)}, carried
 
 
+OWN_GAME_FIGURES = ("format_valid_rate", "consistency_rate", "wins")
+
+
+def warm_up(
+    preset: Preset,
+    folder: Path,
+    seconds: float,
+    own_games: int = 0,
+    first_share: float = 0.5,
+    second_rows: int = 200,
+) -> tuple[RunResult, dict[str, dict]]:
+    """The SFT warm-up, stopped when ``seconds`` are spent: one round, or with ``own_games`` two.
+    The second continues the first on the states it reached in that many games of its own (each
+    answered by the trace player) and ``second_rows`` usual rows; its games count against the
+    time. Returns the last round's run and a summary of each round."""
+    started = time.monotonic()
+    first_seconds = seconds * (first_share if own_games else 1.0)
+    run = train(preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(first_seconds)])
+    rounds = {"round1": stage_summary(run, time.monotonic() - started)}
+    if own_games:
+        second = {"init_from": str(run.run_dir), "own_games": own_games, "num_rows": second_rows}
+        round_started = time.monotonic()
+        run = train(
+            apply_overrides(preset, second),
+            runs_dir=folder,
+            progress=False,
+            extra_callbacks=[stop_after(deadline=started + seconds)],
+        )
+        own = json.loads((run.run_dir / "own_games.json").read_text(encoding="utf-8"))
+        rounds["round2"] = {
+            **stage_summary(run, time.monotonic() - round_started),
+            "own_game_states": own["states"],
+            "own_games_before": {k: own["metrics"][k] for k in OWN_GAME_FIGURES},
+        }
+    return run, rounds
+
+
+def warm_up_summary(run: RunResult, seconds: float, rounds: dict[str, dict] | None) -> dict:
+    """The warm-up stage as one summary; a two-round one adds up its steps and shows each round."""
+    summary = stage_summary(run, seconds)
+    if rounds and len(rounds) > 1:
+        summary["steps"] = sum(r["steps"] for r in rounds.values())
+        summary["loss_first_last"] = [rounds["round1"]["loss_first_last"][0], summary["loss_first_last"][1]]
+        summary["rounds"] = rounds
+    return summary
+
+
 def train_both(args: argparse.Namespace) -> tuple:
     """The warm-up, then GRPO from it, each stopped when its share of the budget is spent. The
     runs are kept under --runs-dir: their adapters are the result."""
@@ -115,8 +163,8 @@ def train_both(args: argparse.Namespace) -> tuple:
     folder = new_run_dir(args.runs_dir, "cpu-learning")
     started = time.monotonic()
     sft_preset = apply_overrides(get_preset("cpu-smollm2-wordle-sft"), OPEN_ENDED)
-    sft = train(
-        sft_preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(budget * args.sft_share)]
+    sft, rounds = warm_up(
+        sft_preset, folder, budget * args.sft_share, args.own_games, args.first_share, args.second_rows
     )
     sft_seconds = time.monotonic() - started
     grpo_preset = apply_overrides(
@@ -125,14 +173,16 @@ def train_both(args: argparse.Namespace) -> tuple:
     remaining = budget - (time.monotonic() - started)
     grpo = train(grpo_preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(remaining)])
     grpo_seconds = time.monotonic() - started - sft_seconds
-    return folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset
+    return folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset, rounds
 
 
 def saved_run(folder: Path, trainer: str) -> RunResult:
-    """The finished run of one stage in a benchmark folder."""
-    (run_dir,) = [
-        c.parent for c in folder.glob("*/config.json") if read_run_config(c.parent).trainer == trainer
-    ]
+    """The finished run of one stage in a benchmark folder: of a two-round warm-up, the second
+    (the one no run of the same stage continues)."""
+    configs = {c.parent: read_run_config(c.parent) for c in folder.glob("*/config.json")}
+    stage = {d: c for d, c in configs.items() if c.trainer == trainer}
+    continued = {Path(c.init_from) for c in stage.values() if c.init_from}
+    (run_dir,) = [d for d in stage if d.resolve() not in continued]
     return finished_run(run_dir)
 
 
@@ -153,7 +203,15 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--games", type=int, default=200)
     parser.add_argument("--sft-share", type=float, default=0.5, help="share of the budget for the warm-up")
-    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--max-new-tokens", type=int, default=160)
+    parser.add_argument(
+        "--own-games",
+        type=int,
+        default=0,
+        help="warm up in two rounds, the second also on the states the first reaches in N games of its own",
+    )
+    parser.add_argument("--first-share", type=float, default=0.55, help="the first round's share")
+    parser.add_argument("--second-rows", type=int, default=100, help="usual trace rows in the second round")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the two runs are kept")
     parser.add_argument(
         "--base-from",
@@ -174,9 +232,10 @@ def main() -> None:
         folder = args.evaluate_only
         sft, grpo = saved_run(folder, "sft"), saved_run(folder, "grpo")
         sft_seconds, grpo_seconds = step_seconds(sft), step_seconds(grpo)
+        rounds = None
         grpo_preset = read_run_config(grpo.run_dir)
     else:
-        folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset = train_both(args)
+        folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset, rounds = train_both(args)
 
     eval_started = time.monotonic()
     saved = folder / "eval" / "eval.json"
@@ -216,7 +275,11 @@ def main() -> None:
             "policies": dict(grpo_preset.policies),
             "rejected_share": grpo_preset.rejected_share,
             "games": args.games,
-            "stages": {"sft": stage_summary(sft, sft_seconds), "grpo": stage_summary(grpo, grpo_seconds)},
+            "own_games": args.own_games,
+            "stages": {
+                "sft": warm_up_summary(sft, sft_seconds, rounds),
+                "grpo": stage_summary(grpo, grpo_seconds),
+            },
             "runs": folder.name,  # the folder's name only: where it lies is the machine's business
             # With --evaluate-only the stage times are the runs' own step timings (no model loading).
             "evaluated_saved_runs": bool(args.evaluate_only),

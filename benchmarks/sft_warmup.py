@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 from _results import write
-from cpu_learning import OPEN_ENDED, finished_run, format_failures, stage_summary, step_seconds, stop_after
+from cpu_learning import OPEN_ENDED, finished_run, format_failures, stage_summary, step_seconds, warm_up
 
 from rft.training.presets import apply_overrides, get_preset
-from rft.training.run import new_run_dir, read_run_config, train
+from rft.training.run import new_run_dir, read_run_config
 
 REPORTED = ("trace_guesser", "policies", "rejected_share", "num_rows", "own_games", "prompt_style", "lora_r")
 
@@ -62,8 +62,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a warm-up setting")
     parser.add_argument("--label", default="default", help="names the results file: sft_warmup-LABEL.json")
     parser.add_argument("--own-games", type=int, default=0, help="games of its own for a second round")
-    parser.add_argument("--first-share", type=float, default=0.5, help="the first round's share (two rounds)")
-    parser.add_argument("--second-rows", type=int, default=200, help="usual trace rows in the second round")
+    parser.add_argument("--first-share", type=float, default=0.55, help="round 1's share (two rounds)")
+    parser.add_argument("--second-rows", type=int, default=100, help="usual trace rows in the second round")
     parser.add_argument(
         "--evaluate-only", type=Path, metavar="FOLDER", help="play an earlier call's runs/sft-warmup-*"
     )
@@ -79,31 +79,11 @@ def main() -> None:
             run = finished_run(run_dir)
             rounds[f"round{number}"] = stage_summary(run, step_seconds(run))
     else:
-        settings = {**OPEN_ENDED, **parse_settings(args.set)}
-        preset = apply_overrides(get_preset(args.preset), settings)
+        preset = apply_overrides(get_preset(args.preset), {**OPEN_ENDED, **parse_settings(args.set)})
         folder = new_run_dir(args.runs_dir, "sft-warmup")
-        started = time.monotonic()
-        deadline = started + args.minutes * 60
-        first_seconds = args.minutes * 60 * (args.first_share if args.own_games else 1.0)
-        run = train(preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(first_seconds)])
-        rounds["round1"] = stage_summary(run, time.monotonic() - started)
-        if args.own_games:
-            second = {
-                "init_from": str(run.run_dir),
-                "own_games": args.own_games,
-                "num_rows": args.second_rows,
-            }
-            preset = apply_overrides(get_preset(args.preset), {**settings, **second})
-            round_started = time.monotonic()
-            run = train(
-                preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(deadline=deadline)]
-            )
-            rounds["round2"] = stage_summary(run, time.monotonic() - round_started)
-            own = json.loads((run.run_dir / "own_games.json").read_text(encoding="utf-8"))
-            rounds["round2"]["own_game_states"] = own["states"]
-            rounds["round2"]["own_games_before"] = {
-                k: own["metrics"][k] for k in ("format_valid_rate", "consistency_rate", "wins")
-            }
+        run, rounds = warm_up(
+            preset, folder, args.minutes * 60, args.own_games, args.first_share, args.second_rows
+        )
     preset = read_run_config(run.run_dir)
 
     eval_started = time.monotonic()
