@@ -137,14 +137,14 @@ def play_games(
 def states_met(record: GameRecord, max_guesses: int = MAX_GUESSES) -> list[GameState]:
     """The state before each turn of a played game, as :func:`play_games` showed it to the player:
     the states a model reaches in its own games, its lost turns named as they were."""
-    states, history, rejected = [], [], []
-    for round_number, turn in enumerate(record.turns):
-        states.append(GameState(tuple(history), max_guesses - round_number, tuple(rejected)))
-        if turn.guess is None:
-            rejected.append(rejected_text(turn.text))
-        else:
-            history.append(GuessWithFeedback.score(turn.guess, record.secret))
-            rejected.clear()
+    states: list[GameState] = []
+    texts = iter([turn.text for turn in record.turns])
+
+    def replay(asked: Sequence[GameState]) -> list[str]:
+        states.extend(asked)
+        return [next(texts) for _ in asked]
+
+    play_games(replay, [record.secret], max_guesses)  # the same rules, so the same states
     return states
 
 

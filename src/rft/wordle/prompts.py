@@ -105,16 +105,16 @@ def _guesses(count: int) -> str:
     return f"{count} guess{'es' if count != 1 else ''}"
 
 
+def shown_rejected(text: str) -> str:
+    """A turned-down answer as prompts and traces name it: a runaway one cut, not echoed whole."""
+    return text[:REJECTED_SHOWN_CHARACTERS] + "…" if len(text) > REJECTED_SHOWN_CHARACTERS else text
+
+
 def _rejected_line(rejected: Sequence[str]) -> str:
     """Names the answers the game turned down since the last accepted guess, as Wordle's "not in
     word list" does: without it the prompt is unchanged, and a greedy model repeats the same
     rejected answer until the game ends."""
-    shown = [
-        (text[:REJECTED_SHOWN_CHARACTERS] + "…" if len(text) > REJECTED_SHOWN_CHARACTERS else text)
-        if text
-        else "(no guess tag)"
-        for text in rejected
-    ]
+    shown = [shown_rejected(text) if text else "(no guess tag)" for text in rejected]
     return f"Not accepted, each at the cost of a turn: {', '.join(shown)}. Guess a real 5-letter word."
 
 

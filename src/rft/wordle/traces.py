@@ -18,13 +18,12 @@ import numpy as np
 from rft.wordle.dataset import WordleDatasetConfig, answer_split, build_rows, shuffled_passes
 from rft.wordle.game import History, as_history, is_consistent
 from rft.wordle.play import GameRecord, states_met
-from rft.wordle.prompts import REJECTED_SHOWN_CHARACTERS, describe_clues
+from rft.wordle.prompts import describe_clues, shown_rejected
 from rft.wordle.solver import FIRST_GUESS, EntropySolver, PatternTable, default_table
 from rft.wordle.words import WORD_LENGTH, is_allowed
 
 EXAMPLES_SHOWN = 3  # how many remaining answers a trace names
 TRACE_GUESSERS = ("hard-solver", "best-answer")  # who picks the word a trace plays
-_TRAINING_ANSWERS = frozenset(answer_split()["train"])
 
 
 class BestAnswerGuesser:
@@ -69,9 +68,7 @@ def why_rejected(text: str) -> str:
     """Why the game turned an answer down, in one sentence a test can check against the text."""
     if not text:
         return "A turn was lost to an answer with no guess tag."
-    shown = text.upper()
-    if len(shown) > REJECTED_SHOWN_CHARACTERS:  # a runaway answer is cut, as the prompt cuts it
-        shown = shown[:REJECTED_SHOWN_CHARACTERS] + "…"
+    shown = shown_rejected(text.upper())
     if not text.isalpha():
         return f"{shown} was not accepted: it is not a {WORD_LENGTH}-letter word."
     if len(text) != WORD_LENGTH:
@@ -141,19 +138,27 @@ def build_trace_rows(
     rows = []
     for row in build_rows(config, progress=progress):
         history = as_history(row["history"])
-        guess = player(history)
-        rows.append(
-            {
-                "prompt": row["prompt"],
-                "completion": [
-                    {"role": "assistant", "content": trace(history, guess, table, row["rejected"])}
-                ],
-                "secret": row["secret"],
-                "history": row["history"],
-                "rejected": row["rejected"],
-            }
-        )
+        rows.append(_trace_row(row["prompt"], row["secret"], history, row["rejected"], player, table))
     return rows
+
+
+def _trace_row(
+    prompt: list[dict[str, str]],
+    secret: str,
+    history: History,
+    rejected: Sequence[str],
+    player: Callable[[History], str],
+    table: PatternTable,
+) -> dict[str, Any]:
+    """A prompt/completion row whose completion is ``player``'s answer to the state, as a trace."""
+    completion = trace(history, player(history), table, rejected)
+    return {
+        "prompt": prompt,
+        "completion": [{"role": "assistant", "content": completion}],
+        "secret": secret,
+        "history": [entry.to_dict() for entry in history],
+        "rejected": list(rejected),
+    }
 
 
 def own_game_secrets(games: int, seed: int = 0) -> list[str]:
@@ -174,19 +179,12 @@ def own_game_trace_rows(
     """
     table = default_table()
     choose = trace_guesser(guesser, table)
+    training = set(answer_split()["train"])
     rows = []
     for record in records:
-        if record.secret not in _TRAINING_ANSWERS:
+        if record.secret not in training:
             raise ValueError(f"{record.secret!r} is a held-out answer: own games are played on training ones")
         for state in states_met(record):
-            completion = trace(state.history, choose(state.history), table, state.rejected)
-            rows.append(
-                {
-                    "prompt": state.messages(prompt_style),
-                    "completion": [{"role": "assistant", "content": completion}],
-                    "secret": record.secret,
-                    "history": [entry.to_dict() for entry in state.history],
-                    "rejected": list(state.rejected),
-                }
-            )
+            prompt = state.messages(prompt_style)
+            rows.append(_trace_row(prompt, record.secret, state.history, state.rejected, choose, table))
     return rows
