@@ -3,7 +3,7 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
 
     python benchmarks/cpu_learning.py                # 60 minutes, 200 games (the reference run)
     python benchmarks/cpu_learning.py --minutes 20 --games 50
-    python benchmarks/cpu_learning.py --own-games 24    # the warm-up also learns from its own games
+    python benchmarks/cpu_learning.py --own-games 0     # a one-round warm-up, without its own games
     python benchmarks/cpu_learning.py --evaluate-only RUNS --base-from results/cpu_learning.json
 
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
@@ -207,8 +207,9 @@ def main() -> None:
     parser.add_argument(
         "--own-games",
         type=int,
-        default=0,
-        help="warm up in two rounds, the second also on the states the first reaches in N games of its own",
+        default=24,
+        help="warm up in two rounds, the second also on the states the first reaches in N games of its own "
+        "(0: one round)",
     )
     parser.add_argument("--first-share", type=float, default=0.55, help="the first round's share")
     parser.add_argument("--second-rows", type=int, default=100, help="usual trace rows in the second round")
