@@ -235,8 +235,10 @@ def main() -> None:
         sft_seconds, grpo_seconds = step_seconds(sft), step_seconds(grpo)
         rounds = None
         grpo_preset = read_run_config(grpo.run_dir)
+        own_games = read_run_config(sft.run_dir).own_games  # what the saved runs did, not the flag
     else:
         folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset, rounds = train_both(args)
+        own_games = args.own_games
 
     eval_started = time.monotonic()
     saved = folder / "eval" / "eval.json"
@@ -276,7 +278,7 @@ def main() -> None:
             "policies": dict(grpo_preset.policies),
             "rejected_share": grpo_preset.rejected_share,
             "games": args.games,
-            "own_games": args.own_games,
+            "own_games": own_games,
             "stages": {
                 "sft": warm_up_summary(sft, sft_seconds, rounds),
                 "grpo": stage_summary(grpo, grpo_seconds),
