@@ -4,6 +4,7 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
     python benchmarks/cpu_learning.py                # 60 minutes, 200 games (the reference run)
     python benchmarks/cpu_learning.py --minutes 20 --games 50
     python benchmarks/cpu_learning.py --own-games 0     # a one-round warm-up, without its own games
+    python benchmarks/cpu_learning.py --own-rounds 1    # two rounds: the second on its own games
     python benchmarks/cpu_learning.py --evaluate-only RUNS --base-from results/cpu_learning.json
 
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
@@ -118,27 +119,33 @@ def warm_up(
     seconds: float,
     own_games: int = 0,
     first_share: float = 0.5,
-    second_rows: int = 200,
+    later_rows: int = 200,
+    own_rounds: int = 1,
 ) -> tuple[RunResult, dict[str, dict]]:
-    """The SFT warm-up, stopped when ``seconds`` are spent: one round, or with ``own_games`` two.
-    The second continues the first on the states it reached in that many games of its own (each
-    answered by the trace player) and ``second_rows`` usual rows; its games count against the
-    time. Returns the last round's run and a summary of each round."""
+    """The SFT warm-up, stopped when ``seconds`` are spent: one round on the usual traces, then
+    ``own_rounds`` more when ``own_games`` is set. Each later round continues the one before on the
+    states that one reached in ``own_games`` games of its own (each answered by the trace player;
+    new training answers every round) plus ``later_rows`` usual rows; its games count against its
+    time, which is an equal part of what the first round leaves. Returns the last round's run and a
+    summary of each round."""
     started = time.monotonic()
-    first_seconds = seconds * (first_share if own_games else 1.0)
+    later = own_rounds if own_games else 0
+    first_seconds = seconds * (first_share if later else 1.0)
     run = train(preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(first_seconds)])
     rounds = {"round1": stage_summary(run, time.monotonic() - started)}
-    if own_games:
-        second = {"init_from": str(run.run_dir), "own_games": own_games, "num_rows": second_rows}
+    for number in range(2, later + 2):
+        deadline = started + first_seconds + (seconds - first_seconds) * (number - 1) / later
+        settings = {"init_from": str(run.run_dir), "own_games": own_games, "num_rows": later_rows}
+        settings["seed"] = preset.seed + number - 1  # other answers to play, other usual rows
         round_started = time.monotonic()
         run = train(
-            apply_overrides(preset, second),
+            apply_overrides(preset, settings),
             runs_dir=folder,
             progress=False,
-            extra_callbacks=[stop_after(deadline=started + seconds)],
+            extra_callbacks=[stop_after(deadline=deadline)],
         )
         own = json.loads((run.run_dir / "own_games.json").read_text(encoding="utf-8"))
-        rounds["round2"] = {
+        rounds[f"round{number}"] = {
             **stage_summary(run, time.monotonic() - round_started),
             "own_game_states": own["states"],
             "own_games_before": {k: own["metrics"][k] for k in OWN_GAME_FIGURES},
@@ -147,7 +154,7 @@ def warm_up(
 
 
 def warm_up_summary(run: RunResult, seconds: float, rounds: dict[str, dict] | None) -> dict:
-    """The warm-up stage as one summary; a two-round one adds up its steps and shows each round."""
+    """The warm-up stage as one summary; one in rounds adds up their steps and shows each round."""
     summary = stage_summary(run, seconds)
     if rounds and len(rounds) > 1:
         summary["steps"] = sum(r["steps"] for r in rounds.values())
@@ -164,7 +171,13 @@ def train_both(args: argparse.Namespace) -> tuple:
     started = time.monotonic()
     sft_preset = apply_overrides(get_preset("cpu-smollm2-wordle-sft"), OPEN_ENDED)
     sft, rounds = warm_up(
-        sft_preset, folder, budget * args.sft_share, args.own_games, args.first_share, args.second_rows
+        sft_preset,
+        folder,
+        budget * args.sft_share,
+        args.own_games,
+        args.first_share,
+        args.later_rows,
+        args.own_rounds,
     )
     sft_seconds = time.monotonic() - started
     grpo_preset = apply_overrides(
@@ -176,11 +189,16 @@ def train_both(args: argparse.Namespace) -> tuple:
     return folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset, rounds
 
 
-def saved_run(folder: Path, trainer: str) -> RunResult:
-    """The finished run of one stage in a benchmark folder: of a two-round warm-up, the second
-    (the one no run of the same stage continues)."""
+def stage_runs(folder: Path, trainer: str) -> dict[Path, Preset]:
+    """The runs of one stage ("sft" or "grpo") in a benchmark folder, with their configs."""
     configs = {c.parent: read_run_config(c.parent) for c in folder.glob("*/config.json")}
-    stage = {d: c for d, c in configs.items() if c.trainer == trainer}
+    return {d: c for d, c in configs.items() if c.trainer == trainer}
+
+
+def saved_run(folder: Path, trainer: str) -> RunResult:
+    """The finished run of one stage in a benchmark folder: of a warm-up in rounds, the last (the
+    one no run of the same stage continues)."""
+    stage = stage_runs(folder, trainer)
     continued = {Path(c.init_from) for c in stage.values() if c.init_from}
     (run_dir,) = [d for d in stage if d.resolve() not in continued]
     return finished_run(run_dir)
@@ -202,18 +220,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--games", type=int, default=200)
-    parser.add_argument("--sft-share", type=float, default=0.5, help="share of the budget for the warm-up")
+    parser.add_argument("--sft-share", type=float, default=0.6, help="share of the budget for the warm-up")
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument(
         "--own-games",
         type=int,
         default=24,
-        help="warm up in two rounds, the second also on the states the first reaches in N games of its own "
+        help="after the first round, warm up on the states the round before reaches in N games of its own "
         "(0: one round)",
     )
-    parser.add_argument("--first-share", type=float, default=0.55, help="the first round's share")
-    parser.add_argument("--second-rows", type=int, default=100, help="usual trace rows in the second round")
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the two runs are kept")
+    parser.add_argument("--own-rounds", type=int, default=2, help="rounds on own games after the first")
+    parser.add_argument("--first-share", type=float, default=0.45, help="the first round's share")
+    parser.add_argument("--later-rows", type=int, default=100, help="usual trace rows in each later round")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the runs are kept")
     parser.add_argument(
         "--base-from",
         type=Path,
@@ -225,7 +244,7 @@ def main() -> None:
         "--evaluate-only",
         type=Path,
         metavar="FOLDER",
-        help="skip training: evaluate the two runs an earlier call left in FOLDER (runs/cpu-learning-*)",
+        help="skip training: evaluate the runs an earlier call left in FOLDER (runs/cpu-learning-*)",
     )
     args = parser.parse_args()
 
@@ -235,10 +254,11 @@ def main() -> None:
         sft_seconds, grpo_seconds = step_seconds(sft), step_seconds(grpo)
         rounds = None
         grpo_preset = read_run_config(grpo.run_dir)
-        own_games = read_run_config(sft.run_dir).own_games  # what the saved runs did, not the flag
+        own_games = read_run_config(sft.run_dir).own_games  # what the saved runs did, not the flags
+        own_rounds = len(stage_runs(folder, "sft")) - 1
     else:
         folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset, rounds = train_both(args)
-        own_games = args.own_games
+        own_games, own_rounds = args.own_games, len(rounds) - 1
 
     eval_started = time.monotonic()
     saved = folder / "eval" / "eval.json"
@@ -279,6 +299,7 @@ def main() -> None:
             "rejected_share": grpo_preset.rejected_share,
             "games": args.games,
             "own_games": own_games,
+            "own_rounds": own_rounds,
             "stages": {
                 "sft": warm_up_summary(sft, sft_seconds, rounds),
                 "grpo": stage_summary(grpo, grpo_seconds),
