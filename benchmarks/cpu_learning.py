@@ -4,16 +4,16 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
     python benchmarks/cpu_learning.py                # 60 minutes, 200 games (the reference run)
     python benchmarks/cpu_learning.py --minutes 20 --games 50
     python benchmarks/cpu_learning.py --own-games 0     # a one-round warm-up, without its own games
-    python benchmarks/cpu_learning.py --own-rounds 1    # two rounds: the second on its own games
+    python benchmarks/cpu_learning.py --own-rounds 2 --sft-share 0.6 --first-share 0.45 --tag 3rounds
     python benchmarks/cpu_learning.py --evaluate-only RUNS --base-from results/cpu_learning.json
 
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
 SmolLM2-135M: format-valid rate >= 95%, consistency clearly above base, a win rate above zero with
 its interval, and GRPO after SFT no worse than SFT alone beyond the intervals.
 Writes results/cpu_learning.json, its name followed by -<minutes>min and -<games>games where they
-differ from the reference run (cpu_learning-50games.json). RUNS is the runs/cpu-learning-* folder
-a training call left; --base-from takes the base model's games from an earlier results file, as
-greedy decoding would replay them.
+differ from the reference run (cpu_learning-50games.json), then -<tag> with --tag. RUNS is the
+runs/cpu-learning-* folder a training call left; --base-from takes the base model's games from an
+earlier results file, as greedy decoding would replay them.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--games", type=int, default=200)
-    parser.add_argument("--sft-share", type=float, default=0.6, help="share of the budget for the warm-up")
+    parser.add_argument("--sft-share", type=float, default=0.5, help="share of the budget for the warm-up")
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument(
         "--own-games",
@@ -229,9 +229,10 @@ def main() -> None:
         help="after the first round, warm up on the states the round before reaches in N games of its own "
         "(0: one round)",
     )
-    parser.add_argument("--own-rounds", type=int, default=2, help="rounds on own games after the first")
-    parser.add_argument("--first-share", type=float, default=0.45, help="the first round's share")
+    parser.add_argument("--own-rounds", type=int, default=1, help="rounds on own games after the first")
+    parser.add_argument("--first-share", type=float, default=0.55, help="the first round's share")
     parser.add_argument("--later-rows", type=int, default=100, help="usual trace rows in each later round")
+    parser.add_argument("--tag", help="names a variant's results file: results/cpu_learning-TAG.json")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the runs are kept")
     parser.add_argument(
         "--base-from",
@@ -288,6 +289,8 @@ def main() -> None:
         name += f"-{args.minutes:g}min"
     if args.games != 200:
         name += f"-{args.games}games"
+    if args.tag:
+        name += f"-{args.tag}"
     write(
         name,
         {
