@@ -136,7 +136,9 @@ def warm_up(
     for number in range(2, later + 2):
         deadline = started + first_seconds + (seconds - first_seconds) * (number - 1) / later
         settings = {"init_from": str(run.run_dir), "own_games": own_games, "num_rows": later_rows}
-        settings["seed"] = preset.seed + number - 1  # other answers to play, other usual rows
+        # Round 2 keeps the preset's seed (the reference run's answers); each later round plays
+        # other answers and trains on other usual rows.
+        settings["seed"] = preset.seed + number - 2
         round_started = time.monotonic()
         run = train(
             apply_overrides(preset, settings),
