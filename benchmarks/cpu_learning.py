@@ -6,6 +6,8 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
     python benchmarks/cpu_learning.py --own-games 0     # a one-round warm-up, without its own games
     python benchmarks/cpu_learning.py --own-rounds 2 --sft-share 0.6 --first-share 0.45 --tag 3rounds
     python benchmarks/cpu_learning.py --evaluate-only RUNS --base-from results/cpu_learning.json
+    python benchmarks/cpu_learning.py --warm-up-from results/cpu_learning.json --grpo-own-games 24 \
+        --grpo-rows 64 --tag grpo-own-games
 
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
 SmolLM2-135M: format-valid rate >= 95%, consistency clearly above base, a win rate above zero with
@@ -13,7 +15,8 @@ its interval, and GRPO after SFT no worse than SFT alone beyond the intervals.
 Writes results/cpu_learning.json, its name followed by -<minutes>min and -<games>games where they
 differ from the reference run (cpu_learning-50games.json), then -<tag> with --tag. RUNS is the
 runs/cpu-learning-* folder a training call left; --base-from takes the base model's games from an
-earlier results file, as greedy decoding would replay them.
+earlier results file, as greedy decoding would replay them; --warm-up-from takes the warm-up from
+one too (its runs, its time and its games), so variants of GRPO start from the same adapter.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from _results import write
@@ -97,17 +101,21 @@ def recomputed(evaluation: dict) -> dict:
     return {**evaluation, "metrics": metrics, "vs_base": versus_base(metrics)}
 
 
-def with_carried_base(evaluation: dict, results: Path, games: int) -> tuple[dict, dict]:
-    """The evaluation with the base model's metrics from an earlier results file, which must have
+def with_carried(evaluation: dict, results: Path, games: int, stages: tuple[str, ...]) -> tuple[dict, dict]:
+    """The evaluation with some model stages' metrics from an earlier results file, which must have
     played the same number of held-out games (the secrets follow from the count and the seed)."""
     earlier = json.loads(results.read_text(encoding="utf-8"))
     if earlier.get("games") != games:
-        raise ValueError(f"--base-from {results}: it played {earlier.get('games')} games, this run {games}")
-    base = {**earlier["metrics"]["base"], "guess_distribution": earlier["guess_distribution"]["base"]}
+        raise ValueError(f"{results}: it played {earlier.get('games')} games, this run {games}")
+    carried = {
+        n: {**earlier["metrics"][n], "guess_distribution": earlier["guess_distribution"][n]} for n in stages
+    }
     order = [n for n in evaluation["metrics"] if n not in MODEL_STAGES] + list(MODEL_STAGES)
-    metrics = {n: base if n == "base" else evaluation["metrics"][n] for n in order}
-    carried = {"measured_at": earlier["measured_at"], "format_failures": earlier["format_failures"]["base"]}
-    return {**evaluation, "metrics": metrics, "vs_base": versus_base(metrics)}, carried
+    metrics = {n: carried[n] if n in carried else evaluation["metrics"][n] for n in order}
+    return {**evaluation, "metrics": metrics, "vs_base": versus_base(metrics)}, {
+        "measured_at": earlier["measured_at"],
+        "format_failures": {n: earlier["format_failures"][n] for n in stages},
+    }
 
 
 OWN_GAME_FIGURES = ("format_valid_rate", "consistency_rate", "wins")
@@ -165,30 +173,63 @@ def warm_up_summary(run: RunResult, seconds: float, rounds: dict[str, dict] | No
     return summary
 
 
-def train_both(args: argparse.Namespace) -> tuple:
-    """The warm-up, then GRPO from it, each stopped when its share of the budget is spent. The
-    runs are kept under --runs-dir: their adapters are the result."""
-    budget = args.minutes * 60
+@dataclass
+class Trained:
+    folder: Path
+    sft: RunResult
+    grpo: RunResult
+    grpo_preset: Preset
+    stages: dict[str, dict]  # each stage's summary
+    own_games: int  # the warm-up's
+    own_rounds: int
+
+
+def train_both(args: argparse.Namespace) -> Trained:
+    """The warm-up (or the one an earlier run left, --warm-up-from), then GRPO from it, each stopped
+    when its share of the budget is spent. The runs are kept under --runs-dir: their adapters are
+    the result."""
     folder = new_run_dir(args.runs_dir, "cpu-learning")
+    if args.warm_up_from:
+        earlier = json.loads(args.warm_up_from.read_text(encoding="utf-8"))
+        sft = saved_run(args.runs_dir / earlier["runs"], "sft")
+        sft_summary, own_games = earlier["stages"]["sft"], earlier["own_games"]
+        own_rounds = earlier.get("own_rounds", 1 if own_games else 0)
+    else:
+        started = time.monotonic()
+        sft_preset = apply_overrides(get_preset("cpu-smollm2-wordle-sft"), OPEN_ENDED)
+        sft, rounds = warm_up(
+            sft_preset,
+            folder,
+            args.minutes * 60 * args.sft_share,
+            args.own_games,
+            args.first_share,
+            args.later_rows,
+            args.own_rounds,
+        )
+        sft_summary = warm_up_summary(sft, time.monotonic() - started, rounds)
+        own_games, own_rounds = args.own_games, len(rounds) - 1
+    grpo_settings = {**OPEN_ENDED, "init_from": str(sft.run_dir), "own_games": args.grpo_own_games}
+    if args.grpo_rows:
+        grpo_settings["num_rows"] = args.grpo_rows
+    grpo_preset = apply_overrides(get_preset("cpu-smollm2-wordle"), grpo_settings)
     started = time.monotonic()
-    sft_preset = apply_overrides(get_preset("cpu-smollm2-wordle-sft"), OPEN_ENDED)
-    sft, rounds = warm_up(
-        sft_preset,
-        folder,
-        budget * args.sft_share,
-        args.own_games,
-        args.first_share,
-        args.later_rows,
-        args.own_rounds,
-    )
-    sft_seconds = time.monotonic() - started
-    grpo_preset = apply_overrides(
-        get_preset("cpu-smollm2-wordle"), {**OPEN_ENDED, "init_from": str(sft.run_dir)}
-    )
-    remaining = budget - (time.monotonic() - started)
+    remaining = args.minutes * 60 - sft_summary["wall_seconds"]
     grpo = train(grpo_preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(remaining)])
-    grpo_seconds = time.monotonic() - started - sft_seconds
-    return folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset, rounds
+    stages = {"sft": sft_summary, "grpo": stage_summary(grpo, time.monotonic() - started)}
+    return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds)
+
+
+def saved_runs(folder: Path) -> Trained:
+    """What an earlier training call left in ``folder``; the warm-up is the run its GRPO run
+    continues, which may lie in another folder (--warm-up-from). Stage times are the runs' own step
+    timings (model loading and own games not included)."""
+    grpo = saved_run(folder, "grpo")
+    grpo_preset = read_run_config(grpo.run_dir)
+    sft = finished_run(Path(grpo_preset.init_from))
+    own_rounds = len(stage_runs(sft.run_dir.parent, "sft")) - 1
+    stages = {"sft": stage_summary(sft, step_seconds(sft)), "grpo": stage_summary(grpo, step_seconds(grpo))}
+    own_games = read_run_config(sft.run_dir).own_games  # what the saved runs did, not the flags
+    return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds)
 
 
 def stage_runs(folder: Path, trainer: str) -> dict[Path, Preset]:
@@ -234,6 +275,20 @@ def main() -> None:
     parser.add_argument("--own-rounds", type=int, default=1, help="rounds on own games after the first")
     parser.add_argument("--first-share", type=float, default=0.55, help="the first round's share")
     parser.add_argument("--later-rows", type=int, default=100, help="usual trace rows in each later round")
+    parser.add_argument(
+        "--grpo-own-games",
+        type=int,
+        default=0,
+        help="GRPO also samples its groups in the states the warm-up reaches in N games of its own",
+    )
+    parser.add_argument("--grpo-rows", type=int, help="the usual GRPO rows (default: the preset's)")
+    parser.add_argument(
+        "--warm-up-from",
+        type=Path,
+        metavar="RESULTS",
+        help="skip the warm-up: GRPO continues the one an earlier results file measured (its runs under "
+        "--runs-dir), with what that warm-up left of the budget; its games and the base model's are carried",
+    )
     parser.add_argument("--tag", help="names a variant's results file: results/cpu_learning-TAG.json")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the runs are kept")
     parser.add_argument(
@@ -251,17 +306,13 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    if args.evaluate_only:
-        folder = args.evaluate_only
-        sft, grpo = saved_run(folder, "sft"), saved_run(folder, "grpo")
-        sft_seconds, grpo_seconds = step_seconds(sft), step_seconds(grpo)
-        rounds = None
-        grpo_preset = read_run_config(grpo.run_dir)
-        own_games = read_run_config(sft.run_dir).own_games  # what the saved runs did, not the flags
-        own_rounds = len(stage_runs(folder, "sft")) - 1
+    trained = saved_runs(args.evaluate_only) if args.evaluate_only else train_both(args)
+    folder, grpo_preset = trained.folder, trained.grpo_preset
+    carried_from = args.warm_up_from or args.base_from
+    if args.warm_up_from:
+        carried_stages: tuple[str, ...] = ("base", "sft")
     else:
-        folder, sft, grpo, sft_seconds, grpo_seconds, grpo_preset, rounds = train_both(args)
-        own_games, own_rounds = args.own_games, len(rounds) - 1
+        carried_stages = ("base",) if args.base_from else ()
 
     eval_started = time.monotonic()
     saved = folder / "eval" / "eval.json"
@@ -271,17 +322,17 @@ def main() -> None:
         eval_seconds = None
     else:
         evaluation = evaluate_stages(
-            RecipeResult(folder, sft, grpo),
+            RecipeResult(folder, trained.sft, trained.grpo),
             grpo_preset,
             args.games,
             args.max_new_tokens,
-            with_base=args.base_from is None,
+            skip=carried_stages,
         )
         eval_seconds = round(time.monotonic() - eval_started, 1)
 
     carried = None
-    if args.base_from:
-        evaluation, carried = with_carried_base(evaluation, args.base_from, args.games)
+    if carried_from:
+        evaluation, carried = with_carried(evaluation, carried_from, args.games, carried_stages)
         plot_rates(evaluation["metrics"], folder / "eval" / "rates.png")
     metrics = evaluation["metrics"]
     base, warm, final = metrics["base"], metrics["sft"], metrics["sft+grpo"]
@@ -303,12 +354,11 @@ def main() -> None:
             "policies": dict(grpo_preset.policies),
             "rejected_share": grpo_preset.rejected_share,
             "games": args.games,
-            "own_games": own_games,
-            "own_rounds": own_rounds,
-            "stages": {
-                "sft": warm_up_summary(sft, sft_seconds, rounds),
-                "grpo": stage_summary(grpo, grpo_seconds),
-            },
+            "own_games": trained.own_games,
+            "own_rounds": trained.own_rounds,
+            "grpo_own_games": grpo_preset.own_games,
+            "grpo_rows": grpo_preset.num_rows,
+            "stages": trained.stages,
             "runs": folder.name,  # the folder's name only: where it lies is the machine's business
             # With --evaluate-only the stage times are the runs' own step timings (no model loading).
             "evaluated_saved_runs": bool(args.evaluate_only),
@@ -320,11 +370,12 @@ def main() -> None:
             "format_failures": {
                 k: format_failures(evaluation["games"][k])
                 if k in evaluation["games"]
-                else carried["format_failures"]
+                else carried["format_failures"][k]
                 for k in MODEL_STAGES
             },
-            # Where the base model's games were not replayed: the results file they come from.
-            "base_carried_from": None if carried is None else carried["measured_at"],
+            # Stages whose games were not replayed, and the results file they come from.
+            "carried_stages": list(carried_stages),
+            "carried_from": None if carried is None else carried["measured_at"],
             "vs_base": evaluation["vs_base"],
             "targets": {
                 "format_valid_rate>=0.95": (final["format_valid_rate"] or 0) >= 0.95,

@@ -10,6 +10,7 @@ from rft.wordle.dataset import (
     build_dataset,
     build_rows,
     check_rows,
+    own_game_rows,
 )
 from rft.wordle.game import GuessWithFeedback, as_history, is_consistent
 from rft.wordle.play import play_games
@@ -178,3 +179,24 @@ def test_a_row_after_lost_turns_shows_the_prompt_a_game_in_play_shows(rows_after
 
         play_games(player, [row["secret"]])
         assert seen[len(answers)].messages() == row["prompt"]
+
+
+def test_own_game_rows_show_each_state_as_the_game_showed_it_lost_turns_counted():
+    secrets = list(answer_split()["train"][:2])
+    script = iter([["<guess>TONKER</guess>"] * 2, ["<guess>SOARE</guess>", "<guess>TONKER</guess>"]])
+    shown = []
+
+    def player(states):
+        shown.extend(states)
+        return next(script, ["<guess>SOARE</guess>"] * len(states))[: len(states)]
+
+    records = play_games(player, secrets)
+    rows = own_game_rows(records, prompt_style="compact")
+    assert len(rows) == len(shown) == sum(len(record.turns) for record in records)
+    assert sorted(str(r["prompt"]) for r in rows) == sorted(str(s.messages("compact")) for s in shown)
+    check_rows(rows)
+    # A game that lost its first turn, then guessed: one turn fewer than its history alone leaves.
+    assert any(len(s.history) == 1 and not s.rejected and s.turns_left == 4 for s in shown)
+    assert all(r["policy"] == "own-games" for r in rows)
+    with pytest.raises(ValueError, match="held-out"):
+        own_game_rows(play_games(player, [answer_split()["test"][0]]))

@@ -62,7 +62,7 @@ def test_overrides_take_the_type_of_their_field():
         ({"rejected_share": "1.5"}, "rejected_share must be a number in \\[0, 1\\]"),
         ({"trace_guesser": "greedy"}, "trace_guesser must be one of"),
         ({"own_games": "-1"}, "own_games must be a whole number >= 0"),
-        ({"own_games": "4"}, "own_games is for an SFT run with init_from"),
+        ({"own_games": "4"}, "own_games is for a Wordle run with init_from"),
         ({"gradient_checkpointing": "maybe"}, "expected true or false"),
     ],
 )
@@ -189,6 +189,23 @@ def test_a_second_warm_up_learns_from_the_games_the_first_one_plays(tmp_path):
     own = json.loads((second.run_dir / "own_games.json").read_text())
     assert len(own["games"]) == 2 and own["metrics"]["games"] == 2
     assert own["states"] == sum(game["guesses"] for game in own["games"]) > 0
+
+
+@pytest.mark.slow
+def test_grpo_after_the_warm_up_samples_its_groups_in_the_games_the_warm_up_plays(tmp_path):
+    from rft.training.models import load_policy
+    from rft.training.run import build_trainer
+
+    warm_up = train(get_preset("tiny-test-sft"), runs_dir=tmp_path, progress=False)
+    settings = {"init_from": str(warm_up.run_dir), "own_games": "2", "num_rows": "3", "max_steps": "1"}
+    preset = apply_overrides(get_preset("tiny-test"), settings)
+    trainer = build_trainer(preset, load_policy(preset), tmp_path, progress=False, callbacks=[])
+    own = json.loads((tmp_path / "own_games.json").read_text())
+    assert len(own["games"]) == 2 and own["states"] >= 2
+    policies = trainer.train_dataset["policy"]
+    assert len(policies) == own["states"] + 3 and policies.count("own-games") == own["states"]
+    trainer.train()
+    assert trainer.state.global_step == 1
 
 
 def test_init_from_must_be_a_finished_run(tmp_path):

@@ -64,8 +64,9 @@ class Preset:
     prompt_style: str = "full"
     rejected_share: float = 0.0  # share of game states whose prompt names turns the game turned down
     trace_guesser: str = "hard-solver"  # SFT warm-up: whose guesses the traces teach (TRACE_GUESSERS)
-    # SFT with init_from: also train on the states the run it continues reaches in this many games
-    # of its own (training secrets), answered by the trace player: the way out of its own mistakes.
+    # With init_from: also train on the states the run it continues reaches in this many games of
+    # its own (training secrets). SFT answers them as the trace player would: the way out of its
+    # own mistakes; GRPO samples its groups there, where the model really stands.
     own_games: int = 0
     seed: int = 0
     sample_every: int = 5  # write sample completions to the run folder every N steps (GRPO)
@@ -417,8 +418,8 @@ def validate(preset: Preset) -> Preset:
     preset.dataset_config()  # raises naming the dataset field
     if isinstance(preset.own_games, bool) or not isinstance(preset.own_games, int) or preset.own_games < 0:
         raise ValueError(f"own_games must be a whole number >= 0, got {preset.own_games!r}")
-    if preset.own_games and (preset.trainer != "sft" or preset.init_from is None):
-        raise ValueError("own_games is for an SFT run with init_from: the run it continues plays the games")
+    if preset.own_games and (preset.task != "wordle" or preset.init_from is None):
+        raise ValueError("own_games is for a Wordle run with init_from: the run it continues plays the games")
     if preset.trace_guesser not in TRACE_GUESSERS:
         raise ValueError(f"trace_guesser must be one of {TRACE_GUESSERS}, got {preset.trace_guesser!r}")
     task_rewards(preset)  # raises naming the reward

@@ -8,6 +8,7 @@ and ``eval/`` (eval.json, eval.md, guesses.png).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,11 @@ def evaluate_stages(
     preset: Preset,
     games: int,
     max_new_tokens: int,
-    with_base: bool = True,
+    skip: Collection[str] = (),
     progress: bool = True,
 ) -> dict[str, Any]:
+    """Held-out games for the base model, the warm-up ("sft") and the final adapter ("sft+grpo"),
+    beside the baselines; a stage in ``skip`` is left out (its games were played before)."""
     from rft.evaluate import (
         ModelPlayer,
         baseline_players,
@@ -68,8 +71,8 @@ def evaluate_stages(
     )
 
     players = baseline_players(preset.seed)
-    stages = {"base": None} if with_base else {}
-    stages |= {"sft": result.sft.run_dir, "sft+grpo": result.grpo.run_dir}
+    stages = {"base": None, "sft": result.sft.run_dir, "sft+grpo": result.grpo.run_dir}
+    stages = {name: run_dir for name, run_dir in stages.items() if name not in skip}
     for name, run_dir in stages.items():
         loaded = load_base(preset) if run_dir is None else with_adapter(load_base(preset), run_dir)
         players[name] = ModelPlayer(loaded.model, loaded.tokenizer, loaded.prompt_style, max_new_tokens)

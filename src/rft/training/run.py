@@ -23,7 +23,7 @@ from rft.rewarding import completion_text
 from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, release_memory
 from rft.training.plots import plot_training_curves
 from rft.training.presets import Preset, task_rewards
-from rft.wordle.dataset import build_dataset, check_rows
+from rft.wordle.dataset import build_dataset, check_rows, own_game_rows
 from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
 
 CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE = (
@@ -210,23 +210,24 @@ def build_trainer_config(
 OWN_GAME_TOKENS = 160  # as many as an evaluation allows, so the games are the ones it would see
 
 
-def own_game_rows(
-    preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool
-) -> list[dict[str, Any]]:
-    """Trace rows for the states the model being continued reaches in games of its own. The games
-    are kept in the run folder (``own_games.json``): where the model stood before this run."""
+def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool) -> list[Any]:
+    """``preset.own_games`` games by the model being continued, on training answers. They are kept
+    in the run folder (``own_games.json``): where the model stood before this run."""
     from rft.evaluate import ModelPlayer, played_with_progress
-    from rft.wordle.play import game_metrics
+    from rft.wordle.play import game_metrics, states_met
 
     player = ModelPlayer(policy.model, policy.tokenizer, preset.prompt_style, OWN_GAME_TOKENS)
     secrets = own_game_secrets(preset.own_games, preset.seed)
     padding_side = policy.tokenizer.padding_side  # generation pads on the left, training may not
     records = played_with_progress("its own games", player, secrets, progress)
     policy.tokenizer.padding_side = padding_side
-    rows = own_game_trace_rows(records, preset.trace_guesser, preset.prompt_style)
-    summary = {"states": len(rows), "metrics": game_metrics(records), "games": [r.to_dict() for r in records]}
+    summary = {
+        "states": sum(len(states_met(record)) for record in records),
+        "metrics": game_metrics(records),
+        "games": [record.to_dict() for record in records],
+    }
     (run_dir / "own_games.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    return rows
+    return records
 
 
 def build_trainer(
@@ -240,7 +241,8 @@ def build_trainer(
 
         rows = build_trace_rows(preset.dataset_config(), progress=progress, guesser=preset.trace_guesser)
         if preset.own_games:
-            rows = own_game_rows(preset, policy, run_dir, progress) + rows
+            records = play_own_games(preset, policy, run_dir, progress)
+            rows = own_game_trace_rows(records, preset.trace_guesser, preset.prompt_style) + rows
         return SFTTrainer(
             model=policy.model,
             args=build_trainer_config(preset, run_dir, progress=progress),
@@ -252,6 +254,7 @@ def build_trainer(
             callbacks=[*make_callbacks(run_dir, None, preset.sample_every), *callbacks],
         )
 
+    from datasets import Dataset
     from trl import GRPOTrainer
 
     if preset.task == "gsm8k":
@@ -261,6 +264,12 @@ def build_trainer(
         dataset = build_gsm8k_dataset(load_problems(preset.problems), preset.num_rows, preset.seed)
     else:
         dataset = build_dataset(preset.dataset_config(), progress=progress)
+        if preset.own_games:
+            from datasets import concatenate_datasets
+
+            records = play_own_games(preset, policy, run_dir, progress)
+            own = Dataset.from_list(own_game_rows(records, preset.prompt_style), features=dataset.features)
+            dataset = concatenate_datasets([own, dataset])
         check_rows(dataset)
     functions, weights = task_rewards(preset)
     recorder = SampleRecorder()

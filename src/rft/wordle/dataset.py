@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rft.wordle.game import MAX_GUESSES, Game, GuessWithFeedback, History, as_history
-from rft.wordle.play import GameState
+from rft.wordle.play import GameRecord, GameState, states_met
 from rft.wordle.prompts import PROMPT_STYLES
 from rft.wordle.solver import (
     EntropySolver,
@@ -166,11 +166,15 @@ def make_row(
     policy: str = "",
     prompt_style: str = "full",
     rejected: tuple[str, ...] = (),
+    turns_left: int | None = None,
 ) -> dict[str, Any]:
     """One dataset row: the prompt the model sees and the game state the rewards score against.
 
-    The prompt is the one a game in play shows in that state, lost turns counted."""
-    state = GameState(history, MAX_GUESSES - len(history) - len(rejected), rejected)
+    The prompt is the one a game in play shows in that state, lost turns counted: by default the
+    ones in ``rejected``; a game that lost turns before its last guess passes ``turns_left``."""
+    if turns_left is None:
+        turns_left = MAX_GUESSES - len(history) - len(rejected)
+    state = GameState(history, turns_left, rejected)
     return {
         "prompt": state.messages(prompt_style),
         "secret": secret,
@@ -209,6 +213,22 @@ def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[
             if lost_rng.random() < config.rejected_share:
                 rejected = lost_turns(history, lost_rng)
         rows.append(make_row(secret, history, policy_name, config.prompt_style, rejected))
+    return rows
+
+
+def own_game_rows(records: Iterable[GameRecord], prompt_style: str = "full") -> list[dict[str, Any]]:
+    """GRPO rows for the states a model reached in games of its own, its lost turns named as it
+    wrote them. The scripted histories and made-up rejected answers of :func:`build_rows` are rarely
+    what a warmed-up model writes; here every group is sampled where the model really stands."""
+    training = set(answer_split()["train"])
+    rows = []
+    for record in records:
+        if record.secret not in training:
+            raise ValueError(f"{record.secret!r} is a held-out answer: own games are played on training ones")
+        rows += [
+            make_row(record.secret, s.history, "own-games", prompt_style, s.rejected, s.turns_left)
+            for s in states_met(record)
+        ]
     return rows
 
 
