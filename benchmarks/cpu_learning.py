@@ -212,9 +212,10 @@ def train_both(args: argparse.Namespace) -> Trained:
     if args.grpo_rows:
         grpo_settings["num_rows"] = args.grpo_rows
     grpo_preset = apply_overrides(get_preset("cpu-smollm2-wordle"), grpo_settings)
-    started = time.monotonic()
-    remaining = args.minutes * 60 - sft_summary["wall_seconds"]
-    grpo = train(grpo_preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(remaining)])
+    started = time.monotonic()  # its own games count against its time, as the warm-up's do
+    deadline = started + args.minutes * 60 - sft_summary["wall_seconds"]
+    budget = stop_after(deadline=deadline)
+    grpo = train(grpo_preset, runs_dir=folder, progress=False, extra_callbacks=[budget])
     stages = {"sft": sft_summary, "grpo": stage_summary(grpo, time.monotonic() - started)}
     return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds)
 
