@@ -209,6 +209,8 @@ def train_both(args: argparse.Namespace) -> Trained:
         sft_summary = warm_up_summary(sft, time.monotonic() - started, rounds)
         own_games, own_rounds = args.own_games, len(rounds) - 1
     grpo_settings = {**OPEN_ENDED, "init_from": str(sft.run_dir), "own_games": args.grpo_own_games}
+    if args.grpo_own_games:  # on answers no warm-up round played, as if it were one more round
+        grpo_settings["seed"] = get_preset("cpu-smollm2-wordle").seed + own_rounds
     if args.grpo_rows:
         grpo_settings["num_rows"] = args.grpo_rows
     grpo_preset = apply_overrides(get_preset("cpu-smollm2-wordle"), grpo_settings)
