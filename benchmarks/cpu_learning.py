@@ -7,7 +7,7 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
     python benchmarks/cpu_learning.py --own-rounds 2 --sft-share 0.6 --first-share 0.45 --tag 3rounds
     python benchmarks/cpu_learning.py --evaluate-only RUNS --base-from results/cpu_learning.json
     python benchmarks/cpu_learning.py --warm-up-from results/cpu_learning.json --grpo-own-games 24 \
-        --grpo-rows 64 --tag grpo-own-games
+        --grpo-set num_rows=48 --tag grpo-own-games
 
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
 SmolLM2-135M: format-valid rate >= 95%, consistency clearly above base, a win rate above zero with
@@ -211,8 +211,7 @@ def train_both(args: argparse.Namespace) -> Trained:
     grpo_settings = {**OPEN_ENDED, "init_from": str(sft.run_dir), "own_games": args.grpo_own_games}
     if args.grpo_own_games:  # on answers no warm-up round played, as if it were one more round
         grpo_settings["seed"] = get_preset("cpu-smollm2-wordle").seed + own_rounds
-    if args.grpo_rows:
-        grpo_settings["num_rows"] = args.grpo_rows
+    grpo_settings |= dict(setting.partition("=")[::2] for setting in args.grpo_set)
     grpo_preset = apply_overrides(get_preset("cpu-smollm2-wordle"), grpo_settings)
     started = time.monotonic()  # its own games count against its time, as the warm-up's do
     deadline = started + args.minutes * 60 - sft_summary["wall_seconds"]
@@ -284,7 +283,14 @@ def main() -> None:
         default=0,
         help="GRPO also samples its groups in the states the warm-up reaches in N games of its own",
     )
-    parser.add_argument("--grpo-rows", type=int, help="the usual GRPO rows (default: the preset's)")
+    parser.add_argument(
+        "--grpo-set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a GRPO preset field or GRPOConfig setting, as rft train takes it: num_rows=48, "
+        "rewards=format=1,feedback=3 (repeatable)",
+    )
     parser.add_argument(
         "--warm-up-from",
         type=Path,
@@ -361,6 +367,7 @@ def main() -> None:
             "own_rounds": trained.own_rounds,
             "grpo_own_games": grpo_preset.own_games,
             "grpo_rows": grpo_preset.num_rows,
+            "grpo_set": args.grpo_set,
             "stages": trained.stages,
             "runs": folder.name,  # the folder's name only: where it lies is the machine's business
             # With --evaluate-only the stage times are the runs' own step timings (no model loading).
