@@ -24,6 +24,7 @@ from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, relea
 from rft.training.plots import plot_training_curves
 from rft.training.presets import Preset, task_rewards
 from rft.wordle.dataset import build_dataset, check_rows, own_game_rows
+from rft.wordle.play import GameRecord, game_metrics, states_met
 from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
 
 CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE = (
@@ -210,11 +211,10 @@ def build_trainer_config(
 OWN_GAME_TOKENS = 160  # as many as an evaluation allows, so the games are the ones it would see
 
 
-def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool) -> list[Any]:
+def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool) -> list[GameRecord]:
     """``preset.own_games`` games by the model being continued, on training answers. They are kept
     in the run folder (``own_games.json``): where the model stood before this run."""
     from rft.evaluate import ModelPlayer, played_with_progress
-    from rft.wordle.play import game_metrics, states_met
 
     player = ModelPlayer(policy.model, policy.tokenizer, preset.prompt_style, OWN_GAME_TOKENS)
     secrets = own_game_secrets(preset.own_games, preset.seed)
@@ -254,7 +254,6 @@ def build_trainer(
             callbacks=[*make_callbacks(run_dir, None, preset.sample_every), *callbacks],
         )
 
-    from datasets import Dataset
     from trl import GRPOTrainer
 
     if preset.task == "gsm8k":
@@ -265,7 +264,7 @@ def build_trainer(
     else:
         dataset = build_dataset(preset.dataset_config(), progress=progress)
         if preset.own_games:
-            from datasets import concatenate_datasets
+            from datasets import Dataset, concatenate_datasets
 
             records = play_own_games(preset, policy, run_dir, progress)
             own = Dataset.from_list(own_game_rows(records, preset.prompt_style), features=dataset.features)
