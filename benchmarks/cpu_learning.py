@@ -208,11 +208,12 @@ def train_both(args: argparse.Namespace) -> Trained:
         )
         sft_summary = warm_up_summary(sft, time.monotonic() - started, rounds)
         own_games, own_rounds = args.own_games, len(rounds) - 1
+    grpo_preset = get_preset("cpu-smollm2-wordle")
     grpo_settings = {**OPEN_ENDED, "init_from": str(sft.run_dir), "own_games": args.grpo_own_games}
     if args.grpo_own_games:  # on answers no warm-up round played, as if it were one more round
-        grpo_settings["seed"] = get_preset("cpu-smollm2-wordle").seed + own_rounds
+        grpo_settings["seed"] = grpo_preset.seed + own_rounds
     grpo_settings |= dict(setting.partition("=")[::2] for setting in args.grpo_set)
-    grpo_preset = apply_overrides(get_preset("cpu-smollm2-wordle"), grpo_settings)
+    grpo_preset = apply_overrides(grpo_preset, grpo_settings)
     started = time.monotonic()  # its own games count against its time, as the warm-up's do
     deadline = started + args.minutes * 60 - sft_summary["wall_seconds"]
     budget = stop_after(deadline=deadline)

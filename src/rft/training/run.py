@@ -24,7 +24,7 @@ from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, relea
 from rft.training.plots import plot_training_curves
 from rft.training.presets import Preset, task_rewards
 from rft.wordle.dataset import build_dataset, check_rows, own_game_rows
-from rft.wordle.play import GameRecord, game_metrics, states_met
+from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
 
 CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE = (
@@ -222,7 +222,7 @@ def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress
     records = played_with_progress("its own games", player, secrets, progress)
     policy.tokenizer.padding_side = padding_side
     summary = {
-        "states": sum(len(states_met(record)) for record in records),
+        "states": sum(len(record.turns) for record in records),  # the state before each turn
         "metrics": game_metrics(records),
         "games": [record.to_dict() for record in records],
     }

@@ -12,7 +12,7 @@ the answers are split once and for all: test answers never appear in a training 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any
@@ -216,20 +216,25 @@ def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[
     return rows
 
 
+def own_game_states(records: Iterable[GameRecord]) -> Iterator[tuple[str, GameState]]:
+    """The secret and the state before every turn of a model's own games, as play showed them.
+    Raises on a held-out answer: own games are training data, for SFT traces and GRPO rows alike."""
+    training = set(answer_split()["train"])
+    for record in records:
+        if record.secret not in training:
+            raise ValueError(f"{record.secret!r} is a held-out answer: own games are played on training ones")
+        for state in states_met(record):
+            yield record.secret, state
+
+
 def own_game_rows(records: Iterable[GameRecord], prompt_style: str = "full") -> list[dict[str, Any]]:
     """GRPO rows for the states a model reached in games of its own, its lost turns named as it
     wrote them. The scripted histories and made-up rejected answers of :func:`build_rows` are rarely
     what a warmed-up model writes; here every group is sampled where the model really stands."""
-    training = set(answer_split()["train"])
-    rows = []
-    for record in records:
-        if record.secret not in training:
-            raise ValueError(f"{record.secret!r} is a held-out answer: own games are played on training ones")
-        rows += [
-            make_row(record.secret, s.history, "own-games", prompt_style, s.rejected, s.turns_left)
-            for s in states_met(record)
-        ]
-    return rows
+    return [
+        make_row(secret, state.history, "own-games", prompt_style, state.rejected, state.turns_left)
+        for secret, state in own_game_states(records)
+    ]
 
 
 def _features() -> Any:

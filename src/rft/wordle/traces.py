@@ -15,9 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from rft.wordle.dataset import WordleDatasetConfig, answer_split, build_rows, shuffled_passes
+from rft.wordle.dataset import (
+    WordleDatasetConfig,
+    answer_split,
+    build_rows,
+    own_game_states,
+    shuffled_passes,
+)
 from rft.wordle.game import History, as_history, is_consistent
-from rft.wordle.play import GameRecord, states_met
+from rft.wordle.play import GameRecord
 from rft.wordle.prompts import describe_clues, shown_rejected
 from rft.wordle.solver import FIRST_GUESS, EntropySolver, PatternTable, default_table
 from rft.wordle.words import WORD_LENGTH, is_allowed
@@ -179,12 +185,7 @@ def own_game_trace_rows(
     """
     table = default_table()
     choose = trace_guesser(guesser, table)
-    training = set(answer_split()["train"])
-    rows = []
-    for record in records:
-        if record.secret not in training:
-            raise ValueError(f"{record.secret!r} is a held-out answer: own games are played on training ones")
-        for state in states_met(record):
-            prompt = state.messages(prompt_style)
-            rows.append(_trace_row(prompt, record.secret, state.history, state.rejected, choose, table))
-    return rows
+    return [
+        _trace_row(state.messages(prompt_style), secret, state.history, state.rejected, choose, table)
+        for secret, state in own_game_states(records)
+    ]
