@@ -141,6 +141,7 @@ def test_tiny_preset_trains_logs_saves_and_resumes(tmp_path):
         "feedback_reward",
         "guess_value_reward",
     }
+    assert {"secret", "history", "policy", "rejected"} <= set(samples[0])  # which state each group met
 
     resumed = train(resume_dir=run_dir, progress=False)
     assert resumed.run_dir == run_dir and resumed.global_step == 4

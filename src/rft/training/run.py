@@ -108,7 +108,9 @@ def _keep_lines_up_to(path: Path, step: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-RECORDED_COLUMNS = ("secret", "history", "answer")  # Wordle's game state; GSM8K's gold answer
+# Wordle's game state, where it came from (a policy, or "own-games") and the answers the game turned
+# down since the last accepted guess; GSM8K's gold answer.
+RECORDED_COLUMNS = ("secret", "history", "policy", "rejected", "answer")
 
 
 class SampleRecorder:
