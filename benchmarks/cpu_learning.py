@@ -126,8 +126,8 @@ def warm_up(
     folder: Path,
     seconds: float,
     own_games: int = 0,
-    first_share: float = 0.5,
-    later_rows: int = 200,
+    first_share: float = 0.55,
+    later_rows: int = 100,
     own_rounds: int = 1,
 ) -> tuple[RunResult, dict[str, dict]]:
     """The SFT warm-up, stopped when ``seconds`` are spent: one round on the usual traces, then
