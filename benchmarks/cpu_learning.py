@@ -154,13 +154,21 @@ def warm_up(
             progress=False,
             extra_callbacks=[stop_after(deadline=deadline)],
         )
-        own = json.loads((run.run_dir / "own_games.json").read_text(encoding="utf-8"))
         rounds[f"round{number}"] = {
             **stage_summary(run, time.monotonic() - round_started),
-            "own_game_states": own["states"],
-            "own_games_before": {k: own["metrics"][k] for k in OWN_GAME_FIGURES},
+            **own_games_summary(run),
         }
     return run, rounds
+
+
+def own_games_summary(run: RunResult) -> dict:
+    """How the model a run continued played its own games: the states they gave the run, and how
+    long they took of its time (runs older than that record leave the time out)."""
+    own = json.loads((run.run_dir / "own_games.json").read_text(encoding="utf-8"))
+    summary = {"own_game_states": own["states"]}
+    if "seconds" in own:
+        summary["own_game_seconds"] = own["seconds"]
+    return summary | {"own_games_before": {k: own["metrics"][k] for k in OWN_GAME_FIGURES}}
 
 
 def warm_up_summary(run: RunResult, seconds: float, rounds: dict[str, dict] | None) -> dict:
@@ -219,6 +227,8 @@ def train_both(args: argparse.Namespace) -> Trained:
     budget = stop_after(deadline=deadline)
     grpo = train(grpo_preset, runs_dir=folder, progress=False, extra_callbacks=[budget])
     stages = {"sft": sft_summary, "grpo": stage_summary(grpo, time.monotonic() - started)}
+    if grpo_preset.own_games:
+        stages["grpo"] |= own_games_summary(grpo)
     return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds)
 
 
@@ -231,6 +241,8 @@ def saved_runs(folder: Path) -> Trained:
     sft = finished_run(Path(grpo_preset.init_from))
     own_rounds = len(stage_runs(sft.run_dir.parent, "sft")) - 1
     stages = {"sft": stage_summary(sft, step_seconds(sft)), "grpo": stage_summary(grpo, step_seconds(grpo))}
+    if grpo_preset.own_games:
+        stages["grpo"] |= own_games_summary(grpo)
     own_games = read_run_config(sft.run_dir).own_games  # what the saved runs did, not the flags
     return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds)
 

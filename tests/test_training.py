@@ -190,6 +190,7 @@ def test_a_second_warm_up_learns_from_the_games_the_first_one_plays(tmp_path):
     own = json.loads((second.run_dir / "own_games.json").read_text())
     assert len(own["games"]) == 2 and own["metrics"]["games"] == 2
     assert own["states"] == sum(game["guesses"] for game in own["games"]) > 0
+    assert own["seconds"] > 0  # they count against the run's time, so the time is kept
 
 
 @pytest.mark.slow

@@ -221,10 +221,12 @@ def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress
     player = ModelPlayer(policy.model, policy.tokenizer, preset.prompt_style, OWN_GAME_TOKENS)
     secrets = own_game_secrets(preset.own_games, preset.seed)
     padding_side = policy.tokenizer.padding_side  # generation pads on the left, training may not
+    started = time.monotonic()
     records = played_with_progress("its own games", player, secrets, progress)
     policy.tokenizer.padding_side = padding_side
     summary = {
         "states": sum(len(record.turns) for record in records),  # the state before each turn
+        "seconds": round(time.monotonic() - started, 1),  # they count against a time-boxed run
         "metrics": game_metrics(records),
         "games": [record.to_dict() for record in records],
     }
