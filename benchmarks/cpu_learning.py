@@ -395,7 +395,10 @@ def main() -> None:
             "own_rounds": trained.own_rounds,
             "grpo_own_games": grpo_preset.own_games,
             "grpo_rows": grpo_preset.num_rows,
-            "grpo_set": [f"{field}={value}" for field, value in grpo_set(args).items()],
+            # The saved runs' own settings are in the fields above; the flags may not be theirs.
+            "grpo_set": None
+            if args.evaluate_only
+            else [f"{field}={value}" for field, value in grpo_set(args).items()],
             "stages": trained.stages,
             "runs": folder.name,  # the folder's name only: where it lies is the machine's business
             # With --evaluate-only the stage times are the runs' own step timings (no model loading).
