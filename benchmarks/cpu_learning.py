@@ -181,6 +181,12 @@ def own_games_summary(run: RunResult) -> dict:
     return summary | {"own_games_before": {k: own["metrics"][k] for k in OWN_GAME_FIGURES}}
 
 
+def grpo_summary(run: RunResult, preset: Preset, seconds: float) -> dict:
+    """The GRPO stage's summary, with the games it played first when it sampled its own states."""
+    summary = stage_summary(run, seconds)
+    return summary | own_games_summary(run) if preset.own_games else summary
+
+
 def warm_up_summary(run: RunResult, seconds: float, rounds: dict[str, dict] | None) -> dict:
     """The warm-up stage as one summary; one in rounds adds up their steps and shows each round."""
     summary = stage_summary(run, seconds)
@@ -236,9 +242,7 @@ def train_both(args: argparse.Namespace) -> Trained:
     deadline = started + args.minutes * 60 - sft_summary["wall_seconds"]
     budget = stop_after(deadline=deadline)
     grpo = train(grpo_preset, runs_dir=folder, progress=False, extra_callbacks=[budget])
-    stages = {"sft": sft_summary, "grpo": stage_summary(grpo, time.monotonic() - started)}
-    if grpo_preset.own_games:
-        stages["grpo"] |= own_games_summary(grpo)
+    stages = {"sft": sft_summary, "grpo": grpo_summary(grpo, grpo_preset, time.monotonic() - started)}
     return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds)
 
 
@@ -255,9 +259,10 @@ def saved_runs(folder: Path) -> Trained:
     grpo_preset = read_run_config(grpo.run_dir)
     sft = finished_run(Path(grpo_preset.init_from))
     own_rounds = len(stage_runs(sft.run_dir.parent, "sft")) - 1
-    stages = {"sft": stage_summary(sft, step_seconds(sft)), "grpo": stage_summary(grpo, step_seconds(grpo))}
-    if grpo_preset.own_games:
-        stages["grpo"] |= own_games_summary(grpo)
+    stages = {
+        "sft": stage_summary(sft, step_seconds(sft)),
+        "grpo": grpo_summary(grpo, grpo_preset, step_seconds(grpo)),
+    }
     own_games = read_run_config(sft.run_dir).own_games  # what the saved runs did, not the flags
     return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds)
 
