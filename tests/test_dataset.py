@@ -200,3 +200,21 @@ def test_own_game_rows_show_each_state_as_the_game_showed_it_lost_turns_counted(
     assert all(r["policy"] == "own-games" for r in rows)
     with pytest.raises(ValueError, match="held-out"):
         own_game_rows(play_games(player, [answer_split()["test"][0]]))
+
+
+def test_own_game_rows_repeat_the_states_after_lost_turns_when_asked():
+    secrets = list(answer_split()["train"][:2])
+    script = iter([["<guess>TONKER</guess>"] * 2, ["<guess>SOARE</guess>"] * 2])
+
+    def player(states):
+        return next(script, ["<guess>SOARE</guess>"] * len(states))[: len(states)]
+
+    records = play_games(player, secrets)
+    once, thrice = own_game_rows(records), own_game_rows(records, lost_repeats=3)
+    after_lost = [row for row in once if row["rejected"]]
+    assert len(after_lost) == 2  # both games lost their first turn
+    assert len(thrice) == len(once) + 2 * len(after_lost)
+    assert [row for row in thrice if row["rejected"]] == [r for r in after_lost for _ in range(3)]
+    assert [row for row in thrice if not row["rejected"]] == [row for row in once if not row["rejected"]]
+    with pytest.raises(ValueError, match="lost_repeats must be a whole number >= 1"):
+        own_game_rows(records, lost_repeats=0)

@@ -63,6 +63,8 @@ def test_overrides_take_the_type_of_their_field():
         ({"trace_guesser": "greedy"}, "trace_guesser must be one of"),
         ({"own_games": "-1"}, "own_games must be a whole number >= 0"),
         ({"own_games": "4"}, "own_games is for a Wordle run with init_from"),
+        ({"own_lost_repeats": "0"}, "own_lost_repeats must be a whole number >= 1"),
+        ({"own_lost_repeats": "3"}, "own_lost_repeats is for GRPO with own_games"),
         ({"gradient_checkpointing": "maybe"}, "expected true or false"),
     ],
 )
@@ -200,12 +202,15 @@ def test_grpo_after_the_warm_up_samples_its_groups_in_the_games_the_warm_up_play
 
     warm_up = train(get_preset("tiny-test-sft"), runs_dir=tmp_path, progress=False)
     settings = {"init_from": str(warm_up.run_dir), "own_games": "2", "num_rows": "3", "max_steps": "1"}
-    preset = apply_overrides(get_preset("tiny-test"), settings)
+    preset = apply_overrides(get_preset("tiny-test"), settings | {"own_lost_repeats": "3"})
     trainer = build_trainer(preset, load_policy(preset), tmp_path, progress=False, callbacks=[])
     own = json.loads((tmp_path / "own_games.json").read_text())
     assert len(own["games"]) == 2 and own["states"] >= 2
-    policies = trainer.train_dataset["policy"]
-    assert len(policies) == own["states"] + 3 and policies.count("own-games") == own["states"]
+    data = trainer.train_dataset
+    after_lost = sum(1 for p, r in zip(data["policy"], data["rejected"]) if p == "own-games" and r)
+    assert after_lost > 0 and after_lost % 3 == 0  # a random model loses turns; each such state thrice
+    own_rows = own["states"] + after_lost * 2 // 3
+    assert len(data) == own_rows + 3 and data["policy"].count("own-games") == own_rows
     trainer.train()
     assert trainer.state.global_step == 1
 

@@ -68,6 +68,8 @@ class Preset:
     # its own (training secrets). SFT answers them as the trace player would: the way out of its
     # own mistakes; GRPO samples its groups there, where the model really stands.
     own_games: int = 0
+    # GRPO with own_games: each own state after lost turns is sampled this many times as often.
+    own_lost_repeats: int = 1
     seed: int = 0
     sample_every: int = 5  # write sample completions to the run folder every N steps (GRPO)
     trainer_args: Mapping[str, Any] = field(default_factory=dict)  # any GRPOConfig / SFTConfig field
@@ -420,6 +422,11 @@ def validate(preset: Preset) -> Preset:
         raise ValueError(f"own_games must be a whole number >= 0, got {preset.own_games!r}")
     if preset.own_games and (preset.task != "wordle" or preset.init_from is None):
         raise ValueError("own_games is for a Wordle run with init_from: the run it continues plays the games")
+    repeats = preset.own_lost_repeats
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"own_lost_repeats must be a whole number >= 1, got {repeats!r}")
+    if repeats > 1 and not (preset.own_games and preset.trainer == "grpo"):
+        raise ValueError("own_lost_repeats is for GRPO with own_games: it repeats states of those games")
     if preset.trace_guesser not in TRACE_GUESSERS:
         raise ValueError(f"trace_guesser must be one of {TRACE_GUESSERS}, got {preset.trace_guesser!r}")
     task_rewards(preset)  # raises naming the reward

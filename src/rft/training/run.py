@@ -271,7 +271,8 @@ def build_trainer(
             from datasets import Dataset, concatenate_datasets
 
             records = play_own_games(preset, policy, run_dir, progress)
-            own = Dataset.from_list(own_game_rows(records, preset.prompt_style), features=dataset.features)
+            rows = own_game_rows(records, preset.prompt_style, preset.own_lost_repeats)
+            own = Dataset.from_list(rows, features=dataset.features)
             dataset = concatenate_datasets([own, dataset])
         check_rows(dataset)
     functions, weights = task_rewards(preset)

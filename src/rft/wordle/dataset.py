@@ -227,14 +227,23 @@ def own_game_states(records: Iterable[GameRecord]) -> Iterator[tuple[str, GameSt
             yield record.secret, state
 
 
-def own_game_rows(records: Iterable[GameRecord], prompt_style: str = "full") -> list[dict[str, Any]]:
+def own_game_rows(
+    records: Iterable[GameRecord], prompt_style: str = "full", lost_repeats: int = 1
+) -> list[dict[str, Any]]:
     """GRPO rows for the states a model reached in games of its own, its lost turns named as it
     wrote them. The scripted histories and made-up rejected answers of :func:`build_rows` are rarely
-    what a warmed-up model writes; here every group is sampled where the model really stands."""
-    return [
-        make_row(secret, state.history, "own-games", prompt_style, state.rejected, state.turns_left)
-        for secret, state in own_game_states(records)
-    ]
+    what a warmed-up model writes; here every group is sampled where the model really stands.
+
+    A state after lost turns appears ``lost_repeats`` times: few of a model's states follow one, yet
+    a game that misses once tends to miss on every turn after, so recovering is worth more groups.
+    """
+    if isinstance(lost_repeats, bool) or not isinstance(lost_repeats, int) or lost_repeats < 1:
+        raise ValueError(f"lost_repeats must be a whole number >= 1, got {lost_repeats!r}")
+    rows = []
+    for secret, state in own_game_states(records):
+        row = make_row(secret, state.history, "own-games", prompt_style, state.rejected, state.turns_left)
+        rows.extend([row] * (lost_repeats if state.rejected else 1))
+    return rows
 
 
 def _features() -> Any:
