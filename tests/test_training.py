@@ -63,7 +63,7 @@ def test_overrides_take_the_type_of_their_field():
         ({"trace_guesser": "greedy"}, "trace_guesser must be one of"),
         ({"own_games": "-1"}, "own_games must be a whole number >= 0"),
         ({"own_games": "4"}, "own_games is for a Wordle run with init_from"),
-        ({"own_lost_repeats": "0"}, "own_lost_repeats must be a whole number >= 1"),
+        ({"own_lost_repeats": "0"}, "own_lost_repeats must be a positive integer"),
         ({"own_lost_repeats": "3"}, "own_lost_repeats is for GRPO with own_games"),
         ({"gradient_checkpointing": "maybe"}, "expected true or false"),
     ],

@@ -404,7 +404,7 @@ def validate(preset: Preset) -> Preset:
         raise ValueError(f"task must be one of {TASKS}, got {preset.task!r}")
     if preset.trainer == "sft" and preset.task != "wordle":
         raise ValueError("trainer 'sft' (the warm-up on solver traces) is for task 'wordle' only")
-    for name in ("lora_r", "lora_alpha", "max_seq_length", "num_rows", "sample_every"):
+    for name in ("lora_r", "lora_alpha", "max_seq_length", "num_rows", "sample_every", "own_lost_repeats"):
         value = getattr(preset, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -422,10 +422,7 @@ def validate(preset: Preset) -> Preset:
         raise ValueError(f"own_games must be a whole number >= 0, got {preset.own_games!r}")
     if preset.own_games and (preset.task != "wordle" or preset.init_from is None):
         raise ValueError("own_games is for a Wordle run with init_from: the run it continues plays the games")
-    repeats = preset.own_lost_repeats
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"own_lost_repeats must be a whole number >= 1, got {repeats!r}")
-    if repeats > 1 and not (preset.own_games and preset.trainer == "grpo"):
+    if preset.own_lost_repeats > 1 and not (preset.own_games and preset.trainer == "grpo"):
         raise ValueError("own_lost_repeats is for GRPO with own_games: it repeats states of those games")
     if preset.trace_guesser not in TRACE_GUESSERS:
         raise ValueError(f"trace_guesser must be one of {TRACE_GUESSERS}, got {preset.trace_guesser!r}")
