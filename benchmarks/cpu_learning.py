@@ -49,6 +49,10 @@ OPEN_ENDED = {"max_steps": "100000", "save_steps": "100000"}
 # after scripted lost turns (each such row cost first misses), and kept clues paying 3, which held
 # consistency where GRPO otherwise traded it for safe replays. --grpo-set overrides any of them.
 GRPO_SETTINGS = {"num_rows": "48", "rejected_share": "0", "rewards": "format=1,feedback=3,guess_value=0.5"}
+# The held-out games' seed. GRPO's own seed moves past the warm-up's rounds when it plays games of
+# its own (other answers than theirs); the held-out secrets must not move with it, or a variant's
+# final adapter plays other games than the base model and warm-up it carries.
+HELD_OUT_SEED = 0
 
 
 def stop_after(seconds: float | None = None, deadline: float | None = None):
@@ -111,12 +115,24 @@ def recomputed(evaluation: dict) -> dict:
     return {**evaluation, "metrics": metrics, "vs_base": versus_base(metrics)}
 
 
-def with_carried(evaluation: dict, results: Path, games: int, stages: tuple[str, ...]) -> tuple[dict, dict]:
+def with_carried(
+    evaluation: dict, results: Path, runs_dir: Path, stages: tuple[str, ...]
+) -> tuple[dict, dict]:
     """The evaluation with some model stages' metrics from an earlier results file, which must have
-    played the same number of held-out games (the secrets follow from the count and the seed)."""
+    played the same held-out secrets: its own record of them, or its run's eval.json under
+    ``runs_dir`` for files older than that record."""
     earlier = json.loads(results.read_text(encoding="utf-8"))
-    if earlier.get("games") != games:
-        raise ValueError(f"{results}: it played {earlier.get('games')} games, this run {games}")
+    secrets = earlier.get("held_out_secrets")
+    if secrets is None:
+        saved = runs_dir / str(earlier.get("runs")) / "eval" / "eval.json"
+        if not saved.is_file():
+            raise FileNotFoundError(f"{results}: its games are not at {saved} to check their secrets")
+        secrets = json.loads(saved.read_text(encoding="utf-8"))["secrets"]
+    if secrets != evaluation["secrets"]:
+        raise ValueError(
+            f"{results}: its held-out games had other secrets than this run's ({len(secrets)} from "
+            f"{secrets[0]!r}, this run {len(evaluation['secrets'])} from {evaluation['secrets'][0]!r})"
+        )
     carried = {
         n: {**earlier["metrics"][n], "guess_distribution": earlier["guess_distribution"][n]} for n in stages
     }
@@ -369,12 +385,13 @@ def main() -> None:
             args.games,
             args.max_new_tokens,
             skip=carried_stages,
+            seed=HELD_OUT_SEED,
         )
         eval_seconds = round(time.monotonic() - eval_started, 1)
 
     carried = None
     if carried_from:
-        evaluation, carried = with_carried(evaluation, carried_from, args.games, carried_stages)
+        evaluation, carried = with_carried(evaluation, carried_from, args.runs_dir, carried_stages)
         plot_rates(evaluation["metrics"], folder / "eval" / "rates.png")
     metrics = evaluation["metrics"]
     base, warm, final = metrics["base"], metrics["sft"], metrics["sft+grpo"]
@@ -396,10 +413,12 @@ def main() -> None:
             "policies": dict(grpo_preset.policies),
             "rejected_share": grpo_preset.rejected_share,
             "games": args.games,
+            "held_out_secrets": evaluation["secrets"],
             "own_games": trained.own_games,
             "own_rounds": trained.own_rounds,
             "grpo_own_games": grpo_preset.own_games,
             "grpo_rows": grpo_preset.num_rows,
+            "grpo_own_lost_repeats": grpo_preset.own_lost_repeats,
             # The saved runs' own settings are in the fields above; the flags may not be theirs.
             "grpo_set": None
             if args.evaluate_only

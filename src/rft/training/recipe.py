@@ -58,9 +58,12 @@ def evaluate_stages(
     max_new_tokens: int,
     skip: Collection[str] = (),
     progress: bool = True,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Held-out games for the base model, the warm-up ("sft") and the final adapter ("sft+grpo"),
-    beside the baselines; a stage in ``skip`` is left out (its games were played before)."""
+    beside the baselines; a stage in ``skip`` is left out (its games were played before). The
+    secrets and the baselines follow ``seed``, the preset's when None: a caller comparing runs whose
+    presets differ in seed passes one, so every stage plays the same games."""
     from rft.evaluate import (
         ModelPlayer,
         baseline_players,
@@ -70,7 +73,8 @@ def evaluate_stages(
         with_adapter,
     )
 
-    players = baseline_players(preset.seed)
+    seed = preset.seed if seed is None else seed
+    players = baseline_players(seed)
     stages = {"base": None, "sft": result.sft.run_dir, "sft+grpo": result.grpo.run_dir}
     stages = {name: run_dir for name, run_dir in stages.items() if name not in skip}
     for name, run_dir in stages.items():
@@ -81,7 +85,7 @@ def evaluate_stages(
         "stages": {k: str(v) for k, v in stages.items()},
         "max_new_tokens": max_new_tokens,
     }
-    secrets = held_out_secrets(games, preset.seed)
+    secrets = held_out_secrets(games, seed)
     return evaluate(players, secrets, result.folder / "eval", details, progress)
 
 

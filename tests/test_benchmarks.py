@@ -1,0 +1,79 @@
+"""The learning benchmark's bookkeeping: a variant may carry the base model's and the warm-up's
+figures from an earlier run only when both played the same held-out secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rft.evaluate import evaluate, held_out_secrets
+from rft.wordle.play import policy_player
+from rft.wordle.solver import random_consistent_policy
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+STAGES = ("base", "sft", "sft+grpo")
+
+
+@pytest.fixture
+def cpu_learning(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import cpu_learning
+
+    return cpu_learning
+
+
+def played(secrets: list[str], out_dir: Path, seed: int) -> dict:
+    """Real games by stand-in players under the stage names: the bookkeeping reads only the games."""
+    players = {name: policy_player(random_consistent_policy, seed + i) for i, name in enumerate(STAGES)}
+    return evaluate(players, secrets, out_dir, progress=False)
+
+
+def results_file(path: Path, evaluation: dict, runs: str, record_secrets: bool, cpu_learning) -> Path:
+    figures = {
+        "measured_at": "2026-01-01T00:00:00+0000",
+        "runs": runs,
+        "games": len(evaluation["secrets"]),
+        "metrics": evaluation["metrics"],
+        "guess_distribution": {k: m["guess_distribution"] for k, m in evaluation["metrics"].items()},
+        "format_failures": {k: cpu_learning.format_failures(evaluation["games"][k]) for k in STAGES},
+    }
+    if record_secrets:
+        figures["held_out_secrets"] = evaluation["secrets"]
+    path.write_text(json.dumps(figures), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("record_secrets", [True, False], ids=["recorded", "from-its-eval-json"])
+def test_carried_stages_come_from_games_on_the_same_secrets(tmp_path, cpu_learning, record_secrets):
+    secrets = held_out_secrets(4, cpu_learning.HELD_OUT_SEED)
+    earlier = played(secrets, tmp_path / "runs" / "earlier" / "eval", seed=0)
+    results = results_file(tmp_path / "earlier.json", earlier, "earlier", record_secrets, cpu_learning)
+    now = played(secrets, tmp_path / "runs" / "now" / "eval", seed=10)
+
+    merged, carried = cpu_learning.with_carried(now, results, tmp_path / "runs", ("base", "sft"))
+
+    for stage in ("base", "sft"):
+        assert merged["metrics"][stage]["wins"] == earlier["metrics"][stage]["wins"]
+        assert merged["metrics"][stage]["consistency_turns"] == earlier["metrics"][stage]["consistency_turns"]
+    assert merged["metrics"]["sft+grpo"] == now["metrics"]["sft+grpo"]
+    assert carried["measured_at"] == "2026-01-01T00:00:00+0000"
+
+
+def test_stages_from_games_on_other_secrets_are_refused(tmp_path, cpu_learning):
+    earlier = played(held_out_secrets(4, 1), tmp_path / "runs" / "earlier" / "eval", seed=0)
+    results = results_file(tmp_path / "earlier.json", earlier, "earlier", False, cpu_learning)
+    now = played(held_out_secrets(4, cpu_learning.HELD_OUT_SEED), tmp_path / "now", seed=0)
+
+    with pytest.raises(ValueError, match="other secrets"):
+        cpu_learning.with_carried(now, results, tmp_path / "runs", ("base", "sft"))
+
+
+def test_stages_whose_secrets_cannot_be_checked_are_refused(tmp_path, cpu_learning):
+    secrets = held_out_secrets(4, cpu_learning.HELD_OUT_SEED)
+    earlier = played(secrets, tmp_path / "elsewhere" / "eval", seed=0)
+    results = results_file(tmp_path / "earlier.json", earlier, "earlier", False, cpu_learning)
+
+    with pytest.raises(FileNotFoundError, match=r"earlier\.json"):
+        cpu_learning.with_carried(earlier, results, tmp_path / "runs", ("base", "sft"))
