@@ -22,6 +22,8 @@ differ from the reference run (cpu_learning-50games.json), then -<tag> with --ta
 runs/cpu-learning-* folder a training call left; --base-from takes the base model's games from an
 earlier results file, as greedy decoding would replay them; --warm-up-from takes the warm-up from
 one too (its runs, its time and its games), so variants of GRPO start from the same adapter.
+Every stage plays the same held-out answers (HELD_OUT_SEED); figures are carried only from a file
+whose games had the same ones.
 """
 
 from __future__ import annotations
