@@ -16,14 +16,16 @@ also samples groups where the warm-up stands in 48 games of its own; the last ex
 the preset has it, as the run that wrote results/cpu_learning.json did.
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
 SmolLM2-135M: format-valid rate >= 95%, consistency clearly above base, a win rate above zero with
-its interval, and GRPO after SFT no worse than SFT alone beyond the intervals.
+its interval, and GRPO after SFT no worse than SFT alone beyond the intervals, on every rate that
+has one (HIGHER_IS_BETTER: wins, format, consistency, replays and lost turns).
 Writes results/cpu_learning.json, its name followed by -<minutes>min and -<games>games where they
 differ from the reference run (cpu_learning-50games.json), then -<tag> with --tag. RUNS is the
 runs/cpu-learning-* folder a training call left; --base-from takes the base model's games from an
 earlier results file, as greedy decoding would replay them; --warm-up-from takes the warm-up from
 one too (its runs, its time and its games), so variants of GRPO start from the same adapter.
 Every stage plays the same held-out answers (HELD_OUT_SEED); figures are carried only from a file
-whose games had the same ones.
+whose games had the same ones. --evaluate-only on a folder whose eval/eval.json holds the games
+scores them again with this code's metrics; the results file keeps the times it measured.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _results import write
+from _results import RESULTS, write
 
 from rft.evaluate import plot_rates, versus_base
 from rft.training.models import adapter_dir_of
@@ -84,12 +86,30 @@ def stage_summary(result, seconds: float) -> dict:
 
 
 MODEL_STAGES = ("base", "sft", "sft+grpo")
-COMPARED = ("win_rate", "format_valid_rate", "consistency_rate")
+# Every rate with an interval, and which way is better. A replayed word is always allowed, so a
+# policy can trade play for format-valid answers; the replay rate is what shows that trade.
+HIGHER_IS_BETTER = {
+    "win_rate": True,
+    "format_valid_rate": True,
+    "consistency_rate": True,
+    "replayed_guess_rate": False,
+    "rejected_repeated_rate": False,
+    "recovered_after_lost_rate": True,
+}
 
 
 def worse_beyond_interval(sft: dict, grpo: dict) -> list[str]:
-    """The metrics whose 95% interval after GRPO lies wholly below the warm-up's."""
-    return [m for m in COMPARED if grpo[f"{m}_ci95"][1] < sft[f"{m}_ci95"][0]]
+    """The metrics whose 95% interval after GRPO lies wholly on the worse side of the warm-up's."""
+    for stage, metrics in (("sft", sft), ("sft+grpo", grpo)):
+        missing = [m for m in HIGHER_IS_BETTER if f"{m}_ci95" not in metrics]
+        if missing:
+            raise ValueError(f"{stage}: no interval for {', '.join(missing)} (metrics from older code?)")
+    worse = []
+    for metric, higher_is_better in HIGHER_IS_BETTER.items():
+        (sft_low, sft_high), (grpo_low, grpo_high) = sft[f"{metric}_ci95"], grpo[f"{metric}_ci95"]
+        if (grpo_high < sft_low) if higher_is_better else (grpo_low > sft_high):
+            worse.append(metric)
+    return worse
 
 
 def format_failures(games: list[dict]) -> dict[str, int]:
@@ -122,14 +142,16 @@ def with_carried(
 ) -> tuple[dict, dict]:
     """The evaluation with some model stages' metrics from an earlier results file, which must have
     played the same held-out secrets: its own record of them, or its run's eval.json under
-    ``runs_dir`` for files older than that record."""
+    ``runs_dir`` for files older than that record. Where that eval.json is at hand, the metrics
+    are computed again from its games, so figures newer than the file are there too."""
     earlier = json.loads(results.read_text(encoding="utf-8"))
+    saved = runs_dir / str(earlier.get("runs")) / "eval" / "eval.json"
+    played = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else None
     secrets = earlier.get("held_out_secrets")
     if secrets is None:
-        saved = runs_dir / str(earlier.get("runs")) / "eval" / "eval.json"
-        if not saved.is_file():
+        if played is None:
             raise FileNotFoundError(f"{results}: its games are not at {saved} to check their secrets")
-        secrets = json.loads(saved.read_text(encoding="utf-8"))["secrets"]
+        secrets = played["secrets"]
     if secrets != evaluation["secrets"]:
         raise ValueError(
             f"{results}: its held-out games had other secrets than this run's ({len(secrets)} from "
@@ -138,6 +160,8 @@ def with_carried(
     carried = {
         n: {**earlier["metrics"][n], "guess_distribution": earlier["guess_distribution"][n]} for n in stages
     }
+    if played is not None:
+        carried |= {n: recomputed(played)["metrics"][n] for n in stages if n in played["games"]}
     order = [n for n in evaluation["metrics"] if n not in MODEL_STAGES] + list(MODEL_STAGES)
     metrics = {n: carried[n] if n in carried else evaluation["metrics"][n] for n in order}
     return {**evaluation, "metrics": metrics, "vs_base": versus_base(metrics)}, {
@@ -312,6 +336,23 @@ def step_seconds(result: RunResult) -> float:
     return sum(row.get("wall_seconds", 0.0) for row in read_metrics(result.metrics_path))
 
 
+def kept_times(results: Path, runs: str) -> dict | None:
+    """The stage and evaluation times an earlier file measured for the same runs, when the games
+    are only scored again (newer metrics from the same saved games): step timings would replace
+    the wall times that count against the budget."""
+    if not results.is_file():
+        return None
+    earlier = json.loads(results.read_text(encoding="utf-8"))
+    if earlier.get("runs") != runs:
+        return None
+    fields = ("stages", "evaluated_saved_runs", "eval_seconds", "grpo_set")
+    kept = {field: earlier.get(field) for field in fields}
+    kept["games_measured_at"] = earlier.get("games_measured_at", earlier["measured_at"])
+    if "base_carried_from" in earlier:  # where older files said the base's games came from
+        kept["base_carried_from"] = earlier["base_carried_from"]
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=60.0)
@@ -362,7 +403,8 @@ def main() -> None:
         "--evaluate-only",
         type=Path,
         metavar="FOLDER",
-        help="skip training: evaluate the runs an earlier call left in FOLDER (runs/cpu-learning-*)",
+        help="skip training: evaluate the runs an earlier call left in FOLDER (runs/cpu-learning-*), "
+        "or, where FOLDER/eval/eval.json holds their games, score those again with this code's metrics",
     )
     args = parser.parse_args()
 
@@ -405,6 +447,16 @@ def main() -> None:
         name += f"-{args.games}games"
     if args.tag:
         name += f"-{args.tag}"
+    timed = {
+        "stages": trained.stages,
+        # With --evaluate-only the stage times are the runs' own step timings (no model loading).
+        "evaluated_saved_runs": bool(args.evaluate_only),
+        "eval_seconds": eval_seconds,
+        # The saved runs' own settings are in the grpo_* fields; the flags may not be theirs.
+        "grpo_set": None if args.evaluate_only else [f"{k}={v}" for k, v in grpo_set(args).items()],
+    }
+    if eval_seconds is None:  # games scored again: the times this run's file measured still hold
+        timed = kept_times(RESULTS / f"{name}.json", folder.name) or timed
     write(
         name,
         {
@@ -421,15 +473,9 @@ def main() -> None:
             "grpo_own_games": grpo_preset.own_games,
             "grpo_rows": grpo_preset.num_rows,
             "grpo_own_lost_repeats": grpo_preset.own_lost_repeats,
-            # The saved runs' own settings are in the fields above; the flags may not be theirs.
-            "grpo_set": None
-            if args.evaluate_only
-            else [f"{field}={value}" for field, value in grpo_set(args).items()],
-            "stages": trained.stages,
+            **timed,
             "runs": folder.name,  # the folder's name only: where it lies is the machine's business
-            # With --evaluate-only the stage times are the runs' own step timings (no model loading).
-            "evaluated_saved_runs": bool(args.evaluate_only),
-            "eval_seconds": eval_seconds,
+            "scored_from_saved_games": eval_seconds is None,
             "metrics": {
                 k: {m: v for m, v in row.items() if m != "guess_distribution"} for k, row in metrics.items()
             },

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rft.evaluate import evaluate, held_out_secrets
-from rft.wordle.play import policy_player
+from rft.wordle.play import policy_player, wilson_interval
 from rft.wordle.solver import random_consistent_policy
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -77,3 +77,56 @@ def test_stages_whose_secrets_cannot_be_checked_are_refused(tmp_path, cpu_learni
 
     with pytest.raises(FileNotFoundError, match=r"earlier\.json"):
         cpu_learning.with_carried(earlier, results, tmp_path / "runs", ("base", "sft"))
+
+
+def test_carried_stages_get_figures_newer_than_their_file_from_its_games(tmp_path, cpu_learning):
+    secrets = held_out_secrets(4, cpu_learning.HELD_OUT_SEED)
+    earlier = played(secrets, tmp_path / "runs" / "earlier" / "eval", seed=0)
+    results = results_file(tmp_path / "earlier.json", earlier, "earlier", True, cpu_learning)
+    older = json.loads(results.read_text())
+    for stage in STAGES:  # as a file written before the replay rate had an interval
+        del older["metrics"][stage]["replayed_guess_rate_ci95"]
+    results.write_text(json.dumps(older))
+    now = played(secrets, tmp_path / "now", seed=10)
+
+    merged, _ = cpu_learning.with_carried(now, results, tmp_path / "runs", ("base", "sft"))
+
+    assert merged["metrics"]["sft"] == earlier["metrics"]["sft"]
+    assert "replayed_guess_rate_ci95" in merged["metrics"]["base"]
+
+
+def rates(**counts: tuple[int, int]) -> dict:
+    """Metrics with Wilson intervals from (successes, trials); rates not named are 1 of 2."""
+    metrics = {}
+    for metric in (
+        "win_rate",
+        "format_valid_rate",
+        "consistency_rate",
+        "replayed_guess_rate",
+        "rejected_repeated_rate",
+        "recovered_after_lost_rate",
+    ):
+        hits, trials = counts.get(metric, (1, 2))
+        metrics[metric], metrics[f"{metric}_ci95"] = hits / trials, list(wilson_interval(hits, trials))
+    return metrics
+
+
+def test_grpo_is_worse_where_its_interval_lies_wholly_on_the_worse_side(cpu_learning):
+    warm_up = rates(format_valid_rate=(820, 1000), replayed_guess_rate=(446, 1000))
+    # More format-valid answers bought with replays: the replay rate is what is worse.
+    replaying = rates(format_valid_rate=(950, 1000), replayed_guess_rate=(554, 1000))
+    assert cpu_learning.worse_beyond_interval(warm_up, replaying) == ["replayed_guess_rate"]
+    # Fewer replays is better, and overlapping intervals are no verdict either way.
+    fewer_replays = rates(format_valid_rate=(820, 1000), replayed_guess_rate=(300, 1000))
+    assert cpu_learning.worse_beyond_interval(warm_up, fewer_replays) == []
+    close = rates(format_valid_rate=(800, 1000), replayed_guess_rate=(460, 1000))
+    assert cpu_learning.worse_beyond_interval(warm_up, close) == []
+    fewer_valid = rates(format_valid_rate=(700, 1000), replayed_guess_rate=(446, 1000))
+    assert cpu_learning.worse_beyond_interval(warm_up, fewer_valid) == ["format_valid_rate"]
+
+
+def test_a_comparison_without_an_interval_names_what_is_missing(cpu_learning):
+    older = rates()
+    del older["rejected_repeated_rate_ci95"]
+    with pytest.raises(ValueError, match="sft: no interval for rejected_repeated_rate"):
+        cpu_learning.worse_beyond_interval(older, rates())

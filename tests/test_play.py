@@ -59,6 +59,12 @@ def test_metrics_of_crafted_games():
     assert metrics["lost_turns_retried"] == 2 and metrics["rejected_repeated_rate"] == 0.0
     assert metrics["recovered_after_lost_rate"] == 1 / 2  # QZXVW lost too; ABIDE got in
     assert metrics["replayed_guess_rate"] == 3 / 6  # ABIDE three times after the first
+    assert metrics["replayed_guess_rate_ci95"] == pytest.approx(list(wilson_interval(3, 6)))
+    assert metrics["rejected_repeated_rate_ci95"] == pytest.approx(list(wilson_interval(0, 2)))
+    assert metrics["recovered_after_lost_rate_ci95"] == pytest.approx(list(wilson_interval(1, 2)))
+    # After each game's first accepted guess: ABIDE once (the win), then ABIDE three times.
+    assert metrics["later_guesses"] == 4 and metrics["distinct_later_guesses"] == 1
+    assert metrics["top_later_guess"] == "abide" and metrics["top_later_guess_share"] == 1.0
     saved = [GameRecord.from_dict(json.loads(json.dumps(r.to_dict()))) for r in records]
     assert game_metrics(saved) == metrics
 

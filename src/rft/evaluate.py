@@ -279,16 +279,20 @@ def markdown_table(result: dict[str, Any]) -> str:
     lines = [
         f"Wordle evaluation: {len(result['secrets'])} held-out answers, the same for every player.",
         "",
-        "| player | win rate (95% CI) | mean guesses (wins) | format valid | valid guesses | consistent |",
-        "|---|---|---|---|---|---|",
+        "| player | win rate (95% CI) | mean guesses (wins) | format valid | valid guesses | consistent "
+        "| replayed | most played after the first |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, m in result["metrics"].items():
         low, high = m["win_rate_ci95"]
         mean = "—" if m["mean_guesses_when_won"] is None else f"{m['mean_guesses_when_won']:.2f}"
+        top = m["top_later_guess"]
+        share = f"{_pct(m['top_later_guess_share'])} of {m['later_guesses']}"
+        most_played = "—" if top is None else f"{top.upper()} ({share})"
         lines.append(
             f"| {name} | {_pct(m['win_rate'])} ({_pct(low)}–{_pct(high)}) | {mean} | "
             f"{_pct(m['format_valid_rate'])} | {_pct(m['valid_guess_rate'])} | "
-            f"{_pct(m['consistency_rate'])} |"
+            f"{_pct(m['consistency_rate'])} | {_pct(m['replayed_guess_rate'])} | {most_played} |"
         )
     if result.get("vs_base"):
         lines.append("")

@@ -10,6 +10,7 @@ next state names what was turned down, so a model can try something else.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -208,6 +209,8 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
     repeated = sum(1 for t, after in retried if _same_answer(t, after))
     recovered = sum(1 for _, after in retried if after.guess is not None)
     replayed = sum(_replays(r) for r in records)
+    later_words = Counter(t.guess for r in records for t in _accepted(r)[1:])
+    top_word, top_count = later_words.most_common(1)[0] if later_words else (None, 0)
     return {
         "games": len(records),
         "wins": len(wins),
@@ -230,8 +233,18 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
         # of the first: an accepted guess on the turn right after a lost one.
         "lost_turns_retried": len(retried),
         "rejected_repeated_rate": _rate(repeated, len(retried)),
+        "rejected_repeated_rate_ci95": list(wilson_interval(repeated, len(retried))),
         "recovered_after_lost_rate": _rate(recovered, len(retried)),
+        "recovered_after_lost_rate_ci95": list(wilson_interval(recovered, len(retried))),
         "replayed_guess_rate": _rate(replayed, len(accepted)),
+        "replayed_guess_rate_ci95": list(wilson_interval(replayed, len(accepted))),
+        # How varied the play is once clues are in: a policy that found one safe word plays it on
+        # every later turn (always allowed, so every format rate stays high) and learned no Wordle.
+        # The solver's most played later word takes about a tenth of its later guesses.
+        "later_guesses": sum(later_words.values()),
+        "distinct_later_guesses": len(later_words),
+        "top_later_guess": top_word,
+        "top_later_guess_share": _rate(top_count, sum(later_words.values())),
     }
 
 
@@ -239,6 +252,10 @@ def _same_answer(lost: Turn, after: Turn) -> bool:
     return rejected_text(lost.text).lower() == rejected_text(after.text).lower()
 
 
+def _accepted(record: GameRecord) -> list[Turn]:
+    return [t for t in record.turns if t.guess is not None]
+
+
 def _replays(record: GameRecord) -> int:
-    guessed = [t.guess for t in record.turns if t.guess is not None]
+    guessed = [t.guess for t in _accepted(record)]
     return sum(1 for i, word in enumerate(guessed) if word in guessed[:i])
