@@ -11,6 +11,7 @@ from rft.wordle.rewards import (
     feedback_reward,
     format_reward,
     guess_value_reward,
+    novelty_reward,
     parse_completion,
     select_rewards,
 )
@@ -87,6 +88,18 @@ def test_feedback_reward_pays_nothing_for_a_word_already_guessed():
     assert feedback_reward(completions, history=[SPEED_DEALT] * 3) == [0.0, 0.0, 1.0]
 
 
+def test_novelty_reward_takes_back_replays_and_turned_down_answers_written_again():
+    # DEALT was guessed; CRANX and an answer with no guess tag were turned down since.
+    completions = [answer("dealt"), answer("CRANX"), "no tag again", answer("abide"), answer("cranx ")]
+    scores = novelty_reward(completions, history=[SPEED_DEALT] * 5, rejected=[["cranx", ""]] * 5)
+    assert scores == [0.0, 0.0, 0.0, 1.0, 0.0]
+    # Without lost turns (or without the column) only replays are taken back.
+    assert novelty_reward([answer("cranx"), "no tag"], history=[SPEED_DEALT] * 2) == [1.0, 1.0]
+    assert novelty_reward([answer("speed")], history=[SPEED_DEALT], rejected=[[]]) == [0.0]
+    with pytest.raises(ValueError, match="column 'rejected' holds 'cranx'"):
+        novelty_reward([answer("crane")], history=[[]], rejected=["cranx"])
+
+
 def test_feedback_reward_accepts_histories_in_every_form():
     history = history_for("abide", ["speed", "dealt"])
     forms = [SPEED_DEALT, list(history), [e.render() for e in history]]
@@ -145,7 +158,9 @@ def test_missing_or_misshapen_columns_are_named():
 def test_select_rewards_by_name_with_weights():
     functions, weights = select_rewards()
     assert functions == [format_reward, feedback_reward, guess_value_reward]
-    assert weights == [DEFAULT_REWARD_WEIGHTS[name] for name in REWARD_FUNCTIONS]
+    assert weights == [DEFAULT_REWARD_WEIGHTS[name] for name in DEFAULT_REWARD_WEIGHTS]
+    functions, weights = select_rewards({**DEFAULT_REWARD_WEIGHTS, "novelty": 0.25})
+    assert functions[-1] is novelty_reward and weights[-1] == 0.25
     functions, weights = select_rewards({"guess_value": 2, "format": 0.5})
     assert functions == [format_reward, guess_value_reward] and weights == [0.5, 2.0]
     with pytest.raises(ValueError, match="unknown reward 'lenght'"):
@@ -217,6 +232,12 @@ def test_feedback_reward_is_total(c, history):
 @given(completion, secrets, histories)
 def test_guess_value_reward_is_total(c, secret, history):
     assert_scores(guess_value_reward([c], secret=[secret], history=[history]), 1)
+
+
+@settings(max_examples=5_000)
+@given(completion, histories, st.lists(st.one_of(text, st.sampled_from(WORDISH)), max_size=3))
+def test_novelty_reward_is_total(c, history, rejected):
+    assert_scores(novelty_reward([c], history=[history], rejected=[rejected]), 1)
 
 
 @pytest.mark.parametrize(

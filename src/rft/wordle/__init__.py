@@ -23,6 +23,7 @@ from rft.wordle.rewards import (
     feedback_reward,
     format_reward,
     guess_value_reward,
+    novelty_reward,
     select_rewards,
 )
 from rft.wordle.solver import EntropySolver, PatternTable, default_table
@@ -53,6 +54,7 @@ __all__ = [
     "guess_value_reward",
     "is_allowed",
     "is_consistent",
+    "novelty_reward",
     "play_game",
     "select_rewards",
     "system_prompt",

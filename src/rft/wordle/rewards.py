@@ -1,4 +1,5 @@
-"""The three Wordle rewards, in the signature TRL's ``GRPOTrainer`` calls.
+"""The Wordle rewards, in the signature TRL's ``GRPOTrainer`` calls: format, feedback and guess value by
+default, and novelty on request.
 
 Each reward takes ``completions`` (plain strings or chat messages) plus the dataset's columns as
 keyword arguments (``secret``, ``history``: one entry per completion) and returns one float per
@@ -197,6 +198,40 @@ def guess_value_reward(
     return scores
 
 
+def novelty_reward(
+    completions: Sequence[Any],
+    history: Sequence[Any] | None = None,
+    rejected: Sequence[Any] | None = None,
+    **kwargs: Any,
+) -> list[float]:
+    """Takes back what a surely wasted turn earns elsewhere: a word already guessed, or an answer the
+    game just turned down written again.
+
+    Both cost a turn and tell nothing new, yet a replayed word is always allowed, so the format
+    reward pays it in full; a small model that cannot yet find a fresh word learns to replay one,
+    and a greedy one writes a turned-down answer again (the habits ``game_metrics`` counts). At
+    weight 0.25 beside format 1, a replay earns what a made-up word does.
+    Scale: 1.0 for any other answer, 0.0 for a word in ``history`` or a guess-tag text in
+    ``rejected`` (compared in lowercase, as play names them; "" stands for no guess tag). Only
+    differences within a group matter to GRPO, so paying the rest 1.0 is the same as charging these.
+    A dataset without a ``rejected`` column has no lost turns. Not among the default rewards: ask
+    for it by name (``rewards=format=1,feedback=3,guess_value=0.5,novelty=0.25``).
+    """
+    histories = _column("history", history, len(completions))
+    turned_down = (
+        [[]] * len(completions) if rejected is None else _column("rejected", rejected, len(completions))
+    )
+    scores = []
+    for completion, entries, texts in zip(completions, histories, turned_down):
+        if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+            raise ValueError(f"column 'rejected' holds {texts!r:.200}, not a list of turned-down answers")
+        parsed = parse_completion(completion)
+        guessed = {guess for guess, _ in _history_key(entries)}
+        again = (parsed.guess_block or "").lower() in {str(text).lower() for text in texts}
+        scores.append(0.0 if again or parsed.word in guessed else 1.0)
+    return scores
+
+
 # ---------------------------------------------------------------------------------------------
 # Choosing rewards by name
 # ---------------------------------------------------------------------------------------------
@@ -205,11 +240,13 @@ REWARD_FUNCTIONS: dict[str, RewardFunction] = {
     "format": format_reward,
     "feedback": feedback_reward,
     "guess_value": guess_value_reward,
+    "novelty": novelty_reward,
 }
 
 DEFAULT_REWARD_WEIGHTS: dict[str, float] = {"format": 1.0, "feedback": 1.0, "guess_value": 1.0}
 
 
 def select_rewards(weights: Mapping[str, float] | None = None) -> tuple[list[RewardFunction], list[float]]:
-    """The Wordle rewards named in ``weights`` (all three, equally weighted, by default)."""
+    """The Wordle rewards named in ``weights`` (format, feedback and guess value, equally weighted,
+    by default)."""
     return choose_rewards(DEFAULT_REWARD_WEIGHTS if weights is None else weights, REWARD_FUNCTIONS)
