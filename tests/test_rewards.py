@@ -158,7 +158,7 @@ def test_missing_or_misshapen_columns_are_named():
 def test_select_rewards_by_name_with_weights():
     functions, weights = select_rewards()
     assert functions == [format_reward, feedback_reward, guess_value_reward]
-    assert weights == [DEFAULT_REWARD_WEIGHTS[name] for name in DEFAULT_REWARD_WEIGHTS]
+    assert weights == list(DEFAULT_REWARD_WEIGHTS.values())
     functions, weights = select_rewards({**DEFAULT_REWARD_WEIGHTS, "novelty": 0.25})
     assert functions[-1] is novelty_reward and weights[-1] == 0.25
     functions, weights = select_rewards({"guess_value": 2, "format": 0.5})
@@ -234,7 +234,7 @@ def test_guess_value_reward_is_total(c, secret, history):
     assert_scores(guess_value_reward([c], secret=[secret], history=[history]), 1)
 
 
-@settings(max_examples=5_000)
+@settings(max_examples=10_000)
 @given(completion, histories, st.lists(st.one_of(text, st.sampled_from(WORDISH)), max_size=3))
 def test_novelty_reward_is_total(c, history, rejected):
     assert_scores(novelty_reward([c], history=[history], rejected=[rejected]), 1)
