@@ -161,7 +161,8 @@ def with_carried(
         n: {**earlier["metrics"][n], "guess_distribution": earlier["guess_distribution"][n]} for n in stages
     }
     if played is not None:
-        carried |= {n: recomputed(played)["metrics"][n] for n in stages if n in played["games"]}
+        again = recomputed(played)["metrics"]
+        carried |= {n: again[n] for n in stages if n in again}
     order = [n for n in evaluation["metrics"] if n not in MODEL_STAGES] + list(MODEL_STAGES)
     metrics = {n: carried[n] if n in carried else evaluation["metrics"][n] for n in order}
     return {**evaluation, "metrics": metrics, "vs_base": versus_base(metrics)}, {

@@ -150,9 +150,8 @@ def states_met(record: GameRecord, max_guesses: int = MAX_GUESSES) -> list[GameS
 
 
 def rejected_text(answer: str) -> str:
-    """How a turned-down answer is named afterwards (in the next prompt, and by ``rft play``):
-    what its guess tags held, or "" when it had none."""
-    return parse_completion(answer).guess_block or ""
+    """How a turned-down answer is named afterwards (:attr:`ParsedCompletion.rejected_text`)."""
+    return parse_completion(answer).rejected_text
 
 
 def _judge(text: str, secret: str, history: list[GuessWithFeedback]) -> Turn:
@@ -210,6 +209,7 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
     recovered = sum(1 for _, after in retried if after.guess is not None)
     replayed = sum(_replays(r) for r in records)
     later_words = Counter(t.guess for r in records for t in _accepted(r)[1:])
+    later_count = later_words.total()
     top_word, top_count = later_words.most_common(1)[0] if later_words else (None, 0)
     return {
         "games": len(records),
@@ -241,10 +241,10 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
         # How varied the play is once clues are in: a policy that found one safe word plays it on
         # every later turn (always allowed, so every format rate stays high) and learned no Wordle.
         # The solver's most played later word takes about a tenth of its later guesses.
-        "later_guesses": sum(later_words.values()),
+        "later_guesses": later_count,
         "distinct_later_guesses": len(later_words),
         "top_later_guess": top_word,
-        "top_later_guess_share": _rate(top_count, sum(later_words.values())),
+        "top_later_guess_share": _rate(top_count, later_count),
     }
 
 

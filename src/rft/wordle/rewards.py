@@ -44,6 +44,12 @@ class ParsedCompletion:
     guess_block: str | None  # stripped content of the last <guess>…</guess>, if any
     word: str | None  # that content in lowercase, when it is five ASCII letters
 
+    @property
+    def rejected_text(self) -> str:
+        """How this answer is named once the game turns it down (in the next prompt, by ``rft
+        play``, and when it is written again): what its guess tags held, or "" when it had none."""
+        return self.guess_block or ""
+
 
 def parse_completion(completion: Any) -> ParsedCompletion:
     """Read a completion in linear time whatever it holds (no regex that could backtrack)."""
@@ -227,7 +233,7 @@ def novelty_reward(
             raise ValueError(f"column 'rejected' holds {texts!r:.200}, not a list of turned-down answers")
         parsed = parse_completion(completion)
         guessed = {guess for guess, _ in _history_key(entries)}
-        again = (parsed.guess_block or "").lower() in {str(text).lower() for text in texts}
+        again = parsed.rejected_text.lower() in {str(text).lower() for text in texts}
         scores.append(0.0 if again or parsed.word in guessed else 1.0)
     return scores
 
