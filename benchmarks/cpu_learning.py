@@ -474,6 +474,7 @@ def main() -> None:
             "grpo_own_games": grpo_preset.own_games,
             "grpo_rows": grpo_preset.num_rows,
             "grpo_own_lost_repeats": grpo_preset.own_lost_repeats,
+            "grpo_beta": grpo_preset.trainer_args.get("beta", 0.0),  # the KL term, held to the warm-up
             **timed,
             "runs": folder.name,  # the folder's name only: where it lies is the machine's business
             "scored_from_saved_games": eval_seconds is None,

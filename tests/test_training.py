@@ -184,6 +184,37 @@ def test_sft_warm_up_then_grpo_continues_its_adapter(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_kl_term_after_the_warm_up_holds_grpo_to_the_warm_up_not_the_base(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from rft.training.models import load_policy
+    from rft.training.run import build_trainer
+
+    warm_up = train(get_preset("tiny-test-sft"), runs_dir=tmp_path, progress=False)
+    warm_weights = load_file(warm_up.adapter_dir / "adapter_model.safetensors")
+    trained_b = [tensor for name, tensor in warm_weights.items() if name.endswith("lora_B.weight")]
+    assert any(tensor.abs().sum() > 0 for tensor in trained_b)  # so the warm-up is not the base
+    preset = apply_overrides(
+        get_preset("tiny-test"), {"init_from": str(warm_up.run_dir), "max_steps": "1", "beta": "0.04"}
+    )
+    trainer = build_trainer(preset, load_policy(preset), tmp_path / "built", progress=False, callbacks=[])
+    reference = {
+        name.replace(".ref.", "."): parameter
+        for name, parameter in trainer.model.named_parameters()
+        if ".ref." in name
+    }
+    assert reference.keys() == warm_weights.keys()  # the reference is the warm-up's adapter, ...
+    assert all(torch.equal(reference[name], warm_weights[name]) for name in warm_weights)
+    assert not any(parameter.requires_grad for parameter in reference.values())  # ... frozen
+
+    grpo = train(preset, runs_dir=tmp_path, progress=False)
+    assert grpo.global_step == 1
+    assert not (grpo.adapter_dir / "ref").exists()  # the frozen copy is not saved as the run's work
+    assert load_file(grpo.adapter_dir / "adapter_model.safetensors").keys() == warm_weights.keys()
+
+
+@pytest.mark.slow
 def test_a_second_warm_up_learns_from_the_games_the_first_one_plays(tmp_path):
     first = train(get_preset("tiny-test-sft"), runs_dir=tmp_path, progress=False)
     settings = {"init_from": str(first.run_dir), "own_games": "2", "max_steps": "1"}

@@ -123,8 +123,8 @@ _GPU_GRPO: dict[str, Any] = {
     "num_generations": 8,
     "max_completion_length": 256,
     "temperature": 1.0,
-    # No KL term: with a LoRA model TRL's reference is the model with the adapter off, i.e. the
-    # base before the warm-up, so a KL penalty would pull GRPO back from what SFT taught.
+    # No KL term by default. With beta > 0 after a warm-up (init_from), TRL keeps a frozen copy of
+    # the continued adapter as the reference, so the penalty holds GRPO near the warm-up, not the base.
     "beta": 0.0,
     "max_steps": 300,
     "save_steps": 25,

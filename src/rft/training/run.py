@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -321,6 +322,11 @@ def train(
 
     adapter_dir = adapter_dir_of(run_dir)
     trainer.save_model(str(adapter_dir))
+    # With beta > 0 and an adapter continued (init_from), TRL trains against a frozen copy of it, the
+    # adapter "ref", which PEFT saves beside the trained one. It is init_from's adapter again: not
+    # part of what this run made, and not to be exported or pushed with it.
+    if (adapter_dir / "ref" / "adapter_config.json").is_file():
+        shutil.rmtree(adapter_dir / "ref")
     policy.tokenizer.save_pretrained(str(adapter_dir))
     plot_path = plot_training_curves(
         read_metrics(run_dir / METRICS_FILE), run_dir / PLOT_FILE, title=preset.name
