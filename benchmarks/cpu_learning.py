@@ -80,6 +80,8 @@ def stage_summary(result, seconds: float) -> dict:
     if rows and "reward" in rows[0]:
         summary["reward_first_last"] = [rows[0]["reward"], rows[-1]["reward"]]
         summary["steps_with_updates"] = sum(1 for row in rows if row.get("grad_norm", 0) > 0)
+        # With a KL term every step has a gradient; only a group whose rewards differ teaches anything.
+        summary["steps_with_reward_spread"] = sum(1 for row in rows if row.get("frac_reward_zero_std", 1) < 1)
     elif rows:
         summary["loss_first_last"] = [rows[0]["loss"], rows[-1]["loss"]]
     return summary

@@ -130,3 +130,18 @@ def test_a_comparison_without_an_interval_names_what_is_missing(cpu_learning):
     del older["rejected_repeated_rate_ci95"]
     with pytest.raises(ValueError, match="sft: no interval for rejected_repeated_rate"):
         cpu_learning.worse_beyond_interval(older, rates())
+
+
+def test_a_grpo_stage_counts_the_steps_whose_groups_had_rewards_to_learn_from(tmp_path, cpu_learning):
+    from types import SimpleNamespace
+
+    rows = [  # with a KL term every step has a gradient, a spread of rewards or not
+        {"reward": 0.5, "grad_norm": 0.2, "frac_reward_zero_std": 1.0},
+        {"reward": 0.7, "grad_norm": 0.3, "frac_reward_zero_std": 0.5},
+        {"reward": 0.9, "grad_norm": 0.0, "frac_reward_zero_std": 1.0},
+    ]
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    summary = cpu_learning.stage_summary(SimpleNamespace(metrics_path=metrics, global_step=3), 12.0)
+    assert summary["reward_first_last"] == [0.5, 0.9]
+    assert (summary["steps_with_updates"], summary["steps_with_reward_spread"]) == (2, 1)
