@@ -251,6 +251,7 @@ class Trained:
     stages: dict[str, dict]  # each stage's summary
     own_games: int  # the warm-up's
     own_rounds: int
+    sft_share: float | None  # the warm-up's share of the budget; None where the saved runs don't say
 
 
 def train_both(args: argparse.Namespace) -> Trained:
@@ -263,6 +264,7 @@ def train_both(args: argparse.Namespace) -> Trained:
         sft = saved_run(args.runs_dir / earlier["runs"], "sft")
         sft_summary, own_games = earlier["stages"]["sft"], earlier["own_games"]
         own_rounds = earlier.get("own_rounds", 1 if own_games else 0)
+        sft_share = earlier.get("sft_share")  # the warm-up's, not this call's flag
     else:
         started = time.monotonic()
         sft_preset = apply_overrides(get_preset("cpu-smollm2-wordle-sft"), OPEN_ENDED)
@@ -276,7 +278,7 @@ def train_both(args: argparse.Namespace) -> Trained:
             args.own_rounds,
         )
         sft_summary = warm_up_summary(sft, time.monotonic() - started, rounds)
-        own_games, own_rounds = args.own_games, len(rounds) - 1
+        own_games, own_rounds, sft_share = args.own_games, len(rounds) - 1, args.sft_share
     grpo_preset = get_preset("cpu-smollm2-wordle")
     grpo_settings = {**OPEN_ENDED, "init_from": str(sft.run_dir), "own_games": args.grpo_own_games}
     if args.grpo_own_games:  # on answers no warm-up round played, as if it were one more round
@@ -288,7 +290,7 @@ def train_both(args: argparse.Namespace) -> Trained:
     budget = stop_after(deadline=deadline)
     grpo = train(grpo_preset, runs_dir=folder, progress=False, extra_callbacks=[budget])
     stages = {"sft": sft_summary, "grpo": grpo_summary(grpo, grpo_preset, time.monotonic() - started)}
-    return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds)
+    return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds, sft_share)
 
 
 def grpo_set(args: argparse.Namespace) -> dict[str, str]:
@@ -309,7 +311,7 @@ def saved_runs(folder: Path) -> Trained:
         "grpo": grpo_summary(grpo, grpo_preset, step_seconds(grpo)),
     }
     own_games = read_run_config(sft.run_dir).own_games  # what the saved runs did, not the flags
-    return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds)
+    return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds, sft_share=None)
 
 
 def stage_runs(folder: Path, trainer: str) -> dict[Path, Preset]:
@@ -348,7 +350,7 @@ def kept_times(results: Path, runs: str) -> dict | None:
     earlier = json.loads(results.read_text(encoding="utf-8"))
     if earlier.get("runs") != runs:
         return None
-    fields = ("stages", "evaluated_saved_runs", "eval_seconds", "grpo_set")
+    fields = ("stages", "sft_share", "evaluated_saved_runs", "eval_seconds", "grpo_set")
     kept = {field: earlier.get(field) for field in fields}
     kept["games_measured_at"] = earlier.get("games_measured_at", earlier["measured_at"])
     if "base_carried_from" in earlier:  # where older files said the base's games came from
@@ -452,6 +454,7 @@ def main() -> None:
         name += f"-{args.tag}"
     timed = {
         "stages": trained.stages,
+        "sft_share": trained.sft_share,
         # With --evaluate-only the stage times are the runs' own step timings (no model loading).
         "evaluated_saved_runs": bool(args.evaluate_only),
         "eval_seconds": eval_seconds,
@@ -465,7 +468,6 @@ def main() -> None:
         {
             "model": "SmolLM2-135M-Instruct + LoRA r16 (embedded)",
             "budget_minutes": args.minutes,
-            "sft_share": args.sft_share,
             "grpo_rewards": dict(grpo_preset.rewards),
             "policies": dict(grpo_preset.policies),
             "rejected_share": grpo_preset.rejected_share,

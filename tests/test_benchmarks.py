@@ -145,3 +145,21 @@ def test_a_grpo_stage_counts_the_steps_whose_groups_had_rewards_to_learn_from(tm
     summary = cpu_learning.stage_summary(SimpleNamespace(metrics_path=metrics, global_step=3), 12.0)
     assert summary["reward_first_last"] == [0.5, 0.9]
     assert (summary["steps_with_updates"], summary["steps_with_reward_spread"]) == (2, 1)
+
+
+def test_scoring_saved_games_again_keeps_the_budget_split_and_times_their_run_had(tmp_path, cpu_learning):
+    earlier = {
+        "measured_at": "2026-01-01T00:00:00+0000",
+        "runs": "cpu-learning-1",
+        "stages": {"sft": {"wall_seconds": 1800.0}, "grpo": {"wall_seconds": 1790.0}},
+        "sft_share": 0.6,
+        "evaluated_saved_runs": False,
+        "eval_seconds": 2700.0,
+        "grpo_set": ["beta=1.0"],
+    }
+    results = tmp_path / "cpu_learning-variant.json"
+    results.write_text(json.dumps(earlier), encoding="utf-8")
+    kept = cpu_learning.kept_times(results, "cpu-learning-1")
+    assert kept["sft_share"] == 0.6 and kept["stages"] == earlier["stages"]
+    assert kept["games_measured_at"] == earlier["measured_at"]
+    assert cpu_learning.kept_times(results, "cpu-learning-2") is None  # another run's times are not these
