@@ -258,6 +258,9 @@ def train_both(args: argparse.Namespace) -> Trained:
     """The warm-up (or the one an earlier run left, --warm-up-from), then GRPO from it, each stopped
     when its share of the budget is spent. The runs are kept under --runs-dir: their adapters are
     the result."""
+    grpo_preset = get_preset("cpu-smollm2-wordle")
+    # A wrong --grpo-set fails now, not after the warm-up has spent its half of the budget.
+    apply_overrides(grpo_preset, grpo_settings(args, "the warm-up", args.own_rounds), init_from_trained=False)
     folder = new_run_dir(args.runs_dir, "cpu-learning")
     if args.warm_up_from:
         earlier = json.loads(args.warm_up_from.read_text(encoding="utf-8"))
@@ -279,18 +282,21 @@ def train_both(args: argparse.Namespace) -> Trained:
         )
         sft_summary = warm_up_summary(sft, time.monotonic() - started, rounds)
         own_games, own_rounds, sft_share = args.own_games, len(rounds) - 1, args.sft_share
-    grpo_preset = get_preset("cpu-smollm2-wordle")
-    grpo_settings = {**OPEN_ENDED, "init_from": str(sft.run_dir), "own_games": args.grpo_own_games}
-    if args.grpo_own_games:  # on answers no warm-up round played, as if it were one more round
-        grpo_settings["seed"] = grpo_preset.seed + own_rounds
-    grpo_settings |= grpo_set(args)
-    grpo_preset = apply_overrides(grpo_preset, grpo_settings)
+    grpo_preset = apply_overrides(grpo_preset, grpo_settings(args, str(sft.run_dir), own_rounds))
     started = time.monotonic()  # its own games count against its time, as the warm-up's do
     deadline = started + args.minutes * 60 - sft_summary["wall_seconds"]
     budget = stop_after(deadline=deadline)
     grpo = train(grpo_preset, runs_dir=folder, progress=False, extra_callbacks=[budget])
     stages = {"sft": sft_summary, "grpo": grpo_summary(grpo, grpo_preset, time.monotonic() - started)}
     return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds, sft_share)
+
+
+def grpo_settings(args: argparse.Namespace, init_from: str, own_rounds: int) -> dict:
+    """GRPO's settings over its preset: open-ended, continuing ``init_from``, then --grpo-set's."""
+    settings: dict = {**OPEN_ENDED, "init_from": init_from, "own_games": args.grpo_own_games}
+    if args.grpo_own_games:  # on answers no warm-up round played, as if it were one more round
+        settings["seed"] = get_preset("cpu-smollm2-wordle").seed + own_rounds
+    return settings | grpo_set(args)
 
 
 def grpo_set(args: argparse.Namespace) -> dict[str, str]:

@@ -3,6 +3,7 @@ figures from an earlier run only when both played the same held-out secrets."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -163,3 +164,32 @@ def test_scoring_saved_games_again_keeps_the_budget_split_and_times_their_run_ha
     assert kept["sft_share"] == 0.6 and kept["stages"] == earlier["stages"]
     assert kept["games_measured_at"] == earlier["measured_at"]
     assert cpu_learning.kept_times(results, "cpu-learning-2") is None  # another run's times are not these
+
+
+def grpo_args(runs_dir: Path, *grpo_set: str) -> argparse.Namespace:
+    return argparse.Namespace(
+        grpo_own_games=48, grpo_set=list(grpo_set), own_rounds=1, runs_dir=runs_dir, warm_up_from=None
+    )
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("learnin_rate=2e-5", "did you mean 'learning_rate'"),
+        ("num_generations=3", "must be divisible by num_generations"),
+        ("own_lost_repeats=0", "own_lost_repeats must be a positive integer"),
+    ],
+)
+def test_a_wrong_grpo_setting_fails_before_the_warm_up_trains(tmp_path, cpu_learning, setting, message):
+    with pytest.raises(ValueError, match=message):
+        cpu_learning.train_both(grpo_args(tmp_path / "runs", setting))
+    assert not (tmp_path / "runs").exists()  # no run folder made, no step trained
+
+
+def test_grpo_settings_are_the_benchmarks_then_the_command_lines(tmp_path, cpu_learning):
+    args = grpo_args(tmp_path, "learning_rate=2e-5", "rewards=format=1,feedback=2")
+    settings = cpu_learning.grpo_settings(args, "warm-up", own_rounds=1)
+    assert settings["init_from"] == "warm-up" and settings["own_games"] == 48
+    assert settings["num_rows"] == cpu_learning.GRPO_SETTINGS["num_rows"]
+    assert (settings["learning_rate"], settings["rewards"]) == ("2e-5", "format=1,feedback=2")
+    assert settings["seed"] == cpu_learning.get_preset("cpu-smollm2-wordle").seed + 1  # past round 1

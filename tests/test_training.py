@@ -251,6 +251,18 @@ def test_init_from_must_be_a_finished_run(tmp_path):
         apply_overrides(get_preset("tiny-test"), {"init_from": str(tmp_path)})
 
 
+def test_settings_for_a_run_whose_warm_up_is_still_to_train_are_checked_without_it(tmp_path):
+    settings = {"init_from": str(tmp_path / "warm-up"), "own_games": "4", "own_lost_repeats": "2"}
+    preset = apply_overrides(get_preset("tiny-test"), settings, init_from_trained=False)
+    assert (preset.own_games, preset.own_lost_repeats) == (4, 2)
+    with pytest.raises(ValueError, match="own_lost_repeats must be a positive integer"):
+        apply_overrides(
+            get_preset("tiny-test"), {**settings, "own_lost_repeats": "0"}, init_from_trained=False
+        )
+    with pytest.raises(ValueError, match=r"init_from: .* is not a finished run folder"):
+        apply_overrides(get_preset("tiny-test"), settings)
+
+
 def test_init_from_is_kept_absolute_and_a_moved_run_still_reads(tmp_path, monkeypatch):
     import shutil
 

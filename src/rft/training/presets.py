@@ -357,8 +357,12 @@ def _parse_weights(field_name: str, raw: Any, example: str) -> dict[str, float]:
     return weights
 
 
-def apply_overrides(preset: Preset, overrides: Mapping[str, Any]) -> Preset:
-    """A copy of ``preset`` with fields set by name: preset fields first, then the trainer's config."""
+def apply_overrides(
+    preset: Preset, overrides: Mapping[str, Any], *, init_from_trained: bool = True
+) -> Preset:
+    """A copy of ``preset`` with fields set by name: preset fields first, then the trainer's config.
+    ``init_from_trained=False`` checks settings for a run whose ``init_from`` is still to be trained,
+    so that a wrong one fails before the run it continues spends its time, not after."""
     preset_types = typing.get_type_hints(Preset)
     preset_fields = {f.name for f in fields(Preset)} - {"name", "trainer_args", "trainer"}
     config_types = trainer_field_types(preset.trainer)
@@ -383,7 +387,9 @@ def apply_overrides(preset: Preset, overrides: Mapping[str, Any]) -> Preset:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             config_name = trainer_config_class(preset.trainer).__name__
             raise ValueError(f"unknown setting {key!r}{hint}: not a preset field nor a {config_name} field")
-    return validate(replace(preset, trainer_args=trainer_args, **changes))
+    return validate(
+        replace(preset, trainer_args=trainer_args, **changes), init_from_trained=init_from_trained
+    )
 
 
 def task_rewards(preset: Preset) -> tuple[list[RewardFunction], list[float]]:
@@ -392,8 +398,9 @@ def task_rewards(preset: Preset) -> tuple[list[RewardFunction], list[float]]:
     return select(preset.rewards)
 
 
-def validate(preset: Preset) -> Preset:
-    """Check everything that can be checked without a model; raise ``ValueError`` naming the field."""
+def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
+    """Check everything that can be checked without a model; raise ``ValueError`` naming the field.
+    With ``init_from_trained=False`` the folder ``init_from`` names need not hold a run yet."""
     if preset.loader not in LOADERS:
         raise ValueError(f"loader must be one of {LOADERS}, got {preset.loader!r}")
     if preset.device not in DEVICES:
@@ -431,7 +438,8 @@ def validate(preset: Preset) -> Preset:
         raise ValueError(f"problems: no file {preset.problems}")
 
     if (
-        preset.init_from is not None
+        init_from_trained
+        and preset.init_from is not None
         and not (Path(preset.init_from) / "adapter" / "adapter_config.json").is_file()
     ):
         raise ValueError(f"init_from: {preset.init_from} is not a finished run folder (no adapter/ in it)")
