@@ -13,7 +13,8 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
 
 GRPO continues the warm-up with the benchmark's settings (GRPO_SETTINGS, over the preset's) and
 also samples groups where the warm-up stands in 48 games of its own; the last example runs it as
-the preset has it, as the run that wrote results/cpu_learning.json did.
+the preset has it, as the run that wrote results/cpu_learning.json did. The GRPO settings are
+checked before the warm-up trains: a wrong one is an error then, not half the budget later.
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
 SmolLM2-135M: format-valid rate >= 95%, consistency clearly above base, a win rate above zero with
 its interval, and GRPO after SFT no worse than SFT alone beyond the intervals, on every rate that
