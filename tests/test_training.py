@@ -286,6 +286,14 @@ def test_resume_refuses_a_folder_without_checkpoints(tmp_path):
         train(resume_dir=tmp_path, progress=False)
 
 
+def test_recipe_checks_the_grpo_stage_before_the_warm_up_trains(tmp_path):
+    from rft.training.recipe import run_recipe
+
+    with pytest.raises(ValueError, match="max_steps must be positive"):
+        run_recipe("tiny-test-sft", "tiny-test", sft_steps=1, grpo_steps=0, runs_dir=tmp_path, progress=False)
+    assert not list(tmp_path.iterdir())  # no run folder, no warm-up trained
+
+
 @pytest.mark.slow
 def test_recipe_runs_warm_up_grpo_and_evaluates_every_stage(tmp_path, capsys):
     arguments = ["demo", "--sft-preset", "tiny-test-sft", "--grpo-preset", "tiny-test", "--sft-steps", "1"]

@@ -41,7 +41,9 @@ def run_recipe(
     sft_settings = {} if sft_steps is None else {"max_steps": sft_steps}
     grpo_settings = {} if grpo_steps is None else {"max_steps": grpo_steps}
     sft = apply_overrides(get_preset(sft_preset), sft_settings)
-    apply_overrides(get_preset(grpo_preset), grpo_settings)  # fails now, not after the warm-up
+    # Checked as GRPO will run, continuing the warm-up: a wrong setting fails now, not after it.
+    ahead = {**grpo_settings, "init_from": "the warm-up"}
+    apply_overrides(get_preset(grpo_preset), ahead, init_from_trained=False)
     folder = new_run_dir(runs_dir, "recipe")
     sft_result = train(sft, runs_dir=folder, progress=progress)
     grpo = apply_overrides(get_preset(grpo_preset), {**grpo_settings, "init_from": str(sft_result.run_dir)})
