@@ -261,7 +261,8 @@ def train_both(args: argparse.Namespace) -> Trained:
     the result."""
     grpo_preset = get_preset("cpu-smollm2-wordle")
     # A wrong --grpo-set fails now, not after the warm-up has spent its half of the budget.
-    apply_overrides(grpo_preset, grpo_settings(args, "the warm-up", args.own_rounds), init_from_trained=False)
+    ahead = grpo_settings(args, grpo_preset, "the warm-up", args.own_rounds)
+    apply_overrides(grpo_preset, ahead, init_from_trained=False)
     folder = new_run_dir(args.runs_dir, "cpu-learning")
     if args.warm_up_from:
         earlier = json.loads(args.warm_up_from.read_text(encoding="utf-8"))
@@ -283,7 +284,7 @@ def train_both(args: argparse.Namespace) -> Trained:
         )
         sft_summary = warm_up_summary(sft, time.monotonic() - started, rounds)
         own_games, own_rounds, sft_share = args.own_games, len(rounds) - 1, args.sft_share
-    grpo_preset = apply_overrides(grpo_preset, grpo_settings(args, str(sft.run_dir), own_rounds))
+    grpo_preset = apply_overrides(grpo_preset, grpo_settings(args, grpo_preset, str(sft.run_dir), own_rounds))
     started = time.monotonic()  # its own games count against its time, as the warm-up's do
     deadline = started + args.minutes * 60 - sft_summary["wall_seconds"]
     budget = stop_after(deadline=deadline)
@@ -292,11 +293,11 @@ def train_both(args: argparse.Namespace) -> Trained:
     return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds, sft_share)
 
 
-def grpo_settings(args: argparse.Namespace, init_from: str, own_rounds: int) -> dict:
-    """GRPO's settings over its preset: open-ended, continuing ``init_from``, then --grpo-set's."""
+def grpo_settings(args: argparse.Namespace, preset: Preset, init_from: str, own_rounds: int) -> dict:
+    """GRPO's settings over ``preset``: open-ended, continuing ``init_from``, then --grpo-set's."""
     settings: dict = {**OPEN_ENDED, "init_from": init_from, "own_games": args.grpo_own_games}
     if args.grpo_own_games:  # on answers no warm-up round played, as if it were one more round
-        settings["seed"] = get_preset("cpu-smollm2-wordle").seed + own_rounds
+        settings["seed"] = preset.seed + own_rounds
     return settings | grpo_set(args)
 
 

@@ -188,8 +188,9 @@ def test_a_wrong_grpo_setting_fails_before_the_warm_up_trains(tmp_path, cpu_lear
 
 def test_grpo_settings_are_the_benchmarks_then_the_command_lines(tmp_path, cpu_learning):
     args = grpo_args(tmp_path, "learning_rate=2e-5", "rewards=format=1,feedback=2")
-    settings = cpu_learning.grpo_settings(args, "warm-up", own_rounds=1)
+    preset = cpu_learning.get_preset("cpu-smollm2-wordle")
+    settings = cpu_learning.grpo_settings(args, preset, "warm-up", own_rounds=1)
     assert settings["init_from"] == "warm-up" and settings["own_games"] == 48
     assert settings["num_rows"] == cpu_learning.GRPO_SETTINGS["num_rows"]
     assert (settings["learning_rate"], settings["rewards"]) == ("2e-5", "format=1,feedback=2")
-    assert settings["seed"] == cpu_learning.get_preset("cpu-smollm2-wordle").seed + 1  # past round 1
+    assert settings["seed"] == preset.seed + 1  # past round 1
