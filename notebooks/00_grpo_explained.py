@@ -22,17 +22,30 @@
 # lines in `rft/grpo_math.py`, and a test checks that together they give the same loss as TRL's
 # `GRPOTrainer` on the same inputs. No GPU needed: this notebook runs anywhere in seconds.
 
+# %% [markdown]
+# ## Install
+# Installs the recipe from the clone or uploaded copy of the repository this notebook sits in, or
+# clones `REPOSITORY` first (Kaggle: switch *Internet* on in the settings). `install.py` picks the
+# versions this machine can use: with a GPU the set Unsloth supports (`requirements.txt`), without
+# one the same set less the GPU-only packages, plus the 135M CPU model. Nothing is installed when
+# the package is already there (`make venv` on your own machine, or a second run of this cell).
+
 # %%
-import importlib
 import importlib.util
-import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-REPOSITORY = "https://github.com/rft-recipe/rft"
-HOSTED = any(name in os.environ for name in ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"))
-if HOSTED and importlib.util.find_spec("rft") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", f"git+{REPOSITORY}"], check=True)
+REPOSITORY = "https://github.com/rft-recipe/rft"  # a fork or a mirror of the recipe: change it here
+CLONE = ["git", "clone", "--depth", "1", REPOSITORY, "rft-recipe"]
+if importlib.util.find_spec("rft") is None:
+    here = Path.cwd()
+    copies = [p for p in (here, here.parent, *here.iterdir()) if (p / "install.py").is_file()]
+    if not copies and (shutil.which("git") is None or subprocess.run(CLONE).returncode):
+        raise SystemExit(f"Could not clone {REPOSITORY}: set REPOSITORY in this cell to the recipe's address")
+    installer = (copies[0] if copies else here / "rft-recipe") / "install.py"
+    subprocess.run([sys.executable, str(installer)], check=True)
     importlib.invalidate_caches()
 
 # %%

