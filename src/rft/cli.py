@@ -7,6 +7,7 @@ Every setting of a preset, and every GRPOConfig field, can be given after the pr
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +36,7 @@ def parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
 def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.training.models import check_device
     from rft.training.presets import apply_overrides, get_preset
-    from rft.training.run import check_trl_for_device, read_run_config, train
+    from rft.training.run import describe_run, read_run_config, train
 
     # Everything that can be wrong with the request is found here, before any model loads;
     # errors from training itself keep their traceback.
@@ -50,8 +51,10 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
             raise ValueError("give --preset NAME (see `rft presets`) or --resume RUN_DIR")
         else:
             preset = apply_overrides(get_preset(args.preset), parse_overrides(extra))
+        if args.dry_run:
+            print(json.dumps(describe_run(preset, args.runs_dir), indent=2, default=str))
+            return 0
         check_device(preset)
-        check_trl_for_device(preset)
     except (ValueError, FileNotFoundError, RuntimeError, ImportError) as error:
         print(f"rft train: error: {error}", file=sys.stderr)
         return 2
@@ -149,6 +152,10 @@ def _presets(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return 0
 
 
+# The commands that load a model: on a GPU, Unsloth is imported before anything imports TRL.
+MODEL_COMMANDS = ("train", "demo", "eval", "play", "export")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rft", description="GRPO fine-tuning recipes for Wordle.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", type=Path, help="a run folder to continue from its last checkpoint")
     train.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where new run folders go")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the resolved preset and the settings TRL will read (secrets redacted); load nothing",
+    )
     train.set_defaults(handler=_train)
 
     demo = commands.add_parser(
@@ -232,6 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "train":
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
+    if args.command in MODEL_COMMANDS:
+        from rft.training.models import import_unsloth_first
+
+        import_unsloth_first()
     return args.handler(args, extra)
 
 

@@ -8,7 +8,6 @@ and skip themselves instead of failing.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from rft.training.models import cuda_available, release_memory
+from rft.training.models import cuda_available, import_unsloth_first, release_memory
 from rft.training.presets import Preset, apply_overrides, get_preset, task_rewards
 
 SMOKE_VARIABLE = "RFT_NOTEBOOK_SMOKE"
@@ -54,8 +53,7 @@ def prepare() -> str:
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "0")
     import torch
 
-    if cuda_available() and importlib.util.find_spec("unsloth") is not None:
-        import unsloth  # noqa: F401
+    import_unsloth_first()
     if cuda_available():
         properties = torch.cuda.get_device_properties(0)
         device = f"{properties.name}, {properties.total_memory / 2**30:.0f} GiB"

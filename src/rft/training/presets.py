@@ -48,8 +48,11 @@ class Preset:
     cpu_alternative: str = "cpu-smollm2-wordle"
     load_in_4bit: bool = False
     max_seq_length: int = 1024
-    use_vllm: bool = False
-    gpu_memory_utilization: float = 0.6
+    # Unsloth's in-process vLLM engine for generation (loader "unsloth" only; needs vllm installed).
+    # Opt-in until measured on a T4. TRL's own vLLM settings (use_vllm, vllm_mode: "server" for the
+    # multi-GPU recipe) are GRPOConfig fields and go to trainer_args like any other.
+    fast_inference: bool = False
+    gpu_memory_utilization: float = 0.6  # the share of GPU memory fast_inference's engine may take
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.0
@@ -96,10 +99,12 @@ class Preset:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Preset:
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - known - {"use_vllm"})
         if unknown:
             raise ValueError(f"unknown preset field {unknown[0]!r}")
         values = dict(data)
+        if "use_vllm" in values:  # run folders written before fast_inference had its own name
+            values["fast_inference"] = values.pop("use_vllm")
         if "lora_target_modules" in values:
             values["lora_target_modules"] = tuple(values["lora_target_modules"])
         return validate(cls(**values))
@@ -407,6 +412,11 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
         raise ValueError(f"device must be one of {DEVICES}, got {preset.device!r}")
     if preset.loader == "unsloth" and preset.device != "cuda":
         raise ValueError("loader 'unsloth' needs device 'cuda'")
+    if preset.fast_inference and preset.loader != "unsloth":
+        raise ValueError(
+            "fast_inference is Unsloth's in-process vLLM engine: it needs loader 'unsloth' "
+            "(TRL's own vLLM is --use_vllm true with --vllm_mode server or colocate)"
+        )
     if preset.task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {preset.task!r}")
     if preset.trainer == "sft" and preset.task != "wordle":

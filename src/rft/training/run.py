@@ -10,11 +10,13 @@ never writes into an old one.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import re
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +26,7 @@ from rft.rewarding import completion_text
 from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, release_memory
 from rft.training.plots import plot_training_curves
 from rft.training.presets import Preset, task_rewards
+from rft.training.trl_compat import enable_cpu_training
 from rft.wordle.dataset import build_dataset, check_rows, own_game_rows
 from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
@@ -186,18 +189,6 @@ def make_callbacks(run_dir: Path, recorder: SampleRecorder | None, sample_every:
 # ---------------------------------------------------------------------------------------------
 
 
-def check_trl_for_device(preset: Preset) -> None:
-    """TRL 1.15's GRPOTrainer always patches in a fused LM head that needs a GPU driver."""
-    from packaging.version import Version
-
-    installed = Version(metadata.version("trl"))
-    if preset.device == "cpu" and installed < Version("1.16"):
-        raise RuntimeError(
-            f"TRL {installed} cannot run GRPO on a CPU (its fused LM head needs a GPU); "
-            "install the CPU set: pip install 'trl>=1.16'"
-        )
-
-
 def build_trainer_config(
     preset: Preset, run_dir: Path, reward_weights: list[float] | None = None, progress: bool = True
 ) -> Any:
@@ -209,6 +200,46 @@ def build_trainer_config(
     if preset.trainer == "grpo":
         settings["reward_weights"] = reward_weights
     return trainer_config_class(preset.trainer)(**settings)
+
+
+# Setting names whose values are credentials: never printed or written by the project.
+SECRET_NAME = re.compile(r"(^|_)(token|key)$|password|secret|credential", re.IGNORECASE)
+
+
+def redact_secrets(value: Any) -> Any:
+    """``value`` with every setting whose name says it holds a credential replaced by a marker."""
+    if isinstance(value, Mapping):
+        return {
+            key: "<redacted>" if item and SECRET_NAME.search(str(key)) else redact_secrets(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact_secrets(item) for item in value]
+    return value
+
+
+def describe_run(preset: Preset, runs_dir: str | Path) -> dict[str, Any]:
+    """What ``rft train`` would do, loading nothing: the resolved preset, and every field of the
+    trainer's TRL config that differs from TRL's default, as TRL itself reads it (a flag that
+    lands in the preset instead shows up there), secrets redacted."""
+    run_dir = Path(runs_dir) / f"{preset.name}-<timestamp>"
+    weights = task_rewards(preset)[1] if preset.trainer == "grpo" else None
+    config = build_trainer_config(preset, run_dir, weights)
+    declared = {f.name: f for f in dataclasses.fields(config) if f.init}
+    defaults = {
+        name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        for name, f in declared.items()
+    }
+    changed = {name: value for name, value in config.to_dict().items() if defaults.get(name) != value}
+    return redact_secrets(
+        {
+            "preset": preset.to_dict(),
+            "trainer_config_class": type(config).__name__,
+            "trainer_config": changed,
+            "run_dir": str(run_dir),
+            "versions": versions(),
+        }
+    )
 
 
 OWN_GAME_TOKENS = 160  # as many as an evaluation allows, so the games are the ones it would see
@@ -240,6 +271,7 @@ def build_trainer(
 ) -> Any:
     """TRL's GRPOTrainer on game states (or GSM8K problems), or its SFTTrainer on solver traces for
     the Wordle warm-up."""
+    enable_cpu_training()  # TRL 1.15 (the GPU version set) has no CPU path of its own
     if preset.trainer == "sft":
         from datasets import Dataset
         from trl import SFTTrainer
@@ -306,8 +338,6 @@ def train(
             raise FileNotFoundError(f"{run_dir} has no checkpoint-N folder to resume from")
     elif preset is None:
         raise ValueError("give a preset to train, or a run folder to resume")
-    check_trl_for_device(preset)
-
     policy = load_policy(preset)  # before trl is imported: Unsloth must patch first
     if resume_dir is None:
         run_dir = new_run_dir(runs_dir, preset.name)
