@@ -71,7 +71,7 @@ PUSH_TO = None  # e.g. "your-name/wordle-qwen2.5-3b" (private repo)
 
 # %%
 from rft import notebook
-from rft.evaluate import evaluate_model, markdown_table
+from rft.evaluate import evaluate_model, load_models, markdown_table
 from rft.export import export_run
 from rft.terminal import watch_model
 from rft.training.run import train
@@ -147,7 +147,9 @@ notebook.show_image(grpo.plot_path)
 
 # %%
 eval_dir = grpo.run_dir / "eval"
-evaluation = evaluate_model(str(grpo.run_dir), games=notebook.scaled(EVAL_GAMES, 2), out_dir=eval_dir)
+models = load_models(str(grpo.run_dir))  # base and trained share one copy of the weights
+games = notebook.scaled(EVAL_GAMES, 2)
+evaluation = evaluate_model(str(grpo.run_dir), games=games, out_dir=eval_dir, loaded=models)
 notebook.show_markdown(markdown_table(evaluation))
 notebook.show_image(eval_dir / "rates.png")
 notebook.show_image(eval_dir / "guesses.png")
@@ -156,7 +158,9 @@ notebook.show_image(eval_dir / "guesses.png")
 # ## Watch one game
 
 # %%
-_ = watch_model(str(grpo.run_dir), seed=1)
+_ = watch_model(str(grpo.run_dir), seed=1, loaded=models[-1])  # the model the evaluation loaded
+del models
+notebook.free_memory()
 
 # %% [markdown]
 # ## Save and share

@@ -206,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--seed", type=int, default=0)
     evaluation.add_argument("--out", type=Path, help="default: a new runs/eval-<timestamp>/")
     evaluation.add_argument("--no-baselines", action="store_true")
-    evaluation.add_argument("--max-new-tokens", type=int, default=160)
+    evaluation.add_argument(
+        "--max-new-tokens", type=int, help="new tokens a turn (default: what the preset trained with, or 160)"
+    )
     evaluation.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     evaluation.add_argument("--batch-size", type=int, default=32)
     evaluation.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -223,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export",
         help="save a run's LoRA, a merged 16-bit model, GGUF; push to the Hub",
-        description="Writes RUN/export/ (lora/, merged-16bit/, gguf/) with a model card; --push-to "
+        description="Writes RUN/export/ (lora/, merged-16bit/, model_gguf/) with a model card; --push-to "
         "uploads with the token in HF_TOKEN (or Colab's secrets).",
     )
     export.add_argument("run", type=Path, help="a finished run folder")

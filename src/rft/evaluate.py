@@ -19,8 +19,16 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from rft.training.models import EMBEDDED_MODEL_ID, adapter_dir_of, embedded_model_dir, inference_dtype
-from rft.training.presets import PRESETS, Preset, get_preset
+from rft.training.models import (
+    EMBEDDED_MODEL_ID,
+    adapter_dir_of,
+    embedded_model_dir,
+    inference_dtype,
+    load_unsloth_for_inference,
+    release_memory,
+    unsloth_usable,
+)
+from rft.training.presets import EVAL_MAX_NEW_TOKENS, PRESETS, Preset, get_preset
 from rft.wordle.dataset import answer_split, shuffled_passes
 from rft.wordle.game import MAX_GUESSES
 from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
@@ -38,7 +46,7 @@ class ModelPlayer:
         model: Any,
         tokenizer: Any,
         prompt_style: str = "full",
-        max_new_tokens: int = 160,
+        max_new_tokens: int = EVAL_MAX_NEW_TOKENS,
         temperature: float = 0.0,
         batch_size: int = 32,
         seed: int = 0,
@@ -123,6 +131,7 @@ class LoadedModel:
     prompt_style: str
     label: str
     adapter_off: bool = False  # the base model, seen through a PEFT model with its adapter disabled
+    loader: str = "transformers"  # or "unsloth", "tiny": how the base was loaded
 
 
 def _preset_of(model: str | Path) -> Preset | None:
@@ -137,15 +146,30 @@ def _preset_of(model: str | Path) -> Preset | None:
     return None
 
 
+def max_new_tokens_for(model: str | Path) -> int:
+    """New tokens a turn for a preset or run folder (what it trained with), else the default."""
+    preset = _preset_of(model)
+    return EVAL_MAX_NEW_TOKENS if preset is None else preset.eval_max_new_tokens
+
+
 def load_base(spec: Preset | str) -> LoadedModel:
-    """The base model of a preset (its prompt style too), or a model folder / hub id."""
+    """The base model of a preset (its prompt style too), or a model folder / hub id.
+
+    A preset trained through Unsloth is played through Unsloth where it can run: the same 4-bit
+    base its adapter was trained on, in Unsloth's inference mode, in a process whose model classes
+    Unsloth has patched anyway. Everything else loads with plain transformers."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if isinstance(spec, Preset) and spec.loader == "tiny":
+    loader = "transformers"
+    if isinstance(spec, Preset) and spec.loader == "unsloth" and unsloth_usable():
+        network, tokenizer = load_unsloth_for_inference(spec)
+        loader = "unsloth"
+    elif isinstance(spec, Preset) and spec.loader == "tiny":
         from rft.training.models import load_tiny
 
         network, tokenizer = load_tiny(seed=spec.seed)
+        loader = "tiny"
     else:
         name = spec.model if isinstance(spec, Preset) else spec
         path = str(embedded_model_dir()) if name == EMBEDDED_MODEL_ID else name
@@ -158,7 +182,7 @@ def load_base(spec: Preset | str) -> LoadedModel:
         tokenizer.pad_token = tokenizer.eos_token
     network.eval()
     style = spec.prompt_style if isinstance(spec, Preset) else "full"
-    return LoadedModel(network, tokenizer, style, "base")
+    return LoadedModel(network, tokenizer, style, "base", loader=loader)
 
 
 def with_adapter(loaded: LoadedModel, run_dir: str | Path) -> LoadedModel:
@@ -166,7 +190,11 @@ def with_adapter(loaded: LoadedModel, run_dir: str | Path) -> LoadedModel:
 
     network = PeftModel.from_pretrained(loaded.model, adapter_dir_of(run_dir))
     network.eval()
-    return LoadedModel(network, loaded.tokenizer, loaded.prompt_style, "trained")
+    if loaded.loader == "unsloth":  # the adapter's layers too run Unsloth's inference kernels
+        from unsloth import FastLanguageModel
+
+        FastLanguageModel.for_inference(network)
+    return LoadedModel(network, loaded.tokenizer, loaded.prompt_style, "trained", loader=loaded.loader)
 
 
 def load_models(model: str, adapter: str | Path | None = None) -> list[LoadedModel]:
@@ -366,23 +394,32 @@ def evaluate_model(
     seed: int = 0,
     out_dir: str | Path | None = None,
     baselines: bool = True,
-    max_new_tokens: int = 160,
+    max_new_tokens: int | None = None,
     temperature: float = 0.0,
     batch_size: int = 32,
     progress: bool = True,
+    loaded: Sequence[LoadedModel] | None = None,
 ) -> dict[str, Any]:
-    """``rft eval``: the baselines, the base model and (with an adapter) the trained one, same secrets."""
+    """``rft eval``: the baselines, the base model and (with an adapter) the trained one, same secrets.
+
+    ``max_new_tokens`` None: the preset's (:attr:`Preset.eval_max_new_tokens`), so a turn is never
+    cut shorter than training allowed. ``loaded``: the models :func:`load_models` returned, to use
+    them again afterwards (watching a game); without it they are loaded here and their memory is
+    handed back at the end, before anything else needs the GPU."""
+    if max_new_tokens is None:
+        max_new_tokens = max_new_tokens_for(model)
+    models = load_models(model, adapter) if loaded is None else list(loaded)
     players: dict[str, Player] = baseline_players(seed) if baselines else {}
-    for loaded in load_models(model, adapter):
-        players[loaded.label] = ModelPlayer(
-            loaded.model,
-            loaded.tokenizer,
-            loaded.prompt_style,
+    for one in models:
+        players[one.label] = ModelPlayer(
+            one.model,
+            one.tokenizer,
+            one.prompt_style,
             max_new_tokens,
             temperature,
             batch_size,
             seed,
-            adapter_off=loaded.adapter_off,
+            adapter_off=one.adapter_off,
         )
     details = {"model": str(model), "adapter": None if adapter is None else str(adapter), "seed": seed}
     details.update({"max_new_tokens": max_new_tokens, "temperature": temperature})
@@ -390,4 +427,8 @@ def evaluate_model(
         from rft.training.run import new_run_dir
 
         out_dir = new_run_dir("runs", "eval")
-    return evaluate(players, held_out_secrets(games, seed), out_dir, details, progress)
+    result = evaluate(players, held_out_secrets(games, seed), out_dir, details, progress)
+    if loaded is None:
+        del models, players
+        release_memory()
+    return result

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
 
 from rft.wordle.game import Game, GuessWithFeedback, Mark
 from rft.wordle.words import validate_word
+
+if TYPE_CHECKING:
+    from rft.evaluate import LoadedModel
 
 _STYLES = {
     Mark.CORRECT: "bold white on green",
@@ -68,15 +72,20 @@ def watch_model(
     secret: str | None = None,
     seed: int = 0,
     console: Console | None = None,
+    loaded: LoadedModel | None = None,
 ) -> int:
-    """The model plays one game; each turn shows its reasoning and the tiles its guess earned."""
-    from rft.evaluate import ModelPlayer, load_models
+    """The model plays one game; each turn shows its reasoning and the tiles its guess earned.
+    ``loaded``: the model as :func:`rft.evaluate.load_models` returned it for an evaluation just
+    played, so that no second copy is loaded."""
+    from rft.evaluate import ModelPlayer, load_models, max_new_tokens_for
     from rft.wordle.play import play_games, rejected_text
     from rft.wordle.traces import why_rejected
 
     console = console or Console()
-    loaded = load_models(model, adapter)[-1]
-    player = ModelPlayer(loaded.model, loaded.tokenizer, loaded.prompt_style, seed=seed)
+    loaded = loaded or load_models(model, adapter)[-1]
+    player = ModelPlayer(
+        loaded.model, loaded.tokenizer, loaded.prompt_style, max_new_tokens_for(model), seed=seed
+    )
     (record,) = play_games(player, [_pick_secret(secret, seed)])
     for number, turn in enumerate(record.turns, start=1):
         console.rule(f"turn {number}")

@@ -51,7 +51,7 @@ def import_unsloth_first() -> bool:
     """Import Unsloth before trl, transformers or peft, where it can run (a CUDA GPU, Unsloth
     installed): it patches them on import, and when it comes second it warns that training may be
     slower or run out of memory. True when Unsloth is now imported."""
-    if importlib.util.find_spec("unsloth") is None or not cuda_available():
+    if not unsloth_usable():
         return False
     import unsloth  # noqa: F401
 
@@ -234,6 +234,24 @@ def _continue_or_new_adapter(preset: Preset, model: Any, tokenizer: Any, loader:
 
     model = PeftModel.from_pretrained(model, adapter_dir_of(preset.init_from), is_trainable=True)
     return LoadedPolicy(model, tokenizer, None, loader)
+
+
+def unsloth_usable() -> bool:
+    """Unsloth installed and a CUDA GPU to run it on."""
+    return importlib.util.find_spec("unsloth") is not None and cuda_available()
+
+
+def load_unsloth_for_inference(preset: Preset) -> tuple[Any, Any]:
+    """The 4-bit base a preset trains, loaded by Unsloth as training loads it, in inference mode."""
+    from unsloth import FastLanguageModel
+
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_name=preset.model,
+        max_seq_length=preset.max_seq_length,
+        load_in_4bit=preset.load_in_4bit,
+    )
+    FastLanguageModel.for_inference(model)
+    return model, _with_pad_token(tokenizer)
 
 
 def _load_unsloth(preset: Preset) -> LoadedPolicy:

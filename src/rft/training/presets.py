@@ -33,6 +33,8 @@ LOADERS = ("unsloth", "transformers", "tiny")
 TRAINERS = ("grpo", "sft")
 DEVICES = ("cuda", "cpu")
 TASKS = ("wordle", "gsm8k")
+# New tokens a turn when playing a model that no preset describes (a plain model folder or hub id).
+EVAL_MAX_NEW_TOKENS = 160
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,12 @@ class Preset:
     seed: int = 0
     sample_every: int = 5  # write sample completions to the run folder every N steps (GRPO)
     trainer_args: Mapping[str, Any] = field(default_factory=dict)  # any GRPOConfig / SFTConfig field
+
+    @property
+    def eval_max_new_tokens(self) -> int:
+        """New tokens a turn when this run's model plays: what GRPO let it write, so evaluation
+        never cuts short an answer that training paid for (the warm-up's traces fit the default)."""
+        return int(self.trainer_args.get("max_completion_length") or EVAL_MAX_NEW_TOKENS)
 
     def dataset_config(self) -> WordleDatasetConfig:
         return WordleDatasetConfig(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rft.training.models import release_memory
 from rft.training.presets import Preset, apply_overrides, get_preset
 from rft.training.run import RunResult, new_run_dir, read_metrics, train
 
@@ -33,7 +34,7 @@ def run_recipe(
     runs_dir: str | Path = "runs",
     progress: bool = True,
     eval_games: int = 0,
-    eval_max_new_tokens: int = 128,
+    eval_max_new_tokens: int | None = None,
 ) -> RecipeResult:
     """Warm up with SFT, continue the same adapter with GRPO, then (``eval_games`` > 0) play
     held-out games with the base model, the warm-up and the final adapter, beside the baselines.
@@ -49,7 +50,8 @@ def run_recipe(
     grpo = apply_overrides(get_preset(grpo_preset), {**grpo_settings, "init_from": str(sft_result.run_dir)})
     result = RecipeResult(folder, sft_result, train(grpo, runs_dir=folder, progress=progress))
     if eval_games > 0:
-        result.evaluation = evaluate_stages(result, grpo, eval_games, eval_max_new_tokens, progress=progress)
+        tokens = grpo.eval_max_new_tokens if eval_max_new_tokens is None else eval_max_new_tokens
+        result.evaluation = evaluate_stages(result, grpo, eval_games, tokens, progress=progress)
     return result
 
 
@@ -88,7 +90,10 @@ def evaluate_stages(
         "max_new_tokens": max_new_tokens,
     }
     secrets = held_out_secrets(games, seed)
-    return evaluate(players, secrets, result.folder / "eval", details, progress)
+    evaluation = evaluate(players, secrets, result.folder / "eval", details, progress)
+    del players, loaded
+    release_memory()  # the models played; their GPU memory goes back before anything else loads
+    return evaluation
 
 
 def summary(result: RecipeResult) -> str:
