@@ -2,7 +2,7 @@
 
 ``export_run`` writes into ``<run>/export/`` by default: ``lora/`` (adapter + tokenizer + model
 card), ``merged-16bit/`` (the adapter folded into the base weights, loadable with plain
-transformers), and, where Unsloth is installed, ``gguf/`` for llama.cpp / Ollama. Pushing needs a
+transformers), and, where Unsloth is installed, ``model_gguf/`` for llama.cpp / Ollama. Pushing needs a
 token from the environment (``HF_TOKEN``) or Colab's secrets; it is never printed or written.
 """
 
@@ -152,15 +152,16 @@ def export_run(
         (merged_dir / "README.md").write_text(model_card(run_dir, merged_repo, merged=True), encoding="utf-8")
         written["merged"] = merged_dir
         if gguf_quantization:
-            written["gguf"] = _export_gguf(merged_dir, out / "gguf", gguf_quantization)
+            written["gguf"] = _export_gguf(merged_dir, out / "model", gguf_quantization)
 
     if push_to:
         written["pushed"] = push(written, push_to, private=private)
     return written
 
 
-def _export_gguf(merged_dir: Path, gguf_dir: Path, quantization: str) -> Path:
-    """GGUF through Unsloth, which drives llama.cpp's converter for us."""
+def _export_gguf(merged_dir: Path, stem: Path, quantization: str) -> Path:
+    """GGUF through Unsloth, which drives llama.cpp's converter for us. Unsloth writes the files
+    beside the folder it is given, into ``<stem>_gguf/``, and says where: that folder is returned."""
     try:
         require("unsloth", 'pip install "rft[gpu]"')
     except MissingDependencyError as error:
@@ -171,8 +172,9 @@ def _export_gguf(merged_dir: Path, gguf_dir: Path, quantization: str) -> Path:
     from unsloth import FastLanguageModel
 
     model, tokenizer = FastLanguageModel.from_pretrained(str(merged_dir), load_in_4bit=False)
-    model.save_pretrained_gguf(str(gguf_dir), tokenizer, quantization_method=quantization)
-    return gguf_dir
+    saved = model.save_pretrained_gguf(str(stem), tokenizer, quantization_method=quantization)
+    reported = saved.get("gguf_directory") if isinstance(saved, dict) else None
+    return Path(reported or f"{stem}_gguf")
 
 
 def push(written: dict[str, Any], repo_id: str, private: bool = True) -> list[str]:
