@@ -241,6 +241,18 @@ def unsloth_usable() -> bool:
     return importlib.util.find_spec("unsloth") is not None and cuda_available()
 
 
+def unsloth_dtype(preset: Preset) -> Any:
+    """The dtype Unsloth loads a preset in: float16 for an fp16 preset, which Unsloth picks on a T4
+    by itself, but not on a GPU with bfloat16 (an L4, an A100), where it would load bfloat16 and
+    then refuse to train it in fp16. None (Unsloth decides) otherwise, and for Gemma, whose fp16
+    activations overflow and which Unsloth keeps in float32 on a T4."""
+    import torch
+
+    if preset.trainer_args.get("fp16") and "gemma" not in preset.model.lower():
+        return torch.float16
+    return None
+
+
 def load_unsloth_for_inference(preset: Preset) -> tuple[Any, Any]:
     """The 4-bit base a preset trains, loaded by Unsloth as training loads it, in inference mode."""
     from unsloth import FastLanguageModel
@@ -248,6 +260,7 @@ def load_unsloth_for_inference(preset: Preset) -> tuple[Any, Any]:
     model, tokenizer = FastLanguageModel.from_pretrained(
         model_name=preset.model,
         max_seq_length=preset.max_seq_length,
+        dtype=unsloth_dtype(preset),
         load_in_4bit=preset.load_in_4bit,
     )
     FastLanguageModel.for_inference(model)
@@ -264,6 +277,7 @@ def _load_unsloth(preset: Preset) -> LoadedPolicy:
         # Unsloth reads the base model from an adapter folder's config and attaches the adapter.
         model_name=str(adapter_dir_of(preset.init_from)) if preset.init_from else preset.model,
         max_seq_length=preset.max_seq_length,
+        dtype=unsloth_dtype(preset),
         load_in_4bit=preset.load_in_4bit,
         fast_inference=preset.fast_inference,
         max_lora_rank=preset.lora_r,
