@@ -36,7 +36,7 @@ def parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
 def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.training.models import check_device
     from rft.training.presets import apply_overrides, get_preset
-    from rft.training.run import describe_run, read_run_config, train
+    from rft.training.run import describe_run, parse_duration, read_run_config, resumable_checkpoint, train
 
     # Everything that can be wrong with the request is found here, before any model loads;
     # errors from training itself keep their traceback.
@@ -47,10 +47,12 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
                     "--resume continues a run with its saved settings; give no --preset or overrides"
                 )
             preset = read_run_config(args.resume)
+            resumable_checkpoint(args.resume)
         elif not args.preset:
             raise ValueError("give --preset NAME (see `rft presets`) or --resume RUN_DIR")
         else:
             preset = apply_overrides(get_preset(args.preset), parse_overrides(extra))
+        time_limit = None if args.time_limit is None else parse_duration(args.time_limit)
         if args.dry_run:
             print(json.dumps(describe_run(preset, args.runs_dir), indent=2, default=str))
             return 0
@@ -64,12 +66,17 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
         runs_dir=args.runs_dir,
         resume_dir=args.resume,
         progress=not args.no_progress,
+        time_limit=time_limit,
     )
     print(f"\nrun folder:   {result.run_dir}")
     print(f"metrics:      {result.metrics_path}")
     print(f"reward curve: {result.plot_path or '(nothing logged)'}")
     print(f"adapter:      {result.adapter_dir}")
     print(f"steps:        {result.global_step}")
+    if result.status and result.status["state"] == "stopped":
+        status = result.status
+        print(f"stopped:      {status['reason']}, at step {status['step']} of {status['max_steps']}")
+        print(f"continue:     {status['resume']}")
     return 0
 
 
@@ -169,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", help="a name from `rft presets`")
     train.add_argument("--resume", type=Path, help="a run folder to continue from its last checkpoint")
     train.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where new run folders go")
+    train.add_argument(
+        "--time-limit",
+        metavar="DURATION",
+        help="stop cleanly with a checkpoint before this much time has passed: 3h10m, 45m, 900s",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.add_argument(
         "--dry-run",

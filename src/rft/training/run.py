@@ -31,11 +31,12 @@ from rft.wordle.dataset import build_dataset, check_rows, own_game_rows
 from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
 
-CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE = (
+CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE, STATUS_FILE = (
     "config.json",
     "metrics.jsonl",
     "samples.jsonl",
     "curves.png",
+    "status.json",
 )
 
 
@@ -46,6 +47,7 @@ class RunResult:
     metrics_path: Path
     plot_path: Path | None
     global_step: int
+    status: dict[str, Any] | None = None  # what status.json says: finished, or stopped and how to resume
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,6 +70,21 @@ def new_run_dir(runs_dir: str | Path, preset_name: str) -> Path:
     raise RuntimeError(f"could not find a free run folder under {runs_dir}")
 
 
+def resumable_checkpoint(run_dir: Path) -> Path:
+    """The checkpoint ``--resume`` continues from; a clear error for a run with none, or a finished
+    one (resuming it would train past its last step and overwrite its adapter)."""
+    checkpoint = last_checkpoint(run_dir)
+    if checkpoint is None:
+        raise FileNotFoundError(f"{run_dir} has no checkpoint-N folder to resume from")
+    status = read_status(run_dir)
+    if status is not None and status.get("state") == "finished":
+        raise ValueError(
+            f"{run_dir} is finished ({status['step']} of {status['max_steps']} steps); to train further, "
+            f'start a new run from it: rft train --preset NAME --init-from "{run_dir}"'
+        )
+    return checkpoint
+
+
 def last_checkpoint(run_dir: Path) -> Path | None:
     checkpoints = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
     return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
@@ -81,6 +98,26 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``3h10m``, ``45m``, ``900s``, ``1.5h``: every number carries its unit, so that a
+    budget is never misread as minutes when seconds were meant."""
+    match = re.fullmatch(
+        r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", text.strip().lower()
+    )
+    if not match or not any(match.groups()):
+        raise ValueError(f"time limit: expected a duration like 3h10m, 45m or 900s, got {text!r}")
+    hours, minutes, seconds = (float(part or 0) for part in match.groups())
+    total = 3600 * hours + 60 * minutes + seconds
+    if total <= 0:
+        raise ValueError(f"time limit: must be more than zero, got {text!r}")
+    return total
+
+
+def read_status(run_dir: Path) -> dict[str, Any] | None:
+    path = Path(run_dir) / STATUS_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def read_run_config(run_dir: Path) -> Preset:
@@ -242,6 +279,48 @@ def describe_run(preset: Preset, runs_dir: str | Path) -> dict[str, Any]:
     )
 
 
+def time_limit_callback(deadline: float) -> Any:
+    """Stops training at a step boundary, with a checkpoint, when one more step and its save might
+    end past ``deadline`` (``time.monotonic()``): twice the slowest step so far is the margin."""
+    from transformers import TrainerCallback
+
+    class TimeLimit(TrainerCallback):
+        def __init__(self) -> None:
+            self.step_started = time.monotonic()
+            self.slowest = 0.0
+            self.stopped_at: int | None = None
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.step_started = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            now = time.monotonic()
+            self.slowest = max(self.slowest, now - self.step_started)
+            if state.global_step < state.max_steps and now + 2 * self.slowest > deadline:
+                control.should_save = True  # the checkpoint --resume continues from
+                control.should_training_stop = True
+                self.stopped_at = state.global_step
+
+    return TimeLimit()
+
+
+def write_status(run_dir: Path, steps: int, max_steps: int, stopped_by_time_limit: bool) -> dict[str, Any]:
+    """``status.json``: finished, or stopped at step N of M with the exact command that continues."""
+    if steps >= max_steps:
+        status: dict[str, Any] = {"state": "finished", "step": steps, "max_steps": max_steps}
+    else:
+        status = {
+            "state": "stopped",
+            "reason": "time limit" if stopped_by_time_limit else "stopped before max_steps",
+            "step": steps,
+            "max_steps": max_steps,
+            "resume": f'rft train --resume "{run_dir}"',
+        }
+    status["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    (run_dir / STATUS_FILE).write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
+    return status
+
+
 OWN_GAME_TOKENS = 160  # as many as an evaluation allows, so the games are the ones it would see
 
 
@@ -327,15 +406,20 @@ def train(
     resume_dir: str | Path | None = None,
     progress: bool = True,
     extra_callbacks: Sequence[Any] = (),
+    time_limit: float | None = None,
 ) -> RunResult:
-    """Train a preset (or continue the run in ``resume_dir`` from its last checkpoint)."""
+    """Train a preset (or continue the run in ``resume_dir`` from its last checkpoint).
+
+    ``time_limit`` (seconds from this call) ends training early at a step boundary with a
+    checkpoint, so that a session that is about to end keeps every step: the adapter is saved as
+    usual (evaluation and export work on what was trained), and ``status.json`` says the run stopped
+    at step N of M and how to continue it."""
+    deadline = None if time_limit is None else time.monotonic() + time_limit
     checkpoint = None
     if resume_dir is not None:
         run_dir = Path(resume_dir)
         preset = read_run_config(run_dir)
-        checkpoint = last_checkpoint(run_dir)
-        if checkpoint is None:
-            raise FileNotFoundError(f"{run_dir} has no checkpoint-N folder to resume from")
+        checkpoint = resumable_checkpoint(run_dir)
     elif preset is None:
         raise ValueError("give a preset to train, or a run folder to resume")
     policy = load_policy(preset)  # before trl is imported: Unsloth must patch first
@@ -347,8 +431,12 @@ def train(
         for name in (METRICS_FILE, SAMPLES_FILE):
             _keep_lines_up_to(run_dir / name, int(checkpoint.name.split("-")[-1]))
 
-    trainer = build_trainer(preset, policy, run_dir, progress, extra_callbacks)
+    limit = [] if deadline is None else [time_limit_callback(deadline)]
+    trainer = build_trainer(preset, policy, run_dir, progress, [*extra_callbacks, *limit])
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    status = write_status(
+        run_dir, trainer.state.global_step, trainer.state.max_steps, bool(limit and limit[0].stopped_at)
+    )
 
     adapter_dir = adapter_dir_of(run_dir)
     trainer.save_model(str(adapter_dir))
@@ -364,4 +452,4 @@ def train(
     steps = trainer.state.global_step
     del trainer, policy  # the next stage (GRPO after the warm-up, evaluation) needs the GPU memory
     release_memory()
-    return RunResult(run_dir, adapter_dir, run_dir / METRICS_FILE, plot_path, steps)
+    return RunResult(run_dir, adapter_dir, run_dir / METRICS_FILE, plot_path, steps, status)
