@@ -21,8 +21,9 @@
 # plays held-out games with the model before and after. Without a GPU the same cells run the
 # 135M CPU model (slowly, for reading and trying).
 #
-# GRPO is the long cell (the preset's 300 steps); it saves a checkpoint every 25 steps, so a Colab
-# session that ends can be resumed in the next one (`RESUME` in the settings). Everything lands in a fresh folder under `runs/`.
+# GRPO is the long cell (the preset's 300 steps). It saves a checkpoint every 25 steps and stops
+# with one before the session runs out, leaving time to evaluate and save what was trained; Run all
+# in the next session carries on from there. Runs live on Google Drive on Colab.
 
 # %% [markdown]
 # ## Install
@@ -52,8 +53,10 @@ if importlib.util.find_spec("rft") is None:
 
 # %% [markdown]
 # ## Settings
-# Change these, then Run all. `RUNS_DIR="/content/drive/MyDrive/rft-runs"` keeps runs on Google
-# Drive, so a new Colab session can continue one: set `RESUME` to its folder.
+# Change these, then Run all. Runs go where the session cannot take them: Google Drive on Colab
+# (Colab asks to mount it), `/kaggle/working` on Kaggle, `runs/` elsewhere. Training stops with a
+# checkpoint in time for evaluation and export before the session ends (`SESSION_HOURS`); Run all
+# in the next session continues the newest unfinished run (`RESUME = "latest"`).
 # Pushing to the Hub needs a token in the `HF_TOKEN` environment variable or a Colab or Kaggle secret;
 # never paste it into a cell.
 
@@ -63,8 +66,9 @@ WARM_UP = True  # supervised warm-up on solver traces before GRPO
 SFT_STEPS = None  # None keeps the preset's number of steps
 GRPO_STEPS = None
 EVAL_GAMES = 100
-RUNS_DIR = None  # None: ./runs
-RESUME = None  # a GRPO run folder to continue from its last checkpoint (skips the warm-up)
+RUNS_DIR = None  # None: Google Drive on Colab, /kaggle/working on Kaggle, ./runs elsewhere
+RESUME = "latest"  # the newest unfinished run of these presets; a run folder; None: always start anew
+SESSION_HOURS = "auto"  # Colab 3, Kaggle 12, elsewhere no limit; or a number; None: no limit
 EXPORT_MERGED = False  # also save a merged 16-bit model (about 6 GB for a 3B model)
 GGUF = None  # e.g. "q4_k_m" for llama.cpp / Ollama (GPU, Unsloth)
 PUSH_TO = None  # e.g. "your-name/wordle-qwen2.5-3b" (private repo)
@@ -74,7 +78,6 @@ from rft import notebook
 from rft.evaluate import evaluate_model, load_models, markdown_table
 from rft.export import export_run
 from rft.terminal import watch_model
-from rft.training.run import train
 
 notebook.prepare()
 RUNS = notebook.runs_dir(RUNS_DIR)
@@ -121,7 +124,9 @@ notebook.reward_table(grpo_preset, row, completions, sources)
 # the clues, then a guess that fits them. The loss is on the answer only.
 
 # %%
-sft = train(sft_preset, runs_dir=RUNS) if WARM_UP and not RESUME else None
+sft = None
+if WARM_UP and notebook.run_to_continue(RESUME, RUNS, grpo_preset) is None:  # else GRPO carries on
+    sft = notebook.train_or_continue(sft_preset, RUNS, RESUME, SESSION_HOURS)
 notebook.show_image(sft and sft.plot_path)
 
 # %% [markdown]
@@ -135,7 +140,7 @@ from rft.training.presets import apply_overrides
 
 if sft is not None:
     grpo_preset = apply_overrides(grpo_preset, {"init_from": str(sft.run_dir)})
-grpo = train(resume_dir=notebook.reach(RESUME)) if RESUME else train(grpo_preset, runs_dir=RUNS)
+grpo = notebook.train_or_continue(grpo_preset, RUNS, RESUME, SESSION_HOURS)
 print("run folder:", grpo.run_dir)
 notebook.show_image(grpo.plot_path)
 

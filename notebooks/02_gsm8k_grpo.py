@@ -56,7 +56,9 @@ PRESET = "t4-qwen2.5-3b-gsm8k"  # "cpu-smollm2-gsm8k" without a GPU (runs, but 1
 PROBLEMS = None  # None: openai/gsm8k from the Hub; "sample": the 32 shipped problems; or a .jsonl file
 STEPS = None  # None keeps the preset's number of steps
 EVAL_PROBLEMS = 200  # from the GSM8K test split
-RUNS_DIR = None  # None: ./runs; "/content/drive/MyDrive/rft-runs" survives a Colab session
+RUNS_DIR = None  # None: Google Drive on Colab, /kaggle/working on Kaggle, ./runs elsewhere
+RESUME = "latest"  # the newest unfinished run of this preset; a run folder; None: always start anew
+SESSION_HOURS = "auto"  # Colab 3, Kaggle 12, elsewhere no limit; or a number; None: no limit
 PUSH_TO = None  # e.g. "your-name/gsm8k-qwen2.5-3b": needs HF_TOKEN (environment or Colab secret)
 
 # %%
@@ -64,7 +66,6 @@ from rft import notebook
 from rft.export import export_run
 from rft.gsm8k import load_problems
 from rft.gsm8k.evaluate import base_vs_trained, markdown_table, write_report
-from rft.training.run import train
 
 notebook.prepare()
 RUNS = notebook.runs_dir(RUNS_DIR)
@@ -107,7 +108,7 @@ notebook.reward_table(preset, row, completions, sources)
 # ## Train
 
 # %%
-run = train(preset, runs_dir=RUNS)
+run = notebook.train_or_continue(preset, RUNS, RESUME, SESSION_HOURS)
 print("run folder:", run.run_dir)
 notebook.show_image(run.plot_path)
 

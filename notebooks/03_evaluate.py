@@ -17,7 +17,7 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/rft-recipe/rft/blob/main/notebooks/03_evaluate.ipynb)
 #
 # Point `RUN` at a GRPO run folder from `01_wordle_grpo` (or leave it empty for the newest one
-# under `RUNS_DIR`; on Colab that is on Drive if you trained there with `RUNS_DIR` set), or set
+# under `RUNS_DIR`: on Colab the default is the Drive folder `01_wordle_grpo` trains into), or set
 # `MODEL` and `ADAPTER` for any base model and LoRA adapter (an export's `lora/` folder, a
 # download from the Hub). The model plays held-out words it never trained on, greedy, beside the
 # entropy solver and two random players.
@@ -53,7 +53,7 @@ RUN = None  # a run folder; None: the newest Wordle run under RUNS_DIR
 MODEL = None  # or a preset name / model folder / Hub id, with ADAPTER
 ADAPTER = None  # a LoRA adapter folder for MODEL
 GAMES = 100
-RUNS_DIR = None  # None: ./runs; e.g. "/content/drive/MyDrive/rft-runs"
+RUNS_DIR = None  # None: Google Drive on Colab, /kaggle/working on Kaggle, ./runs elsewhere
 
 # %%
 from rft import notebook

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import jupytext
@@ -122,3 +123,81 @@ def test_latest_run_finds_the_newest_trained_run_of_a_task(tmp_path):
     (tmp_path / "untrained" / "config.json").write_text("{}")
     assert notebook.latest_run(tmp_path, task="wordle").name == "newer"
     assert notebook.latest_run(tmp_path, task="gsm8k").name == "maths"
+
+
+def test_runs_go_to_drive_on_colab_and_a_declined_mount_is_a_loud_warning(tmp_path, monkeypatch, capsys):
+    import sys
+    import types
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(notebook.RUNS_VARIABLE, raising=False)
+    monkeypatch.setattr(notebook, "environment", lambda: "colab")
+    monkeypatch.setattr(notebook, "DRIVE", tmp_path / "drive")
+    monkeypatch.setitem(notebook.HOSTED_RUNS, "colab", tmp_path / "drive" / "MyDrive" / "rft-runs")
+
+    def declined(mountpoint):
+        raise ValueError("mount failed")
+
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=declined)
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    assert notebook.runs_dir() == Path("runs")
+    assert "LOST when the session ends" in capsys.readouterr().out
+
+    colab.drive = types.SimpleNamespace(
+        mount=lambda mountpoint: (Path(mountpoint) / "MyDrive").mkdir(parents=True)
+    )
+    assert notebook.runs_dir() == tmp_path / "drive" / "MyDrive" / "rft-runs"
+    assert "LOST" not in capsys.readouterr().out
+    assert notebook.runs_dir("elsewhere") == Path("elsewhere")  # a folder given is a folder used
+
+
+def test_kaggle_runs_go_to_the_saved_output_and_each_host_has_its_session_length(tmp_path, monkeypatch):
+    monkeypatch.delenv(notebook.RUNS_VARIABLE, raising=False)
+    monkeypatch.setattr(notebook, "environment", lambda: "kaggle")
+    monkeypatch.setitem(notebook.HOSTED_RUNS, "kaggle", tmp_path / "kaggle" / "working" / "runs")
+    assert notebook.runs_dir() == tmp_path / "kaggle" / "working" / "runs"
+    assert notebook.session_hours("auto") == 12.0 and notebook.session_hours(2) == 2.0
+    monkeypatch.setattr(notebook, "environment", lambda: "colab")
+    assert notebook.session_hours("auto") == 3.0 and notebook.session_hours(None) is None
+    monkeypatch.setattr(notebook, "environment", lambda: "local")
+    assert notebook.session_hours("auto") is None and notebook.training_time_limit("auto", tmp_path) is None
+
+
+def test_training_gets_the_session_left_less_a_measured_or_estimated_allowance(tmp_path, monkeypatch):
+    monkeypatch.setattr(notebook, "session_started", lambda: time.time() - 1800)  # half an hour in
+    estimated = notebook.training_time_limit(2, tmp_path)
+    assert abs(estimated - (5400 - notebook.ESTIMATED_AFTER_TRAINING_SECONDS)) < 5
+    assert notebook.training_time_limit(0.5, tmp_path) == 60.0  # no time left: one step, then stop
+    (tmp_path / "run" / "eval").mkdir(parents=True)
+    (tmp_path / "run" / "eval" / "eval.json").write_text(json.dumps({"seconds": 400}))
+    reserve, how = notebook.after_training_seconds(tmp_path)
+    assert reserve == 1.25 * 400 + notebook.AFTER_EVALUATION_SECONDS and how.startswith("measured")
+    assert abs(notebook.training_time_limit(2, tmp_path) - (5400 - reserve)) < 5
+
+
+def test_latest_finds_the_newest_unfinished_run_of_the_same_preset(tmp_path):
+    preset = get_preset("tiny-test")
+
+    def run(name, preset_name, checkpoint, state=None):
+        folder = tmp_path / name
+        (folder / f"checkpoint-{checkpoint}").mkdir(parents=True)
+        (folder / "config.json").write_text(json.dumps({"preset": get_preset(preset_name).to_dict()}))
+        if state:
+            (folder / "status.json").write_text(json.dumps({"state": state, "step": 2, "max_steps": 2}))
+        time.sleep(0.02)  # distinct checkpoint times
+        return folder
+
+    assert notebook.run_to_continue("latest", tmp_path, preset) is None
+    stopped = run("stopped", "tiny-test", 1, "stopped")
+    cut_off = run("cut-off", "tiny-test", 1)  # the session ended mid-run: no status written
+    run("finished", "tiny-test", 2, "finished")
+    run("warm-up", "tiny-test-sft", 1, "stopped")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")  # a model's config, not a run's
+    assert notebook.run_to_continue("latest", tmp_path, preset) == cut_off
+    assert notebook.run_to_continue(stopped, tmp_path, preset) == stopped
+    assert notebook.run_to_continue(stopped, tmp_path, get_preset("tiny-test-sft")) is None
+    assert notebook.run_to_continue(None, tmp_path, preset) is None
+    assert notebook.run_to_continue("latest", tmp_path, get_preset("tiny-test-sft")).name == "warm-up"

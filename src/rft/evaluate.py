@@ -10,6 +10,7 @@ difference in win rate and whether the two 95% intervals overlap.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -264,14 +265,17 @@ def evaluate(
     """Play ``secrets`` with every player; write eval.json, eval.md and guesses.png to ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
     records: dict[str, list[GameRecord]] = {
         name: played_with_progress(name, player, secrets, progress) for name, player in players.items()
     }
+    seconds = round(time.monotonic() - started, 1)  # what a notebook keeps of a session for evaluation
     metrics = {name: game_metrics(games) for name, games in records.items()}
     result: dict[str, Any] = {
         "out_dir": str(out_dir),
         "secrets": list(secrets),
         **(details or {}),
+        "seconds": seconds,
         "metrics": metrics,
     }
     if vs_base := versus_base(metrics):

@@ -8,20 +8,36 @@ and skip themselves instead of failing.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from rft.training.models import cuda_available, import_unsloth_first, release_memory
 from rft.training.presets import Preset, apply_overrides, get_preset, task_rewards
 
+if TYPE_CHECKING:
+    from rft.training.run import RunResult
+
 SMOKE_VARIABLE = "RFT_NOTEBOOK_SMOKE"
 RUNS_VARIABLE = "RFT_RUNS_DIR"
 DRIVE = Path("/content/drive")
+# Where runs outlive a hosted session: Google Drive on Colab, the saved output folder on Kaggle.
+HOSTED_RUNS = {"colab": DRIVE / "MyDrive" / "rft-runs", "kaggle": Path("/kaggle/working/runs")}
+# How long a free session lasts, in hours: Colab's free T4 ends after 3-4 (the low end is planned
+# for), Kaggle's after 12. Elsewhere no limit is known.
+SESSION_HOURS = {"colab": 3.0, "kaggle": 12.0}
+# What evaluation (100 games, base and trained) and the export take after training, before any
+# evaluation was measured in this runs folder: an estimate, not a measurement.
+ESTIMATED_AFTER_TRAINING_SECONDS = 30 * 60
+# On top of a measured evaluation: watching a game and the export.
+AFTER_EVALUATION_SECONDS = 10 * 60
+_IMPORTED_AT = time.time()
 
 T = TypeVar("T")
 
@@ -76,24 +92,154 @@ def _version(package: str) -> str:
 
 
 def runs_dir(wanted: str | Path | None = None) -> Path:
-    """Where runs are written: ``wanted``, else ``RFT_RUNS_DIR``, else ``runs/`` beside the notebook.
-
-    A folder on Google Drive (``/content/drive/...``) is mounted first on Colab, so runs outlive
-    the session and resume in the next one.
-    """
-    folder = reach(Path(wanted or os.environ.get(RUNS_VARIABLE, "runs")))
+    """Where runs are written: ``wanted``, else ``RFT_RUNS_DIR``, else a folder the session cannot
+    take away: Google Drive on Colab (mounted here; Colab asks for permission), ``/kaggle/working``
+    on Kaggle, ``runs/`` beside the notebook elsewhere. A Drive that is not mounted gets a loud
+    warning: the runs would be lost with the session."""
+    place = environment()
+    if wanted is None and RUNS_VARIABLE not in os.environ and place in HOSTED_RUNS:
+        folder = HOSTED_RUNS[place]
+        if place == "colab" and not mount_drive():
+            folder = Path("runs")
+            print(
+                "\n"
+                + "!" * 78
+                + "\nWARNING: Google Drive is not mounted, so runs go to this session's own disk\n"
+                "and are LOST when the session ends (checkpoints included). Run this cell again\n"
+                "and allow Drive, or set RUNS_DIR to a folder that outlives the session.\n" + "!" * 78
+            )
+    else:
+        folder = reach(Path(wanted or os.environ.get(RUNS_VARIABLE, "runs")))
     folder.mkdir(parents=True, exist_ok=True)
+    print(f"Runs are written to {folder.resolve()}")
     return folder
+
+
+def mount_drive() -> bool:
+    """Mount Google Drive on Colab (Colab asks for permission); False when it is declined or fails."""
+    if (DRIVE / "MyDrive").is_dir():
+        return True
+    try:
+        from google.colab import drive  # type: ignore[import-not-found]
+
+        drive.mount(str(DRIVE))
+    except Exception as error:  # declined, timed out, or not on Colab at all
+        print(f"Google Drive could not be mounted: {error}")
+        return False
+    return (DRIVE / "MyDrive").is_dir()
 
 
 def reach(path: str | Path) -> Path:
     """``path``, with Google Drive mounted first when it lies there (Colab asks for permission)."""
     path = Path(path)
-    if environment() == "colab" and DRIVE in path.parents and not (DRIVE / "MyDrive").is_dir():
-        from google.colab import drive  # type: ignore[import-not-found]
-
-        drive.mount(str(DRIVE))
+    if environment() == "colab" and DRIVE in path.parents:
+        mount_drive()
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# The session's time, and runs that carry on in the next session
+# ---------------------------------------------------------------------------------------------
+
+
+def session_hours(setting: float | str | None = "auto") -> float | None:
+    """The session's length in hours: ``"auto"`` by host (:data:`SESSION_HOURS`; None elsewhere),
+    a number as given, None for no limit."""
+    if setting == "auto":
+        return SESSION_HOURS.get(environment())
+    return None if setting is None else float(setting)
+
+
+def session_started() -> float:
+    """When this session began: a hosted runtime is a fresh machine, so its boot time; elsewhere
+    (or without psutil) when this notebook first imported the package."""
+    if environment() != "local":
+        try:
+            import psutil
+
+            return psutil.boot_time()
+        except ImportError:
+            pass
+    return _IMPORTED_AT
+
+
+def after_training_seconds(runs: str | Path) -> tuple[float, str]:
+    """Time to keep for evaluation, watching and export: measured when an evaluation under ``runs``
+    recorded how long it took (the newest), else :data:`ESTIMATED_AFTER_TRAINING_SECONDS`."""
+    measured = []
+    for path in Path(runs).glob("**/eval.json"):
+        seconds = json.loads(path.read_text(encoding="utf-8")).get("seconds")
+        if seconds:
+            measured.append((path.stat().st_mtime, seconds, path))
+    if not measured:
+        return ESTIMATED_AFTER_TRAINING_SECONDS, "estimated"
+    _, seconds, path = max(measured)
+    return 1.25 * seconds + AFTER_EVALUATION_SECONDS, f"measured: the evaluation in {path.parent}"
+
+
+def training_time_limit(setting: float | str | None, runs: str | Path) -> float | None:
+    """Seconds the next training cell may take: what is left of the session, less the time kept for
+    what comes after training; None without a session limit. Training then stops with a
+    checkpoint in time, and the next session continues it (``RESUME = "latest"``)."""
+    hours = session_hours(setting)
+    if hours is None:
+        return None
+    left = 3600 * hours - (time.time() - session_started())
+    reserve, how = after_training_seconds(runs)
+    budget = max(left - reserve, 60.0)  # at least a step: the run then continues next session
+    print(
+        f"Session: {left / 60:.0f} min left of {hours:g} h; {reserve / 60:.0f} min kept for evaluation "
+        f"and export ({how}). Training may take {budget / 60:.0f} min, then stops with a checkpoint."
+    )
+    return budget
+
+
+def run_to_continue(resume: str | Path | None, runs: str | Path, preset: Preset) -> Path | None:
+    """The run of ``preset`` that ``resume`` names: ``"latest"``, the newest unfinished one under
+    ``runs`` (stopped for time, or cut off with the session); a folder, that run; None, none."""
+    from rft.training.run import last_checkpoint, read_run_config, read_status
+
+    if resume is None:
+        return None
+    if str(resume) != "latest":
+        folder = reach(resume)
+        return folder if read_run_config(folder).name == preset.name else None
+    found = []
+    for config in Path(runs).glob("**/config.json"):
+        run, checkpoint = config.parent, last_checkpoint(config.parent)
+        status = read_status(run)
+        if checkpoint is None or (status is not None and status.get("state") == "finished"):
+            continue
+        try:
+            same_preset = read_run_config(run).name == preset.name
+        except (KeyError, ValueError):  # not a run folder (a model's own config.json)
+            continue
+        if same_preset:
+            found.append((checkpoint.stat().st_mtime, run))
+    return max(found)[1] if found else None
+
+
+def train_or_continue(
+    preset: Preset, runs: str | Path, resume: str | Path | None, session: float | str | None
+) -> RunResult:
+    """Continue the run ``resume`` names (:func:`run_to_continue`), else train ``preset`` anew;
+    either way within what is left of the session (:func:`training_time_limit`)."""
+    from rft.training.run import train
+
+    limit = training_time_limit(session, runs)
+    run = run_to_continue(resume, runs, preset)
+    if run is not None:
+        print(f"Continuing {run} from its last checkpoint.")
+    result = (
+        train(resume_dir=run, time_limit=limit) if run else train(preset, runs_dir=runs, time_limit=limit)
+    )
+    if result.status and result.status["state"] == "stopped":
+        status = result.status
+        print(
+            f"Stopped for the {status['reason']} at step {status['step']} of {status['max_steps']}; the "
+            'cells below use what was trained. In a new session, Run all continues it (RESUME = "latest").'
+        )
+    return result
 
 
 def pick_preset(wanted: str, smoke: str, **overrides: Any) -> Preset:
