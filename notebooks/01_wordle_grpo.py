@@ -69,6 +69,7 @@ EVAL_GAMES = 100
 RUNS_DIR = None  # None: Google Drive on Colab, /kaggle/working on Kaggle, ./runs elsewhere
 RESUME = "latest"  # the newest unfinished run of these presets; a run folder; None: always start anew
 SESSION_HOURS = "auto"  # Colab 3, Kaggle 12, elsewhere no limit; or a number; None: no limit
+PREFLIGHT = True  # measure two full-length steps first: memory, s/step, what fits the session
 EXPORT_MERGED = False  # also save a merged 16-bit model (about 6 GB for a 3B model)
 GGUF = None  # e.g. "q4_k_m" for llama.cpp / Ollama (GPU, Unsloth)
 PUSH_TO = None  # e.g. "your-name/wordle-qwen2.5-3b" (private repo)
@@ -117,6 +118,19 @@ sources = ["base model"] * len(sampled) + list(references)
 del base
 notebook.free_memory()
 notebook.reward_table(grpo_preset, row, completions, sources)
+
+# %% [markdown]
+# ## Preflight: will it fit, and how long will it take?
+# Two steps of the warm-up and two of GRPO, exactly as training runs them but with every completion
+# at full length (the worst case for memory and time): peak memory against the GPU's, seconds per
+# step, the whole run projected against the session, and how many steps fit if it does not.
+
+# %%
+from rft.training.preflight import preflight, print_report
+
+if PREFLIGHT:
+    warm_up = sft_preset if WARM_UP else None
+    print_report(preflight(grpo_preset, RUNS, warm_up, notebook.session_hours(SESSION_HOURS)))
 
 # %% [markdown]
 # ## Supervised warm-up

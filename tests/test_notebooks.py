@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from rft import notebook
+from rft.training import preflight
 from rft.training.presets import get_preset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,12 +169,12 @@ def test_kaggle_runs_go_to_the_saved_output_and_each_host_has_its_session_length
 def test_training_gets_the_session_left_less_a_measured_or_estimated_allowance(tmp_path, monkeypatch):
     monkeypatch.setattr(notebook, "session_started", lambda: time.time() - 1800)  # half an hour in
     estimated = notebook.training_time_limit(2, tmp_path)
-    assert abs(estimated - (5400 - notebook.ESTIMATED_AFTER_TRAINING_SECONDS)) < 5
+    assert abs(estimated - (5400 - preflight.ESTIMATED_AFTER_TRAINING_SECONDS)) < 5
     assert notebook.training_time_limit(0.5, tmp_path) == 60.0  # no time left: one step, then stop
     (tmp_path / "run" / "eval").mkdir(parents=True)
     (tmp_path / "run" / "eval" / "eval.json").write_text(json.dumps({"seconds": 400}))
-    reserve, how = notebook.after_training_seconds(tmp_path)
-    assert reserve == 1.25 * 400 + notebook.AFTER_EVALUATION_SECONDS and how.startswith("measured")
+    reserve, how = preflight.after_training_seconds(tmp_path)
+    assert reserve == 1.25 * 400 + preflight.AFTER_EVALUATION_SECONDS and how.startswith("measured")
     assert abs(notebook.training_time_limit(2, tmp_path) - (5400 - reserve)) < 5
 
 

@@ -80,6 +80,27 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return 0
 
 
+def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from rft.training.models import check_device
+    from rft.training.preflight import preflight, print_report
+    from rft.training.presets import apply_overrides, get_preset
+
+    try:
+        preset = apply_overrides(get_preset(args.preset), parse_overrides(extra))
+        warm_up = None if args.warm_up is None else get_preset(args.warm_up)
+        for stage in (preset, warm_up):
+            if stage is not None:
+                check_device(stage)
+        if args.session_hours is not None and not args.session_hours > 0:
+            raise ValueError(f"--session-hours must be a positive number, got {args.session_hours}")
+    except (ValueError, RuntimeError, ImportError) as error:
+        print(f"rft preflight: error: {error}", file=sys.stderr)
+        return 2
+    report = preflight(preset, args.runs_dir, warm_up, args.session_hours, progress=not args.no_progress)
+    print_report(report)
+    return 0 if report["fits_memory"] else 1
+
+
 def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.training.recipe import run_recipe, summary
 
@@ -160,7 +181,9 @@ def _presets(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 # The commands that load a model: on a GPU, Unsloth is imported before anything imports TRL.
-MODEL_COMMANDS = ("train", "demo", "eval", "play", "export")
+MODEL_COMMANDS = ("train", "preflight", "demo", "eval", "play", "export")
+# The commands that take preset and trainer settings after their own arguments.
+OVERRIDE_COMMANDS = ("train", "preflight")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,6 +211,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the resolved preset and the settings TRL will read (secrets redacted); load nothing",
     )
     train.set_defaults(handler=_train)
+
+    check = commands.add_parser(
+        "preflight",
+        help="two full-length training steps: peak memory, s/step, whether the run fits a session",
+        description="Trains two steps of the preset as `rft train` would, every completion at full "
+        "length (the worst case), and projects the run: peak memory against the device's, seconds "
+        "per step, the time of the preset's steps and its warm-up's, and with --session-hours "
+        "whether it fits and how many steps would. Settings after the preset override it, as for "
+        "`rft train`. Writes preflight.json.",
+    )
+    check.add_argument("--preset", required=True, help="a name from `rft presets`")
+    check.add_argument("--warm-up", help="its SFT warm-up preset, measured too (e.g. NAME-sft)")
+    check.add_argument("--session-hours", type=float, help="the session's length: a free Colab T4 has 3-4")
+    check.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where preflight-* goes")
+    check.add_argument("--no-progress", action="store_true")
+    check.set_defaults(handler=_preflight)
 
     demo = commands.add_parser(
         "demo",
@@ -256,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "train":
+    if extra and args.command not in OVERRIDE_COMMANDS:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
     if args.command in MODEL_COMMANDS:
         from rft.training.models import import_unsloth_first

@@ -8,7 +8,6 @@ and skip themselves instead of failing.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from rft.training.models import cuda_available, import_unsloth_first, release_memory
+from rft.training.preflight import after_training_seconds
 from rft.training.presets import Preset, apply_overrides, get_preset, task_rewards
 
 if TYPE_CHECKING:
@@ -32,11 +32,6 @@ HOSTED_RUNS = {"colab": DRIVE / "MyDrive" / "rft-runs", "kaggle": Path("/kaggle/
 # How long a free session lasts, in hours: Colab's free T4 ends after 3-4 (the low end is planned
 # for), Kaggle's after 12. Elsewhere no limit is known.
 SESSION_HOURS = {"colab": 3.0, "kaggle": 12.0}
-# What evaluation (100 games, base and trained) and the export take after training, before any
-# evaluation was measured in this runs folder: an estimate, not a measurement.
-ESTIMATED_AFTER_TRAINING_SECONDS = 30 * 60
-# On top of a measured evaluation: watching a game and the export.
-AFTER_EVALUATION_SECONDS = 10 * 60
 _IMPORTED_AT = time.time()
 
 T = TypeVar("T")
@@ -161,20 +156,6 @@ def session_started() -> float:
         except ImportError:
             pass
     return _IMPORTED_AT
-
-
-def after_training_seconds(runs: str | Path) -> tuple[float, str]:
-    """Time to keep for evaluation, watching and export: measured when an evaluation under ``runs``
-    recorded how long it took (the newest), else :data:`ESTIMATED_AFTER_TRAINING_SECONDS`."""
-    measured = []
-    for path in Path(runs).glob("**/eval.json"):
-        seconds = json.loads(path.read_text(encoding="utf-8")).get("seconds")
-        if seconds:
-            measured.append((path.stat().st_mtime, seconds, path))
-    if not measured:
-        return ESTIMATED_AFTER_TRAINING_SECONDS, "estimated"
-    _, seconds, path = max(measured)
-    return 1.25 * seconds + AFTER_EVALUATION_SECONDS, f"measured: the evaluation in {path.parent}"
 
 
 def training_time_limit(setting: float | str | None, runs: str | Path) -> float | None:

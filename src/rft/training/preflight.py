@@ -1,0 +1,253 @@
+"""Know before the long run starts: does the preset fit this machine, and how long will it take?
+
+:func:`preflight` trains two optimizer steps of a preset exactly as ``rft train`` will (same loader,
+same trainer, same settings), with every GRPO completion forced to ``max_completion_length``: a
+trained model usually stops earlier, so this is the worst case for memory and time. It reports
+peak memory against the device's total (GPU: PyTorch's allocator; CPU: the process's peak resident
+memory), seconds per step, the projected time of the preset's steps, its warm-up's and what comes
+after training, and, given a session length, whether the run fits it and how many steps would. A
+model that does not fit is a message saying what to change, not an out-of-memory traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rft.training.presets import Preset
+from rft.training.run import new_run_dir, read_metrics, train
+
+MEASURED_STEPS = 2
+PREFLIGHT_FILE = "preflight.json"
+# What comes after training (evaluating 100 games with base and trained model, the export) before
+# an evaluation was measured in the runs folder: an estimate, not a measurement.
+ESTIMATED_AFTER_TRAINING_SECONDS = 30 * 60
+# On top of a measured evaluation: watching a game and the export.
+AFTER_EVALUATION_SECONDS = 10 * 60
+ADVICE = (
+    "to fit, lower max_completion_length or num_generations (with per_device_train_batch_size), "
+    "or take a smaller model (say t4-gemma3-1b-wordle on a T4, cpu-smollm2-wordle on a CPU)"
+)
+
+
+def after_training_seconds(runs: str | Path) -> tuple[float, str]:
+    """Time to keep for evaluation, watching and export: measured when an evaluation under ``runs``
+    recorded how long it took (the newest), else :data:`ESTIMATED_AFTER_TRAINING_SECONDS`."""
+    measured = []
+    for path in Path(runs).glob("**/eval.json"):
+        seconds = json.loads(path.read_text(encoding="utf-8")).get("seconds")
+        if seconds:
+            measured.append((path.stat().st_mtime, seconds, path))
+    if not measured:
+        return ESTIMATED_AFTER_TRAINING_SECONDS, "estimated"
+    _, seconds, path = max(measured)
+    return 1.25 * seconds + AFTER_EVALUATION_SECONDS, f"measured: the evaluation in {path.parent}"
+
+
+def full_length(preset: Preset, steps: int = MEASURED_STEPS) -> Preset:
+    """``preset`` for ``steps`` measured steps: no checkpoint, and every GRPO completion generated to
+    ``max_completion_length`` (``min_new_tokens``; ``min_tokens`` where vLLM generates)."""
+    args = {**preset.trainer_args, "max_steps": steps, "save_steps": 10**6, "logging_steps": 1}
+    if preset.trainer == "grpo":
+        length = int(args.get("max_completion_length", 256))
+        vllm = preset.fast_inference or args.get("use_vllm")
+        args["generation_kwargs"] = {
+            **(args.get("generation_kwargs") or {}),
+            "min_tokens" if vllm else "min_new_tokens": length,
+        }
+    return replace(preset, trainer_args=args)
+
+
+def device_memory() -> dict[str, Any]:
+    """The device training uses and its memory: the GPU's, else the machine's RAM."""
+    import torch
+
+    if torch.cuda.is_available():
+        properties = torch.cuda.get_device_properties(0)
+        return {"device": properties.name, "total_gib": properties.total_memory / 2**30}
+    total = None
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    else:
+        try:
+            import psutil
+
+            total = psutil.virtual_memory().total / 2**30
+        except ImportError:
+            pass
+    return {"device": f"CPU ({os.cpu_count()} cores)", "total_gib": total}
+
+
+def peak_memory_gib() -> float | None:
+    """Peak memory so far: the GPU allocator's peak reserved, else the process's peak resident
+    memory (Linux: VmHWM; Windows: the peak working set; elsewhere the current RSS)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_reserved() / 2**30
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20  # kB
+    try:
+        import psutil
+
+        info = psutil.Process().memory_info()
+        return getattr(info, "peak_wset", info.rss) / 2**30
+    except ImportError:
+        return None
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    import torch
+
+    return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+def measure(preset: Preset, folder: Path, progress: bool = False) -> dict[str, Any]:
+    """Train ``MEASURED_STEPS`` full-length steps of ``preset`` in ``folder``; the figures, or why
+    it ran out of memory. The run folder it trained is removed: two steps are nothing to keep."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    started = time.monotonic()
+    try:
+        result = train(full_length(preset), runs_dir=folder, progress=progress)
+    except (RuntimeError, MemoryError) as error:
+        if not is_out_of_memory(error):
+            raise
+        return {"preset": preset.name, "out_of_memory": True, "error": str(error).splitlines()[0]}
+    rows = [row for row in read_metrics(result.metrics_path) if row.get("wall_seconds") is not None]
+    seconds = [row["wall_seconds"] for row in rows]
+    lengths = [row["completions/mean_length"] for row in rows if "completions/mean_length" in row]
+    shutil.rmtree(result.run_dir, ignore_errors=True)
+    return {
+        "preset": preset.name,
+        "out_of_memory": False,
+        "steps_measured": len(seconds),
+        "first_step_seconds": round(seconds[0], 2),
+        "seconds_per_step": round(statistics.mean(seconds[1:] or seconds), 2),
+        "completion_length": round(statistics.mean(lengths), 1) if lengths else None,
+        "max_completion_length": preset.trainer_args.get("max_completion_length"),
+        "peak_memory_gib": peak_memory_gib(),
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def projected_seconds(figures: dict[str, Any], steps: int) -> float:
+    """The first step as measured (it also warms up), the rest at the later steps' pace."""
+    return figures["first_step_seconds"] + (steps - 1) * figures["seconds_per_step"]
+
+
+def preflight(
+    preset: Preset,
+    runs_dir: str | Path = "runs",
+    warm_up: Preset | None = None,
+    session_hours: float | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Measure ``preset`` (and its ``warm_up``, when it has one) and project the whole run, with
+    :func:`after_training_seconds` for what follows training; the report is written to
+    ``preflight.json`` in a new ``preflight-<preset>-<timestamp>`` folder under ``runs_dir``, and
+    returned."""
+    after, after_how = after_training_seconds(runs_dir)
+    folder = new_run_dir(runs_dir, f"preflight-{preset.name}")
+    memory = device_memory()
+    stages = {"grpo" if preset.trainer == "grpo" else "train": preset}
+    if warm_up is not None:
+        stages = {"warm_up": warm_up, **stages}
+    measured = {name: measure(stage, folder, progress) for name, stage in stages.items()}
+    report: dict[str, Any] = {
+        "device": memory,
+        "stages": measured,
+        "after_training": {"seconds": after, "how": after_how},
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    failed = [figures["preset"] for figures in measured.values() if figures["out_of_memory"]]
+    if failed:
+        report.update(fits_memory=False, verdict=f"{', '.join(failed)} ran out of memory: {ADVICE}")
+    else:
+        peak = max(figures["peak_memory_gib"] or 0 for figures in measured.values())
+        total = memory["total_gib"]
+        fits_memory = total is None or peak <= 0.95 * total
+        training = {
+            name: projected_seconds(figures, int(stages[name].trainer_args.get("max_steps", 1)))
+            for name, figures in measured.items()
+        }
+        total_seconds = sum(training.values()) + after
+        report.update(
+            fits_memory=fits_memory,
+            peak_memory_gib=round(peak, 2),
+            projected_seconds={**{k: round(v) for k, v in training.items()}, "after_training": round(after)},
+            projected_total_seconds=round(total_seconds),
+        )
+        verdict = f"peak memory {peak:.1f} GiB" + (f" of {total:.1f} GiB" if total else "")
+        if not fits_memory:
+            verdict += f": too close to the device's total; {ADVICE}"
+        report["verdict"] = verdict + f"; the whole run about {total_seconds / 3600:.1f} h"
+        if session_hours is not None:
+            fits_session(report, measured, stages, session_hours, after)
+    (folder / PREFLIGHT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    report["folder"] = str(folder)
+    return report
+
+
+def fits_session(
+    report: dict[str, Any],
+    measured: dict[str, dict[str, Any]],
+    stages: dict[str, Preset],
+    session_hours: float,
+    after_training_seconds: float,
+) -> None:
+    """Add whether the run fits a session of ``session_hours``, and how many steps of the main stage
+    would (the warm-up and what comes after training kept whole)."""
+    main = next(reversed(stages))
+    session = 3600 * session_hours
+    others = sum(
+        projected_seconds(figures, int(stages[name].trainer_args.get("max_steps", 1)))
+        for name, figures in measured.items()
+        if name != main
+    )
+    figures = measured[main]
+    room = session - others - after_training_seconds - figures["first_step_seconds"]
+    steps_that_fit = max(0, 1 + math.floor(room / figures["seconds_per_step"])) if room >= 0 else 0
+    wanted = int(stages[main].trainer_args.get("max_steps", 1))
+    fits = report["projected_total_seconds"] <= session
+    report.update(session_hours=session_hours, fits_session=fits, steps_that_fit=min(steps_that_fit, wanted))
+    report["verdict"] += (
+        f"; fits a {session_hours:g} h session"
+        if fits
+        else f"; a {session_hours:g} h session has room for {steps_that_fit} of {wanted} steps "
+        "(the run stops with a checkpoint and continues next session, or set max_steps)"
+    )
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The report as a person reads it."""
+    print(f"preflight on {report['device']['device']}:")
+    for name, figures in report["stages"].items():
+        if figures["out_of_memory"]:
+            print(f"  {name} ({figures['preset']}): out of memory")
+            continue
+        print(
+            f"  {name} ({figures['preset']}): {figures['seconds_per_step']:.1f} s/step after a first "
+            f"step of {figures['first_step_seconds']:.1f} s; peak memory "
+            f"{figures['peak_memory_gib'] or 0:.2f} GiB"
+            + (
+                f"; completions {figures['completion_length']:.0f} of "
+                f"{figures['max_completion_length']} tokens"
+                if figures["completion_length"] is not None
+                else ""
+            ),
+        )
+    print(f"  {report['verdict']}")
+    print(f"written to {Path(report['folder']) / PREFLIGHT_FILE}")
