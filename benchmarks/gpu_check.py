@@ -62,7 +62,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -102,19 +101,6 @@ TINY_QWEN2: dict[str, Any] = {
     "vocab_size": 65536,
     "max_position_embeddings": 4096,
 }
-VERSIONED = (
-    "rft",
-    "torch",
-    "transformers",
-    "trl",
-    "peft",
-    "accelerate",
-    "datasets",
-    "unsloth",
-    "unsloth_zoo",
-    "bitsandbytes",
-    "vllm",
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,16 +161,6 @@ def find_project() -> None:
     """Import ``rft`` from the checkout when it is not installed (a GPU machine given the tree only)."""
     if importlib.util.find_spec("rft") is None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-
-def versions() -> dict[str, str]:
-    found = {}
-    for package in VERSIONED:
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
 
 
 def reset_peak_rss() -> None:
@@ -279,30 +255,6 @@ def write_random_model(
     }
 
 
-def preset_flag(preset: Any, *names: str) -> bool:
-    """A preset field by whichever name this version of the package gives it."""
-    return any(bool(getattr(preset, name, False)) for name in names)
-
-
-def uses_vllm(preset: Any) -> bool:
-    """Whether generation goes through vLLM: Unsloth's fast inference when vllm is installed (as
-    ``rft.training.models`` decides it), or TRL's own ``use_vllm``."""
-    unsloth_vllm = (
-        preset.loader == "unsloth"
-        and preset_flag(preset, "fast_inference", "use_vllm")
-        and importlib.util.find_spec("vllm") is not None
-    )
-    return unsloth_vllm or bool(preset.trainer_args.get("use_vllm"))
-
-
-def full_length_generation(preset: Any, length: int, vllm: bool) -> dict[str, Any]:
-    """GRPOConfig's ``generation_kwargs`` (TRL 1.15 and 1.16 alike) that keep every completion going
-    to ``length`` tokens: transformers' GenerationConfig calls it ``min_new_tokens``, vLLM's
-    SamplingParams ``min_tokens``. Whatever the preset already sets there is kept."""
-    given = dict(preset.trainer_args.get("generation_kwargs") or {})
-    return {**given, ("min_tokens" if vllm else "min_new_tokens"): length}
-
-
 def step_timer(cuda: bool) -> Any:
     """A callback timing each optimizer step, generation included (GRPO generates inside the step);
     on a GPU it waits for the queued kernels, and notes the peak memory after each step."""
@@ -381,6 +333,7 @@ def check_preset(
     completions forced to full length. Beyond ``overrides``, what the machine forces: bitsandbytes'
     8-bit Adam needs bitsandbytes, and vLLM sizes its pool on the GPU's whole memory, so its share is
     scaled by the cap's (``memory_share``). Returns the preset and the generation_kwargs it got."""
+    from rft.training.preflight import full_length
     from rft.training.presets import apply_overrides, get_preset
 
     preset = apply_overrides(get_preset(name), overrides)
@@ -389,22 +342,14 @@ def check_preset(
     if "8bit" in optim and importlib.util.find_spec("bitsandbytes") is None:
         extra["optim"] = "adamw_torch"
         changes.append(f"optim adamw_torch instead of {optim}: bitsandbytes is not installed")
-    vllm = uses_vllm(preset)
-    if vllm and memory_share < 1:
+    if (preset.fast_inference or preset.trainer_args.get("use_vllm")) and memory_share < 1:
         extra["gpu_memory_utilization"] = round(preset.gpu_memory_utilization * memory_share, 4)
         changes.append(
             f"vLLM's gpu_memory_utilization scaled to the cap's share of this GPU ({memory_share})"
         )
-    length = int(preset.trainer_args.get("max_completion_length", 256))
-    generation = full_length_generation(preset, length, vllm)
-    settings = {
-        **extra,
-        "max_steps": steps,
-        "save_steps": 1_000_000,  # no checkpoints: they are not what is measured
-        "logging_steps": 1,
-        "generation_kwargs": generation,
-    }
-    return apply_overrides(preset, settings), generation
+    # The preflight's own settings: no checkpoints, a log line a step, full-length completions.
+    measured = apply_overrides(full_length(apply_overrides(preset, extra), steps), {})
+    return measured, measured.trainer_args["generation_kwargs"]
 
 
 def run_check(args: argparse.Namespace, work_dir: Path) -> tuple[dict[str, Any], bool]:
@@ -418,7 +363,7 @@ def run_check(args: argparse.Namespace, work_dir: Path) -> tuple[dict[str, Any],
 
     import torch
 
-    from rft.training.run import read_metrics, train
+    from rft.training.run import read_metrics, train, versions
 
     started = time.perf_counter()
     model_dir = work_dir / "model"
@@ -480,12 +425,12 @@ def run_check(args: argparse.Namespace, work_dir: Path) -> tuple[dict[str, Any],
         "memory": memory,
         "loader": preset.loader,
         "load_in_4bit": preset.load_in_4bit,
-        "vllm": uses_vllm(preset),
+        "vllm": "min_tokens" in generation,  # the full-length setting vLLM reads
         "generation_kwargs": generation,
         "changes_from_preset": changes,
         "gpu": gpu,
         "model": model,
-        "versions": versions(),
+        "versions": versions(),  # rft.training.run.versions: the GPU set's packages too
         "settings": {**preset.to_dict(), "model": f"random Qwen2 ({model['parameters']:,} parameters)"},
     }
     passed = error is None and len(seconds) == args.steps and lengths["full_length"]

@@ -103,7 +103,7 @@ def test_the_gpu_model_has_qwen2_5_3b_instruct_shape(gpu_check):
     assert model.lm_head.weight is model.model.embed_tokens.weight  # tied, as in Qwen's config
 
 
-def test_the_t4_preset_takes_the_settings_the_gpu_mode_gives_it(gpu_check, tmp_path, monkeypatch):
+def test_the_t4_preset_takes_the_settings_the_gpu_mode_gives_it(gpu_check, tmp_path):
     """The GPU mode's overrides go through the project's own checks on any machine, so a renamed or
     refused setting shows up in CI, not first on a rented GPU."""
     changes: list[str] = []
@@ -118,8 +118,8 @@ def test_the_t4_preset_takes_the_settings_the_gpu_mode_gives_it(gpu_check, tmp_p
     assert (args["optim"] == "adamw_8bit") == (not changes)  # 8-bit Adam only with bitsandbytes
 
     # Where generation goes through vLLM, its own name for the same thing, and its pool scaled to the cap.
-    monkeypatch.setattr(gpu_check, "uses_vllm", lambda preset: True)
-    preset, generation = gpu_check.check_preset(gpu_check.GPU_PRESET, overrides, 3, 0.25, [])
+    vllm = {**overrides, "use_vllm": True}  # TRL's own vLLM; Unsloth's fast_inference reads the same
+    preset, generation = gpu_check.check_preset(gpu_check.GPU_PRESET, vllm, 3, 0.25, [])
     assert generation == {"min_tokens": preset.trainer_args["max_completion_length"]}
     share = get_preset(gpu_check.GPU_PRESET).gpu_memory_utilization
     assert preset.gpu_memory_utilization == pytest.approx(0.25 * share, abs=1e-4)

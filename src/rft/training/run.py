@@ -92,7 +92,10 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 
 def versions() -> dict[str, str]:
     found = {}
-    for package in ("rft", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "unsloth"):
+    for package in (
+        *("rft", "torch", "transformers", "trl", "peft", "datasets", "accelerate"),
+        *("unsloth", "unsloth_zoo", "bitsandbytes", "vllm"),
+    ):
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
