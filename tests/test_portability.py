@@ -22,8 +22,9 @@ USER_CODE = sorted(
 )
 UNIX_ONLY_MODULES = {"fcntl", "resource", "pwd", "grp", "termios", "pty", "posix"}
 SHELL_PROGRAMS = {"make", "bash", "sh", "zsh", "sed", "awk", "grep", "cp", "mv", "rm", "ln"}
-# Absolute paths that exist only on the hosted runtimes, where they are right.
-HOSTED_PATHS = ("/content", "/kaggle")
+# Absolute paths that are right where they exist: the hosted runtimes' folders, and Linux's process
+# files (read only on Linux, with a fallback elsewhere).
+HOSTED_PATHS = ("/content", "/kaggle", "/proc/self/")
 POSIX_PATH = re.compile(r"/[\w.-]+(/[\w.-]+)+/?")  # two parts at least: "/mean" is a label
 
 

@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import statistics
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -93,7 +94,7 @@ def peak_memory_gib() -> float | None:
     if torch.cuda.is_available():
         return torch.cuda.max_memory_reserved() / 2**30
     status = Path("/proc/self/status")
-    if status.is_file():
+    if sys.platform.startswith("linux") and status.is_file():
         for line in status.read_text(encoding="utf-8").splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 2**20  # kB
