@@ -111,7 +111,9 @@ from rft.evaluate import load_base
 
 base = load_base(grpo_preset)
 row = rows[-1]
-sampled = notebook.sample_group(base.model, base.tokenizer, row, size=5, max_new_tokens=160)
+sampled = notebook.sample_group(
+    base.model, base.tokenizer, row, size=5, max_new_tokens=160, end_after=grpo_preset.closing_tag
+)
 references = notebook.reference_completions(row)
 completions = sampled + list(references.values())
 sources = ["base model"] * len(sampled) + list(references)

@@ -92,7 +92,9 @@ from rft.evaluate import load_base
 
 base = load_base(preset)
 row = rows[0]
-sampled = notebook.sample_group(base.model, base.tokenizer, row, size=4, max_new_tokens=200)
+sampled = notebook.sample_group(
+    base.model, base.tokenizer, row, size=4, max_new_tokens=200, end_after=preset.closing_tag
+)
 written_by_hand = [
     f"<think>\nWork it out step by step.\n</think>\n<answer>{row['answer']}</answer>",
     f"The answer is {row['answer']}.",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from rft.generation import generate_completions
 from rft.training.models import (
     EMBEDDED_MODEL_ID,
     adapter_dir_of,
@@ -33,6 +34,7 @@ from rft.training.presets import EVAL_MAX_NEW_TOKENS, PRESETS, Preset, get_prese
 from rft.wordle.dataset import answer_split, shuffled_passes
 from rft.wordle.game import MAX_GUESSES
 from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
+from rft.wordle.rewards import GUESS_CLOSE
 from rft.wordle.solver import EntropySolver, random_consistent_policy, random_valid_policy
 
 
@@ -52,8 +54,10 @@ class ModelPlayer:
         batch_size: int = 32,
         seed: int = 0,
         adapter_off: bool = False,
+        end_after: str | None = GUESS_CLOSE,
     ) -> None:
         self.model, self.tokenizer = model, tokenizer
+        self.end_after = end_after  # a turn ends where its guess closes, as in training
         self.prompt_style, self.max_new_tokens = prompt_style, max_new_tokens
         self.temperature, self.batch_size, self.seed = temperature, batch_size, seed
         self.adapter_off = adapter_off  # play the base model through a PEFT model's disabled adapter
@@ -76,48 +80,8 @@ class ModelPlayer:
                 self.temperature,
                 self.batch_size,
                 seed,
+                self.end_after,
             )
-
-
-def generate_completions(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[str],
-    max_new_tokens: int,
-    temperature: float = 0.0,
-    batch_size: int = 32,
-    seed: int = 0,
-) -> list[str]:
-    """What the model writes after each prompt (chat template already applied), in batches.
-
-    Greedy when ``temperature`` is 0; sampling is seeded per batch so a call replays exactly.
-    """
-    import torch
-
-    texts: list[str] = []
-    tokenizer.padding_side = "left"  # generation continues from the right edge of every row
-    for number, start in enumerate(range(0, len(prompts), batch_size)):
-        encoded = tokenizer(
-            list(prompts[start : start + batch_size]),
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=False,
-        ).to(model.device)
-        sampling = temperature > 0
-        torch.manual_seed(seed * 1_000_003 + number)
-        with torch.inference_mode():
-            output = model.generate(
-                **encoded,
-                max_new_tokens=max_new_tokens,
-                do_sample=sampling,
-                temperature=temperature if sampling else None,
-                top_p=None,
-                top_k=None,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        texts.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
-    return texts
 
 
 # ---------------------------------------------------------------------------------------------

@@ -268,13 +268,22 @@ def example_rows(preset: Preset, count: int = 4) -> list[dict[str, Any]]:
 
 
 def sample_group(
-    model: Any, tokenizer: Any, row: dict[str, Any], size: int, max_new_tokens: int, temperature: float = 1.0
+    model: Any,
+    tokenizer: Any,
+    row: dict[str, Any],
+    size: int,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    end_after: str | None = None,
 ) -> list[str]:
-    """``size`` sampled completions for one prompt: the group GRPO would score."""
-    from rft.evaluate import generate_completions
+    """``size`` sampled completions for one prompt: the group GRPO would score (give the preset's
+    ``closing_tag`` as ``end_after`` to end them where training does)."""
+    from rft.generation import generate_completions
 
     prompt = tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
-    return generate_completions(model, tokenizer, [prompt] * size, max_new_tokens, temperature, size)
+    return generate_completions(
+        model, tokenizer, [prompt] * size, max_new_tokens, temperature, size, end_after=end_after
+    )
 
 
 def reference_completions(row: dict[str, Any], seed: int = 0) -> dict[str, str]:

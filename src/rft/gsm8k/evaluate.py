@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rft.gsm8k.problems import Problem, build_messages
-from rft.gsm8k.rewards import is_correct, parse_answer
+from rft.gsm8k.rewards import ANSWER_CLOSE, is_correct, parse_answer
 from rft.wordle.play import wilson_interval
 
 
@@ -20,13 +20,15 @@ def solve(
     batch_size: int = 16,
 ) -> list[dict[str, Any]]:
     """One greedy answer per problem, with what it parsed to and whether it is right."""
-    from rft.evaluate import generate_completions
+    from rft.generation import generate_completions
 
     prompts = [
         tokenizer.apply_chat_template(build_messages(p.question), tokenize=False, add_generation_prompt=True)
         for p in problems
     ]
-    texts = generate_completions(model, tokenizer, prompts, max_new_tokens, batch_size=batch_size)
+    texts = generate_completions(
+        model, tokenizer, prompts, max_new_tokens, batch_size=batch_size, end_after=ANSWER_CLOSE
+    )
     records = []
     for problem, text in zip(problems, texts):
         parsed = parse_answer(text)

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from rft.gsm8k.problems import HUB_DATASET, SAMPLE
+from rft.gsm8k.rewards import ANSWER_CLOSE
 from rft.gsm8k.rewards import DEFAULT_REWARD_WEIGHTS as GSM8K_REWARD_WEIGHTS
 from rft.gsm8k.rewards import select_rewards as select_gsm8k_rewards
 from rft.rewarding import RewardFunction
 from rft.wordle.dataset import DEFAULT_POLICIES, WordleDatasetConfig
-from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, select_rewards
+from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, GUESS_CLOSE, select_rewards
 from rft.wordle.traces import TRACE_GUESSERS
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -35,6 +36,8 @@ DEVICES = ("cuda", "cpu")
 TASKS = ("wordle", "gsm8k")
 # New tokens a turn when playing a model that no preset describes (a plain model folder or hub id).
 EVAL_MAX_NEW_TOKENS = 160
+# The tag that closes each task's answer: generation ends there (rft.generation).
+CLOSING_TAGS = {"wordle": GUESS_CLOSE, "gsm8k": ANSWER_CLOSE}
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class Preset:
     own_games: int = 0
     # GRPO with own_games: each own state after lost turns is sampled this many times as often.
     own_lost_repeats: int = 1
+    # GRPO: each completion ends right after its answer's closing tag (rft.generation), as it does
+    # in evaluation. Off only to measure what it saves (benchmarks/end_at_answer.py).
+    end_at_answer: bool = True
     seed: int = 0
     sample_every: int = 5  # write sample completions to the run folder every N steps (GRPO)
     trainer_args: Mapping[str, Any] = field(default_factory=dict)  # any GRPOConfig / SFTConfig field
@@ -84,6 +90,10 @@ class Preset:
         """New tokens a turn when this run's model plays: what GRPO let it write, so evaluation
         never cuts short an answer that training paid for (the warm-up's traces fit the default)."""
         return int(self.trainer_args.get("max_completion_length") or EVAL_MAX_NEW_TOKENS)
+
+    @property
+    def closing_tag(self) -> str:
+        return CLOSING_TAGS[self.task]
 
     def dataset_config(self) -> WordleDatasetConfig:
         return WordleDatasetConfig(

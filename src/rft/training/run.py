@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rft.generation import end_turns_after_answer
 from rft.rewarding import completion_text
 from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, release_memory
 from rft.training.plots import plot_training_curves
@@ -390,6 +391,8 @@ def build_trainer(
             own = Dataset.from_list(rows, features=dataset.features)
             dataset = concatenate_datasets([own, dataset])
         check_rows(dataset)
+    if preset.end_at_answer:
+        end_turns_after_answer(policy.model, policy.tokenizer, preset.closing_tag)
     functions, weights = task_rewards(preset)
     recorder = SampleRecorder()
     return GRPOTrainer(
