@@ -114,7 +114,8 @@ def embedded_gguf_path() -> Path:
 def embedded_model_dir(cache_dir: Path | None = None) -> Path:
     """A transformers folder for SmolLM2-135M-Instruct, converted from the shipped GGUF on first use
     (about 16 s, 540 MB) and reused after that."""
-    target = (cache_dir or default_cache_dir()) / "models" / "SmolLM2-135M-Instruct"
+    # "-2": folders converted before the end-of-turn token was read from the GGUF are not reused.
+    target = (cache_dir or default_cache_dir()) / "models" / "SmolLM2-135M-Instruct-2"
     if (target / "config.json").is_file() and (target / "tokenizer_config.json").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
@@ -124,17 +125,27 @@ def embedded_model_dir(cache_dir: Path | None = None) -> Path:
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, quantization_config=GgufConfig(dequantize=True)
     )
-    # The GGUF's tokenizer and model config disagree on EOS; the tokenizer's is the one the chat
-    # template ends turns with, so generation must stop on it.
-    model.config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id or tokenizer.eos_token_id
+    # The GGUF names <|im_end|> as its end-of-sequence (and padding) token: the one the chat
+    # template ends every turn with. transformers' conversion gives the tokenizer <|im_start|>
+    # instead, so generation would run on past <|im_end|> to the next turn's header. The
+    # GGUF's own choice is made the tokenizer's, the model's and generation's.
+    end_of_turn = tokenizer.convert_ids_to_tokens(_gguf_field(gguf, "tokenizer.ggml.eos_token_id"))
+    tokenizer.eos_token = tokenizer.pad_token = end_of_turn
+    for config in (model.config, model.generation_config):
+        config.eos_token_id = config.pad_token_id = tokenizer.eos_token_id
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
     shutil.rmtree(target, ignore_errors=True)
     os.replace(partial, target)  # a half-written folder is never mistaken for a model
     return target
+
+
+def _gguf_field(path: Path, name: str) -> int:
+    from gguf import GGUFReader
+
+    field = GGUFReader(str(path)).fields[name]
+    return int(field.parts[field.data[0]][0])
 
 
 def _with_pad_token(tokenizer: Any) -> Any:
