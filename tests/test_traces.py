@@ -16,6 +16,7 @@ from rft.wordle.traces import (
     own_game_secrets,
     own_game_trace_rows,
     trace_guesser,
+    training_table,
 )
 from rft.wordle.words import is_allowed
 
@@ -49,7 +50,7 @@ def rows(guesser):
 
 
 def test_every_claim_in_a_trace_is_true_of_its_state(rows):
-    table = default_table()
+    table = training_table()
     for row in rows:
         history = as_history(row["history"])
         text = row["completion"][0]["content"]
@@ -103,6 +104,21 @@ def test_traces_are_deterministic_and_use_training_answers_only(rows, guesser):
         build_trace_rows(WordleDatasetConfig(num_rows=4, split="test"), progress=False)
 
 
+def test_no_trace_names_or_plays_a_held_out_answer(rows):
+    held_out = {word.upper() for word in answer_split()["test"]}
+    named = [set(re.findall(r"\b[A-Z]{5}\b", row["completion"][0]["content"])) for row in rows]
+    assert not set().union(*named) & held_out
+    assert all(parse_completion(row["completion"]).word.upper() not in held_out for row in rows)
+    # With every answer still possible, some of these states would have named one.
+    table = default_table()
+    candidates = [table.candidates(as_history(row["history"])) for row in rows if row["history"]]
+    assert any({table.answers[i].upper() for i in found} & held_out for found in candidates)
+
+
+def test_traces_teach_the_solvers_opening(rows):
+    assert {parse_completion(row["completion"]).word for row in rows if not row["history"]} == {"soare"}
+
+
 def test_some_traces_follow_lost_turns_and_still_play_the_solvers_word(rows):
     after = [row for row in rows if row["rejected"]]
     assert 10 < len(after) < 60
@@ -110,7 +126,7 @@ def test_some_traces_follow_lost_turns_and_still_play_the_solvers_word(rows):
 
 
 def test_best_answer_traces_play_the_most_informative_answer_still_possible():
-    table = default_table()
+    table = training_table()
     play = BestAnswerGuesser(table)
     for row in build_trace_rows(CONFIG, progress=False, guesser="best-answer"):
         history = as_history(row["history"])

@@ -11,6 +11,7 @@ state something false; a test re-derives every claim.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from rft.wordle.game import History, as_history, is_consistent
 from rft.wordle.play import GameRecord
 from rft.wordle.prompts import describe_clues, shown_rejected
 from rft.wordle.solver import FIRST_GUESS, EntropySolver, PatternTable, default_table
-from rft.wordle.words import WORD_LENGTH, is_allowed
+from rft.wordle.words import WORD_LENGTH, allowed_words, is_allowed
 
 EXAMPLES_SHOWN = 3  # how many remaining answers a trace names
 TRACE_GUESSERS = ("hard-solver", "best-answer")  # who picks the word a trace plays
@@ -61,10 +62,25 @@ class BestAnswerGuesser:
         return self._memo[key]
 
 
+@lru_cache(maxsize=1)
+def training_table() -> PatternTable:
+    """The table the traces reason with: the training answers, and as guesses every allowed word
+    but the held-out answers. A trace then never names a held-out answer, neither as one still
+    possible nor as the word to play, so the evaluation's answers are ones the warm-up never
+    taught; every clue a trace states stays true of its game, whose secret is a training answer.
+    (Built once per machine, like the full table; about 20 MB.)"""
+    held_out = set(answer_split()["test"])
+    guesses = [word for word in allowed_words() if word not in held_out]
+    return PatternTable.load_or_build(guesses, answer_split()["train"])
+
+
 def trace_guesser(name: str, table: PatternTable | None = None) -> Callable[[History], str]:
-    """The player whose guesses the traces teach (one of ``TRACE_GUESSERS``)."""
+    """The player whose guesses the traces teach (one of ``TRACE_GUESSERS``), on ``table``
+    (:func:`training_table` when None). Both open with the solver's word, as the dataset's games do."""
+    table = table or training_table()
     if name == "hard-solver":
-        return EntropySolver(table, hard_mode=True)
+        solver = EntropySolver(table, hard_mode=True)
+        return lambda history: solver(history) if history else FIRST_GUESS
     if name == "best-answer":
         return BestAnswerGuesser(table)
     raise ValueError(f"trace_guesser must be one of {TRACE_GUESSERS}, got {name!r}")
@@ -121,7 +137,7 @@ def trace(
     history: History, guess: str, table: PatternTable | None = None, rejected: Sequence[str] = ()
 ) -> str:
     """A complete answer: reasoning in ``<think>``, then the guess in ``<guess>``."""
-    table = table or default_table()
+    table = table or training_table()
     thinking = reasoning(history, guess, table, rejected)
     return f"<think>\n{thinking}\n</think>\n<guess>{guess.upper()}</guess>"
 
@@ -139,7 +155,7 @@ def build_trace_rows(
     """
     if config.split != "train":
         raise ValueError("traces are for training; build them from the 'train' split only")
-    table = default_table()
+    table = training_table()
     player = trace_guesser(guesser, table)
     rows = []
     for row in build_rows(config, progress=progress):
@@ -183,7 +199,7 @@ def own_game_trace_rows(
     out of those; these do, for exactly the answers the model writes. The state before every turn
     of every game becomes a row, answered as the trace player would answer it.
     """
-    table = default_table()
+    table = training_table()
     choose = trace_guesser(guesser, table)
     return [
         _trace_row(state.messages(prompt_style), secret, state.history, state.rejected, choose, table)
