@@ -87,6 +87,17 @@ def test_rewards_on_examples(text, correct, shape, number):
 def test_big_numbers_with_commas_are_read():
     assert correctness_reward(["<think>x</think><answer>1,234</answer>"], answer=["1234"]) == [1.0]
     assert parse_answer("<answer>-3.5</answer>").number == -3.5
+    assert parse_answer("<answer>It is 1,234,567.5 in all</answer>").number == 1234567.5
+
+
+@pytest.mark.parametrize("written", ["1,2,3", "12,34", "1,2345", "123,4"])
+def test_commas_outside_groups_of_three_are_no_thousands_separators(written):
+    assert correctness_reward([f"<answer>{written}</answer>"], answer=[written.replace(",", "")]) == [0.0]
+
+
+def test_a_missing_gold_answer_is_an_error_as_in_the_wordle_rewards():
+    with pytest.raises(ValueError, match="no gold answer"):
+        correctness_reward(["<answer>3</answer>"], answer=[None])
 
 
 @given(st.text(max_size=300), st.sampled_from(["27", "-4", "1.5", "oops"]))

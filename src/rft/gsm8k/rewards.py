@@ -23,7 +23,8 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 _TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 MAX_ANSWER_CHARS = 64  # longer answer blocks are prose, not a number
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# A number; commas only as thousands separators (1,234,567), so "1,2,3" is three numbers, not 123.
+_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?")
 _BARE_NUMBER = re.compile(r"\$?\s*(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*")
 
 
@@ -46,8 +47,8 @@ def parse_answer(completion: Any) -> ParsedAnswer:
         bare_match = _BARE_NUMBER.fullmatch(block)
         bare = bare_match is not None
         digits = bare_match.group(1) if bare_match else block
-        found = _NUMBER.findall(digits.replace(",", ""))
-        number = float(found[-1]) if found else None
+        found = _NUMBER.findall(digits)
+        number = float(found[-1].replace(",", "")) if found else None
 
     stripped = text.strip()
     exact = False
@@ -74,6 +75,9 @@ def correctness_reward(
     completions: Sequence[Any], answer: Sequence[str] | None = None, **kwargs: Any
 ) -> list[float]:
     golds = column("answer", answer, len(completions), "GSM8K")
+    missing = [index for index, gold in enumerate(golds) if gold is None]
+    if missing:
+        raise ValueError(f"column 'answer' holds no gold answer (None) for completion {missing[0]}")
     return [1.0 if is_correct(parse_answer(c), gold) else 0.0 for c, gold in zip(completions, golds)]
 
 
