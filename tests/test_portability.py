@@ -60,7 +60,8 @@ def traps(path: Path) -> list[str]:
         name, line = called_name(call), call.lineno
         if name in ("read_text", "write_text") and "encoding" not in keywords(call):
             found.append(f"{line}: {name}() without encoding=")
-        if name == "open" and "encoding" not in keywords(call):
+        low_level = isinstance(call.func, ast.Attribute) and getattr(call.func.value, "id", None) == "os"
+        if name == "open" and "encoding" not in keywords(call) and not low_level:  # os.open: bytes
             builtin = isinstance(call.func, ast.Name)
             if text_mode(call, 1 if builtin else 0):
                 found.append(f"{line}: open() in text mode without encoding=")
@@ -111,7 +112,8 @@ def test_the_checker_finds_each_trap(tmp_path):
         "subprocess.run(['make', 'demo'])\n"
         "subprocess.run('ls', shell=True)\n"
         "cache = '/tmp/rft'\n"
-        "drive = '/content/drive'\n",
+        "drive = '/content/drive'\n"
+        "os.open('x', os.O_CREAT)\n",
         encoding="utf-8",
     )
     found = "\n".join(traps(sample))
@@ -127,6 +129,7 @@ def test_the_checker_finds_each_trap(tmp_path):
     ):
         assert expected in found
     assert "6:" not in found and "12:" not in found  # binary mode, and a Colab path
+    assert "13:" not in found  # os.open: a file descriptor, no text
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)

@@ -66,6 +66,14 @@ def test_overrides_take_the_type_of_their_field():
         ({"own_lost_repeats": "0"}, "own_lost_repeats must be a positive integer"),
         ({"own_lost_repeats": "3"}, "own_lost_repeats is for GRPO with own_games"),
         ({"gradient_checkpointing": "maybe"}, "expected true or false"),
+        ({"gradient_accumulation_steps": "0"}, "gradient_accumulation_steps must be a positive integer"),
+        ({"per_device_train_batch_size": "0"}, "per_device_train_batch_size must be a positive integer"),
+        ({"seed": "-1"}, "seed must be a whole number >= 0"),
+        ({"temperature": "-1"}, "temperature must be a positive number"),
+        ({"beta": "-0.1"}, "beta must be a number >= 0"),
+        ({"loss_type": "bogus"}, "loss_type must be one of .*'dapo'"),
+        ({"max_steps": "-5"}, "max_steps must be a positive integer \\(or -1"),
+        ({"save_steps": "0"}, "save_steps must be a positive number"),
     ],
 )
 def test_bad_settings_are_named_before_any_model_loads(overrides, message):
@@ -282,14 +290,14 @@ def test_init_from_is_kept_absolute_and_a_moved_run_still_reads(tmp_path, monkey
 @pytest.mark.slow
 def test_resume_refuses_a_folder_without_checkpoints(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"preset": get_preset("tiny-test").to_dict()}))
-    with pytest.raises(FileNotFoundError, match="no checkpoint-N folder"):
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint-N folder"):
         train(resume_dir=tmp_path, progress=False)
 
 
 def test_recipe_checks_the_grpo_stage_before_the_warm_up_trains(tmp_path):
     from rft.training.recipe import run_recipe
 
-    with pytest.raises(ValueError, match="max_steps must be positive"):
+    with pytest.raises(ValueError, match="max_steps must be a positive integer"):
         run_recipe("tiny-test-sft", "tiny-test", sft_steps=1, grpo_steps=0, runs_dir=tmp_path, progress=False)
     assert not list(tmp_path.iterdir())  # no run folder, no warm-up trained
 

@@ -36,7 +36,14 @@ def parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
 def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.training.models import check_device
     from rft.training.presets import apply_overrides, get_preset
-    from rft.training.run import describe_run, parse_duration, read_run_config, resumable_checkpoint, train
+    from rft.training.run import (
+        check_before_loading,
+        describe_run,
+        parse_duration,
+        read_run_config,
+        resumable_checkpoint,
+        train,
+    )
 
     # Everything that can be wrong with the request is found here, before any model loads;
     # errors from training itself keep their traceback.
@@ -57,6 +64,7 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
             print(json.dumps(describe_run(preset, args.runs_dir), indent=2, default=str))
             return 0
         check_device(preset)
+        check_before_loading(preset, args.resume or args.runs_dir)
     except (ValueError, FileNotFoundError, RuntimeError, ImportError) as error:
         print(f"rft train: error: {error}", file=sys.stderr)
         return 2
@@ -122,8 +130,15 @@ def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from rft.evaluate import evaluate_model, markdown_table
+    from rft.evaluate import check_request, evaluate_model, markdown_table
 
+    try:
+        check_request(
+            args.model, args.adapter, args.games, args.max_new_tokens, args.temperature, args.batch_size
+        )
+    except (ValueError, FileNotFoundError) as error:
+        print(f"rft eval: error: {error}", file=sys.stderr)
+        return 2
     result = evaluate_model(
         args.model,
         adapter=args.adapter,
@@ -145,14 +160,18 @@ def _play(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.terminal import play_human, watch_model
 
     if args.human:
-        return play_human(secret=args.secret, seed=args.seed)
+        try:
+            return play_human(secret=args.secret, seed=args.seed)
+        except ValueError as error:  # a --secret that is not an allowed word
+            print(f"rft play: error: --secret: {error}", file=sys.stderr)
+            return 2
     if not args.model:
         raise SystemExit("rft play: give --model PRESET_OR_RUN to watch a model, or --human to play yourself")
     return watch_model(args.model, adapter=args.adapter, secret=args.secret, seed=args.seed)
 
 
 def _export(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from rft.export import export_run
+    from rft.export import PushFailed, export_run
 
     try:
         written = export_run(
@@ -163,7 +182,12 @@ def _export(args: argparse.Namespace, extra: Sequence[str]) -> int:
             push_to=args.push_to,
             private=not args.public,
         )
-    except (FileNotFoundError, RuntimeError, ImportError) as error:
+    except PushFailed as failed:
+        for key, value in failed.written.items():
+            print(f"{key + ':':<8} {value}")
+        print(f"rft export: error: {failed}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as error:
         print(f"rft export: error: {error}", file=sys.stderr)
         return 2
     for key, value in written.items():

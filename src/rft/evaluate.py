@@ -9,7 +9,9 @@ difference in win rate and whether the two 95% intervals overlap.
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -30,7 +32,14 @@ from rft.training.models import (
     release_memory,
     unsloth_usable,
 )
-from rft.training.presets import EVAL_MAX_NEW_TOKENS, PRESETS, Preset, get_preset
+from rft.training.presets import (
+    EVAL_MAX_NEW_TOKENS,
+    PRESETS,
+    Preset,
+    check_integer,
+    check_number,
+    get_preset,
+)
 from rft.wordle.dataset import answer_split, shuffled_passes
 from rft.wordle.game import MAX_GUESSES
 from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
@@ -355,6 +364,62 @@ def plot_rates(metrics: dict[str, dict[str, Any]], out_path: Path) -> Path:
     return out_path
 
 
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+def check_model(model: str | Path) -> None:
+    """``model`` is a preset name, a run folder, a local model folder or a Hub id (``org/name``);
+    anything else is a ``ValueError`` before anything loads."""
+    text = str(model)
+    if text in PRESETS or Path(text).is_dir() or text == EMBEDDED_MODEL_ID:
+        return
+    if HUB_ID.fullmatch(text) and not Path(text).parent.is_dir():
+        return
+    suggestions = difflib.get_close_matches(text, list(PRESETS), n=1)
+    hint = f" (did you mean {suggestions[0]!r}?)" if suggestions else " (see `rft presets`)"
+    raise ValueError(
+        f"--model {text!r} is not a preset, a run folder, a model folder nor a Hub id like org/name{hint}"
+    )
+
+
+def check_adapter(adapter: str | Path) -> None:
+    """``adapter`` is a run folder with a whole trained adapter (or an adapter folder itself)."""
+    folder = adapter_dir_of(adapter)
+    config = folder / "adapter_config.json"
+    if not config.is_file():
+        raise FileNotFoundError(
+            f"--adapter {adapter}: no trained adapter there (no {config.relative_to(adapter)})"
+        )
+    try:
+        json.loads(config.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"--adapter {adapter}: {config} is not valid JSON") from None
+    from rft.training.run import safetensors_complete
+
+    weights = folder / "adapter_model.safetensors"
+    if not safetensors_complete(weights):
+        raise ValueError(f"--adapter {adapter}: {weights} is missing or cut short")
+
+
+def check_request(
+    model: str | Path,
+    adapter: str | Path | None,
+    games: int,
+    max_new_tokens: int | None,
+    temperature: float,
+    batch_size: int,
+) -> None:
+    """Every argument of an evaluation, checked before any model loads or any folder is made."""
+    check_integer("games", games, minimum=1)
+    check_integer("batch_size", batch_size, minimum=1)
+    if max_new_tokens is not None:
+        check_integer("max_new_tokens", max_new_tokens, minimum=1)
+    check_number("temperature", temperature, allow_zero=True)
+    check_model(model)
+    if adapter is not None:
+        check_adapter(adapter)
+
+
 def evaluate_model(
     model: str,
     adapter: str | Path | None = None,
@@ -374,6 +439,7 @@ def evaluate_model(
     cut shorter than training allowed. ``loaded``: the models :func:`load_models` returned, to use
     them again afterwards (watching a game); without it they are loaded here and their memory is
     handed back at the end, before anything else needs the GPU."""
+    check_request(model, adapter, games, max_new_tokens, temperature, batch_size)
     if max_new_tokens is None:
         max_new_tokens = max_new_tokens_for(model)
     models = load_models(model, adapter) if loaded is None else list(loaded)

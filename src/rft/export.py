@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rft.training.models import EMBEDDED_MODEL_ID, MissingDependencyError, adapter_dir_of, require
-from rft.training.run import read_run_config
+from rft.training.run import read_run_config, redact_secrets, safetensors_complete
 
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 
@@ -54,6 +54,7 @@ def model_card(run_dir: Path, repo_id: str | None = None, merged: bool = False) 
     base = "SmolLM2-135M-Instruct (HuggingFaceTB)" if preset.model == EMBEDDED_MODEL_ID else preset.model
     rewards = ", ".join(f"{name} × {weight:g}" for name, weight in preset.rewards.items())
     settings = {k: preset.trainer_args[k] for k in sorted(preset.trainer_args) if k != "report_to"}
+    settings = redact_secrets(settings)
     what = f"**{base}** with a LoRA adapter merged in" if merged else f"A LoRA adapter for **{base}**"
     skill = "play Wordle" if preset.task == "wordle" else "solve GSM8K arithmetic word problems"
     lines = [
@@ -131,11 +132,15 @@ def export_run(
     adapter = adapter_dir_of(run_dir)
     if not (adapter / "adapter_config.json").is_file():
         raise FileNotFoundError(f"{run_dir} has no trained adapter (adapter/adapter_config.json)")
+    if not safetensors_complete(adapter / "adapter_model.safetensors"):
+        raise ValueError(f"{run_dir}: its adapter's weights are missing or cut short; nothing was exported")
+    read_run_config(run_dir)  # a run folder whose config.json does not read is one line, here
     out = Path(out_dir) if out_dir is not None else run_dir / "export"
     written: dict[str, Any] = {}
 
     lora = out / "lora"
-    shutil.copytree(adapter, lora, dirs_exist_ok=True)
+    # training_args.bin is the trainer's pickled config: of no use to whoever loads the adapter.
+    shutil.copytree(adapter, lora, dirs_exist_ok=True, ignore=shutil.ignore_patterns("training_args.bin"))
     (lora / "README.md").write_text(model_card(run_dir, push_to), encoding="utf-8")
     written["lora"] = lora
 
@@ -155,8 +160,20 @@ def export_run(
             written["gguf"] = _export_gguf(merged_dir, out / "model", gguf_quantization)
 
     if push_to:
-        written["pushed"] = push(written, push_to, private=private)
+        try:
+            written["pushed"] = push(written, push_to, private=private)
+        except Exception as error:  # no network, no token, no permission: the local export stays
+            raise PushFailed(written, push_to, error) from error
     return written
+
+
+class PushFailed(RuntimeError):
+    """The local export is written (``written``); sending it to the Hub failed."""
+
+    def __init__(self, written: dict[str, Any], repo_id: str, error: BaseException) -> None:
+        self.written = written
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        super().__init__(f"pushing to {repo_id} failed ({reason}); the local export above is kept")
 
 
 def _export_gguf(merged_dir: Path, stem: Path, quantization: str) -> Path:

@@ -159,6 +159,7 @@ _CPU_COMMON: dict[str, Any] = {
     "bf16": False,
     "fp16": False,
     "gradient_checkpointing": False,  # at this size, recomputing costs more than it saves
+    "save_total_limit": 2,  # resuming needs only the last (and the one before, if it was cut short)
     "lr_scheduler_type": "constant",
     "per_device_train_batch_size": 4,
     "gradient_accumulation_steps": 1,
@@ -440,9 +441,8 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
     if preset.trainer == "sft" and preset.task != "wordle":
         raise ValueError("trainer 'sft' (the warm-up on solver traces) is for task 'wordle' only")
     for name in ("lora_r", "lora_alpha", "max_seq_length", "num_rows", "sample_every", "own_lost_repeats"):
-        value = getattr(preset, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_integer(name, getattr(preset, name), minimum=1)
+    check_integer("seed", preset.seed, minimum=0)
     if not 0.0 <= preset.lora_dropout < 1.0:
         raise ValueError(f"lora_dropout must be in [0, 1), got {preset.lora_dropout!r}")
     if not 0.0 < preset.gpu_memory_utilization <= 1.0:
@@ -478,17 +478,25 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
         if name not in config_types:
             config_name = trainer_config_class(preset.trainer).__name__
             raise ValueError(f"trainer_args: unknown {config_name} field {name!r} for the installed TRL")
-    for name in ("learning_rate",):
-        value = args.get(name, 1)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if args.get("max_steps", -1) == 0:
-        raise ValueError("max_steps must be positive (or -1 to train for num_train_epochs)")
+    for name in POSITIVE_INTEGER_ARGS:
+        if args.get(name) is not None:
+            check_integer(name, args[name], minimum=1)
+    if "seed" in args:
+        check_integer("seed", args["seed"], minimum=0)
+    for name, allow_zero in NUMBER_ARGS.items():
+        if args.get(name) is not None:
+            check_number(name, args[name], allow_zero=allow_zero)
+    steps = args.get("max_steps", -1)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not (steps == -1 or steps >= 1):
+        raise ValueError(
+            f"max_steps must be a positive integer (or -1 to train for num_train_epochs), got {steps!r}"
+        )
+    if preset.trainer == "grpo" and "loss_type" in args:
+        supported = supported_loss_types()
+        if supported and args["loss_type"] not in supported:
+            raise ValueError(
+                f"loss_type must be one of {supported} (the installed TRL's), got {args['loss_type']!r}"
+            )
     if preset.device == "cpu":
         for name in ("fp16", "bf16"):
             if args.get(name):
@@ -505,7 +513,61 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
                 f"per_device_train_batch_size × gradient_accumulation_steps = {batch} must be divisible by "
                 f"num_generations = {generations}: each prompt's completions are scored as one group"
             )
-        length = args.get("max_completion_length", 1)
-        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise ValueError(f"max_completion_length must be a positive integer, got {length!r}")
     return preset
+
+
+# Trainer settings that count something (steps, rows, tokens): whole numbers from 1. A zero would
+# fail deep inside training, after the model loaded; -1 is max_steps' own "use epochs" value.
+POSITIVE_INTEGER_ARGS = (
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "max_completion_length",
+    "max_prompt_length",
+    "save_total_limit",
+    "num_iterations",
+    "generation_batch_size",
+)
+# Trainer settings that are amounts, and whether zero is one (no KL term, no weight decay).
+NUMBER_ARGS = {
+    "learning_rate": False,
+    "logging_steps": False,  # below 1: a share of max_steps
+    "save_steps": False,
+    "temperature": False,
+    "beta": True,
+    "weight_decay": True,
+    "warmup_steps": True,
+    "warmup_ratio": True,
+    "max_grad_norm": True,
+    "epsilon": True,
+}
+
+
+def check_integer(name: str, value: Any, minimum: int) -> None:
+    """A whole number (not a bool) of at least ``minimum``, or a ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"a whole number >= {minimum}"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+def check_number(name: str, value: Any, allow_zero: bool = False) -> None:
+    """A finite number above zero (or zero, when ``allow_zero``), or a ``ValueError`` naming it."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
+        kind = "a number >= 0" if allow_zero else "a positive number"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+def supported_loss_types() -> tuple[str, ...]:
+    """The GRPO loss types the installed TRL names in its ``loss_type`` help (they differ between
+    releases); empty when it names none, and the check is left to TRL."""
+    import re
+
+    field_ = next(f for f in fields(trainer_config_class("grpo")) if f.name == "loss_type")
+    help_text = field_.metadata.get("help", "")
+    listed = re.search(r"Supported values are (.*?)\.\s", help_text)
+    return tuple(re.findall(r"'([a-z_]+)'", listed.group(1))) if listed else ()

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rft.training.models import release_memory
+from rft.training.models import check_device, release_memory
 from rft.training.presets import Preset, apply_overrides, get_preset
-from rft.training.run import RunResult, new_run_dir, read_metrics, train
+from rft.training.run import RunResult, check_before_loading, new_run_dir, read_metrics, train
 
 
 @dataclass
@@ -44,7 +44,11 @@ def run_recipe(
     sft = apply_overrides(get_preset(sft_preset), sft_settings)
     # Checked as GRPO will run, continuing the warm-up: a wrong setting fails now, not after it.
     ahead = {**grpo_settings, "init_from": "the warm-up"}
-    apply_overrides(get_preset(grpo_preset), ahead, init_from_trained=False)
+    grpo_ahead = apply_overrides(get_preset(grpo_preset), ahead, init_from_trained=False)
+    for stage in (sft, grpo_ahead):
+        check_device(stage)
+    for stage in (sft, grpo_ahead):
+        check_before_loading(stage, runs_dir)
     folder = new_run_dir(runs_dir, "recipe")
     sft_result = train(sft, runs_dir=folder, progress=progress)
     grpo = apply_overrides(get_preset(grpo_preset), {**grpo_settings, "init_from": str(sft_result.run_dir)})

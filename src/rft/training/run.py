@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import re
 import shutil
 import time
@@ -24,6 +25,7 @@ from typing import Any
 
 from rft.generation import end_turns_after_answer
 from rft.rewarding import completion_text
+from rft.training.lock import writer_lock
 from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, release_memory
 from rft.training.plots import plot_training_curves
 from rft.training.presets import Preset, task_rewards
@@ -39,6 +41,8 @@ CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE, STATUS_FILE = (
     "curves.png",
     "status.json",
 )
+# Written into a checkpoint folder after everything else: the checkpoint is complete.
+CHECKPOINT_MARKER = "rft-complete.json"
 
 
 @dataclass
@@ -72,11 +76,22 @@ def new_run_dir(runs_dir: str | Path, preset_name: str) -> Path:
 
 
 def resumable_checkpoint(run_dir: Path) -> Path:
-    """The checkpoint ``--resume`` continues from; a clear error for a run with none, or a finished
-    one (resuming it would train past its last step and overwrite its adapter)."""
-    checkpoint = last_checkpoint(run_dir)
+    """The checkpoint ``--resume`` continues from: the newest complete one (an incomplete one, left
+    by a crash while it was written, is named and skipped, never deleted); a clear error for a run
+    with none, or a finished one (resuming it would train past its last step and overwrite its
+    adapter)."""
+    checkpoint = None
+    for candidate in checkpoints_newest_first(run_dir):
+        problem = checkpoint_problem(candidate)
+        if problem is None:
+            checkpoint = candidate
+            break
+        print(f"note: skipping {candidate.name}: {problem}; resuming from an earlier one (kept as it is)")
     if checkpoint is None:
-        raise FileNotFoundError(f"{run_dir} has no checkpoint-N folder to resume from")
+        raise FileNotFoundError(
+            f"{run_dir} has no complete checkpoint-N folder to resume from: it stopped before its first "
+            "checkpoint (every save_steps steps); start it again with rft train --preset NAME"
+        )
     status = read_status(run_dir)
     if status is not None and status.get("state") == "finished":
         raise ValueError(
@@ -86,9 +101,49 @@ def resumable_checkpoint(run_dir: Path) -> Path:
     return checkpoint
 
 
-def last_checkpoint(run_dir: Path) -> Path | None:
+def checkpoints_newest_first(run_dir: Path) -> list[Path]:
     checkpoints = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
-    return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+    return sorted(checkpoints, key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    return next(iter(checkpoints_newest_first(run_dir)), None)
+
+
+def checkpoint_problem(checkpoint: Path) -> str | None:
+    """Why ``checkpoint`` cannot be resumed from, or None. The trainer writes the weights, the
+    optimizer and ``trainer_state.json``, then this project writes :data:`CHECKPOINT_MARKER`: a
+    checkpoint without it, in a run that writes markers, was cut short; and every file must read."""
+    import zipfile
+
+    state = checkpoint / "trainer_state.json"
+    try:
+        json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "its trainer_state.json is missing or cut short"
+    weights = [checkpoint / name for name in ("adapter_model.safetensors", "model.safetensors")]
+    weights = [path for path in weights if path.is_file()]
+    if not weights or not safetensors_complete(weights[0]):
+        return "its weights (adapter_model.safetensors) are missing or cut short"
+    optimizer = checkpoint / "optimizer.pt"
+    if optimizer.is_file() and not zipfile.is_zipfile(optimizer):
+        return "its optimizer.pt is cut short"
+    marked = any((other / CHECKPOINT_MARKER).is_file() for other in checkpoint.parent.glob("checkpoint-*"))
+    if marked and not (checkpoint / CHECKPOINT_MARKER).is_file():
+        return "it was still being written when the run stopped"
+    return None
+
+
+def safetensors_complete(path: Path) -> bool:
+    """The header parses and the file is as long as the header says."""
+    try:
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(size))
+        end = max((entry["data_offsets"][1] for k, entry in header.items() if k != "__metadata__"), default=0)
+        return path.stat().st_size >= 8 + size + end
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def versions() -> dict[str, str]:
@@ -125,10 +180,22 @@ def read_status(run_dir: Path) -> dict[str, Any] | None:
 
 
 def read_run_config(run_dir: Path) -> Preset:
+    """The preset a run folder was trained with. Credentials were redacted when it was written: a
+    resumed run takes them from the environment (``HF_TOKEN``), as a new one does."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder: it has no {CONFIG_FILE}")
-    data = json.loads(path.read_text(encoding="utf-8"))["preset"]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))["preset"]
+        if not isinstance(data, dict):
+            raise TypeError
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); it cannot be resumed or read") from None
+    except (KeyError, TypeError):
+        raise ValueError(f'{path} has no "preset" object: it was not written by rft train') from None
+    data["trainer_args"] = {
+        key: value for key, value in (data.get("trainer_args") or {}).items() if value != REDACTED
+    }
     if data.get("init_from") and not Path(data["init_from"]).is_dir():
         # A finished run holds its whole adapter: it stays usable when moved or downloaded
         # without the warm-up run it started from.
@@ -137,9 +204,26 @@ def read_run_config(run_dir: Path) -> Preset:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The rows of a run's ``.jsonl`` file. A kill in the middle of a write leaves a torn last line:
+    it is dropped with a note (its step is trained again on resume). A bad line anywhere else means
+    the file was damaged otherwise: an error naming the file and the line."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    numbered = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    rows = []
+    for position, (number, line) in enumerate(numbered):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if position == len(numbered) - 1 and not path.read_bytes().endswith(b"\n"):
+                print(f"note: {path}: dropped its last line {number}, cut short by an interrupted write")
+                continue
+            raise ValueError(f"{path}, line {number}: not a JSON object; the file is damaged") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}, line {number}: not a JSON object; the file is damaged")
+        rows.append(row)
+    return rows
 
 
 def _keep_lines_up_to(path: Path, step: int) -> None:
@@ -211,6 +295,13 @@ def make_callbacks(run_dir: Path, recorder: SampleRecorder | None, sample_every:
                         }
                         handle.write(json.dumps(row) + "\n")
 
+        def on_save(self, args, state, control, **kwargs):
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if checkpoint.is_dir():
+                save_training_args(args, checkpoint)
+                marker = {"step": state.global_step, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                (checkpoint / CHECKPOINT_MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or "train_runtime" in logs:  # the end-of-training summary is not a step
                 return
@@ -245,18 +336,71 @@ def build_trainer_config(
 
 # Setting names whose values are credentials: never printed or written by the project.
 SECRET_NAME = re.compile(r"(^|_)(token|key)$|password|secret|credential", re.IGNORECASE)
+# A user and password inside a URL (https://user:password@host/...).
+URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@:]+:[^/\s@]+@")
+REDACTED = "<redacted>"
 
 
 def redact_secrets(value: Any) -> Any:
-    """``value`` with every setting whose name says it holds a credential replaced by a marker."""
+    """``value`` with every setting whose name says it holds a credential, and every password in a
+    URL, replaced by a marker."""
     if isinstance(value, Mapping):
         return {
-            key: "<redacted>" if item and SECRET_NAME.search(str(key)) else redact_secrets(item)
+            key: REDACTED if item and SECRET_NAME.search(str(key)) else redact_secrets(item)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):
         return [redact_secrets(item) for item in value]
+    if isinstance(value, str):
+        return URL_CREDENTIALS.sub(REDACTED + "@", value)
     return value
+
+
+def save_training_args(args: Any, folder: Path) -> None:
+    """Transformers pickles the whole trainer config into ``training_args.bin`` beside every
+    checkpoint and adapter, a hub token given as a setting included. This writes it again with
+    every credential replaced, so that no folder the project writes (or pushes) holds one."""
+    import copy
+
+    import torch
+
+    clean = copy.copy(args)
+    for name, value in vars(args).items():
+        if isinstance(value, str) and value:
+            setattr(clean, name, REDACTED if SECRET_NAME.search(name) else redact_secrets(value))
+    torch.save(clean, folder / "training_args.bin")
+
+
+def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> None:
+    """What can fail once the model has loaded, found before: TRL's own validation of the trainer
+    config (a scheduler name, a batch that does not split into groups), GSM8K problems that do not
+    read, and a runs folder that cannot be written. Raises ``ValueError`` with one line."""
+    weights = task_rewards(preset)[1] if preset.trainer == "grpo" else None
+    try:
+        build_trainer_config(preset, Path(runs_dir or ".") / f"{preset.name}-<check>", weights)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{type(error).__name__} from the {preset.trainer.upper()} trainer config: {error}"
+        ) from None
+    if preset.task == "gsm8k" and preset.problems.endswith(".jsonl"):
+        from rft.gsm8k import load_problems
+
+        load_problems(preset.problems)  # a bad line is a ValueError naming the file and the line
+    if runs_dir is not None:
+        check_writable(Path(runs_dir))
+
+
+def check_writable(folder: Path) -> None:
+    """``folder`` exists as a folder (created if missing) and this process can write into it."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"runs folder {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".rft-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"runs folder {folder} cannot be written: {error.strerror or error}") from None
 
 
 def describe_run(preset: Preset, runs_dir: str | Path) -> dict[str, Any]:
@@ -421,41 +565,85 @@ def train(
     usual (evaluation and export work on what was trained), and ``status.json`` says the run stopped
     at step N of M and how to continue it."""
     deadline = None if time_limit is None else time.monotonic() + time_limit
-    checkpoint = None
     if resume_dir is not None:
         run_dir = Path(resume_dir)
         preset = read_run_config(run_dir)
-        checkpoint = resumable_checkpoint(run_dir)
-    elif preset is None:
+        check_before_loading(preset, run_dir)
+        with writer_lock(run_dir):
+            checkpoint = resumable_checkpoint(run_dir)
+            if checkpoint_step(checkpoint)[0] >= checkpoint_step(checkpoint)[1]:
+                return finish_from_checkpoint(preset, run_dir, checkpoint)
+            policy = load_policy(preset)  # before trl is imported: Unsloth must patch first
+            for name in (METRICS_FILE, SAMPLES_FILE):
+                _keep_lines_up_to(run_dir / name, checkpoint_step(checkpoint)[0])
+            return _train_in(run_dir, preset, policy, checkpoint, progress, extra_callbacks, deadline)
+    if preset is None:
         raise ValueError("give a preset to train, or a run folder to resume")
+    check_before_loading(preset, runs_dir)
     policy = load_policy(preset)  # before trl is imported: Unsloth must patch first
-    if resume_dir is None:
-        run_dir = new_run_dir(runs_dir, preset.name)
-        config = {"preset": preset.to_dict(), "versions": versions(), "loader": policy.loader}
+    run_dir = new_run_dir(runs_dir, preset.name)
+    with writer_lock(run_dir):
+        config = {"preset": redact_secrets(preset.to_dict()), "versions": versions(), "loader": policy.loader}
         (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    else:
-        for name in (METRICS_FILE, SAMPLES_FILE):
-            _keep_lines_up_to(run_dir / name, int(checkpoint.name.split("-")[-1]))
+        return _train_in(run_dir, preset, policy, None, progress, extra_callbacks, deadline)
 
+
+def checkpoint_step(checkpoint: Path) -> tuple[int, int]:
+    """The step a checkpoint was saved at, and the run's last step (its ``trainer_state.json``)."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    step = int(state.get("global_step") or checkpoint.name.split("-")[-1])
+    return step, int(state.get("max_steps") or 0) or step + 1
+
+
+def _train_in(
+    run_dir: Path,
+    preset: Preset,
+    policy: LoadedPolicy,
+    checkpoint: Path | None,
+    progress: bool,
+    extra_callbacks: Sequence[Any],
+    deadline: float | None,
+) -> RunResult:
     limit = [] if deadline is None else [time_limit_callback(deadline)]
     trainer = build_trainer(preset, policy, run_dir, progress, [*extra_callbacks, *limit])
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    status = write_status(
-        run_dir, trainer.state.global_step, trainer.state.max_steps, bool(limit and limit[0].stopped_at)
-    )
-
+    steps, max_steps = trainer.state.global_step, trainer.state.max_steps
     adapter_dir = adapter_dir_of(run_dir)
     trainer.save_model(str(adapter_dir))
-    # With beta > 0 and an adapter continued (init_from), TRL trains against a frozen copy of it, the
-    # adapter "ref", which PEFT saves beside the trained one. It is init_from's adapter again: not
-    # part of what this run made, and not to be exported or pushed with it.
-    if (adapter_dir / "ref" / "adapter_config.json").is_file():
-        shutil.rmtree(adapter_dir / "ref")
+    save_training_args(trainer.args, adapter_dir)
+    _drop_reference_adapter(adapter_dir)
     policy.tokenizer.save_pretrained(str(adapter_dir))
+    # Last: a run marked finished has its adapter. A kill before this line leaves a run that
+    # --resume finishes from its final checkpoint without training a step (finish_from_checkpoint).
+    status = write_status(run_dir, steps, max_steps, bool(limit and limit[0].stopped_at))
     plot_path = plot_training_curves(
         read_metrics(run_dir / METRICS_FILE), run_dir / PLOT_FILE, title=preset.name
     )
-    steps = trainer.state.global_step
     del trainer, policy  # the next stage (GRPO after the warm-up, evaluation) needs the GPU memory
     release_memory()
+    return RunResult(run_dir, adapter_dir, run_dir / METRICS_FILE, plot_path, steps, status)
+
+
+def _drop_reference_adapter(adapter_dir: Path) -> None:
+    """With beta > 0 and an adapter continued (init_from), TRL trains against a frozen copy of it,
+    the adapter "ref", which PEFT saves beside the trained one. It is init_from's adapter again:
+    not part of what this run made, and not to be exported or pushed with it."""
+    if (adapter_dir / "ref" / "adapter_config.json").is_file():
+        shutil.rmtree(adapter_dir / "ref")
+
+
+def finish_from_checkpoint(preset: Preset, run_dir: Path, checkpoint: Path) -> RunResult:
+    """A run whose last step was checkpointed but whose final save did not finish (a kill at the
+    very end): the adapter is the checkpoint's, so the run finishes without training a step."""
+    adapter_dir = adapter_dir_of(run_dir)
+    training_state = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*", "trainer_state.json")
+    ignored = shutil.ignore_patterns(*training_state, "training_args.bin", CHECKPOINT_MARKER)
+    shutil.copytree(checkpoint, adapter_dir, ignore=ignored, dirs_exist_ok=True)
+    _drop_reference_adapter(adapter_dir)
+    steps, max_steps = checkpoint_step(checkpoint)
+    print(f"note: {run_dir} had trained all {max_steps} steps; its final adapter is {checkpoint.name}'s")
+    status = write_status(run_dir, steps, max_steps, False)
+    plot_path = plot_training_curves(
+        read_metrics(run_dir / METRICS_FILE), run_dir / PLOT_FILE, title=preset.name
+    )
     return RunResult(run_dir, adapter_dir, run_dir / METRICS_FILE, plot_path, steps, status)

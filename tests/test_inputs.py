@@ -1,0 +1,124 @@
+"""Every bad input to the commands is one line on stderr, exit status 2, before any model loads and
+before any folder is made: train's trainer settings and runs folder, eval's numbers, model and
+adapter, play's secret, export's run folder; a failed push keeps the local export."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rft import cli
+from rft.training.presets import apply_overrides, get_preset
+from rft.training.run import check_before_loading
+
+
+@pytest.fixture
+def no_model_loads(monkeypatch):
+    import rft.evaluate
+    import rft.training.run
+
+    def refuse(*args, **kwargs):
+        pytest.fail("a model was loaded")
+
+    monkeypatch.setattr(rft.training.run, "load_policy", refuse)
+    monkeypatch.setattr(rft.evaluate, "load_base", refuse)
+
+
+def one_line_error(capsys, command: list[str]) -> str:
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_trl_s_own_validation_runs_before_loading(no_model_loads, capsys, tmp_path):
+    runs = tmp_path / "runs"
+    err = one_line_error(
+        capsys, ["train", "--preset", "tiny-test", "--runs-dir", str(runs), "--lr_scheduler_type", "bogus"]
+    )
+    assert "not a valid SchedulerType" in err
+    assert not runs.exists()
+
+
+def test_a_runs_folder_that_is_a_file_is_refused(no_model_loads, capsys, tmp_path):
+    runs = tmp_path / "runs"
+    runs.write_text("", encoding="utf-8")
+    err = one_line_error(capsys, ["train", "--preset", "tiny-test", "--runs-dir", str(runs)])
+    assert "is a file, not a folder" in err
+
+
+def test_a_malformed_problems_file_is_named_with_its_line_before_loading(tmp_path):
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text('{"question": "1+1?", "answer": "1+1=2\\n#### 2"}\n{"question": \n', encoding="utf-8")
+    preset = apply_overrides(get_preset("tiny-test-gsm8k"), {"problems": str(problems)})
+    with pytest.raises(ValueError, match=r"problems.jsonl.*line 2"):
+        check_before_loading(preset, tmp_path / "runs")
+
+
+def test_the_demo_checks_the_grpo_stage_s_device_before_the_warm_up(no_model_loads, capsys, tmp_path):
+    if __import__("torch").cuda.is_available():
+        pytest.skip("this machine has the GPU the preset needs")
+    runs = tmp_path / "runs"
+    err = one_line_error(
+        capsys,
+        ["demo", "--grpo-preset", "t4-qwen2.5-3b-wordle", "--sft-steps", "1", "--runs-dir", str(runs)],
+    )
+    assert "needs a CUDA GPU" in err and not runs.exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--games", "0"], "games must be a positive integer"),
+        (["--games", "-3"], "games must be a positive integer"),
+        (["--batch-size", "0"], "batch_size must be a positive integer"),
+        (["--max-new-tokens", "0"], "max_new_tokens must be a positive integer"),
+        (["--temperature", "-1"], "temperature must be a number >= 0"),
+        (["--model", "tiny-tset"], "did you mean 'tiny-test'"),
+        (["--adapter", "missing-run"], "no trained adapter there"),
+    ],
+)
+def test_eval_arguments_are_checked_before_anything_loads(
+    no_model_loads, capsys, tmp_path, arguments, message
+):
+    out = tmp_path / "out"
+    command = ["eval", "--model", "tiny-test", "--out", str(out), *arguments]
+    if "--model" in arguments:
+        command = ["eval", "--out", str(out), *arguments]
+    assert message in one_line_error(capsys, command)
+    assert not out.exists()
+
+
+def test_a_damaged_adapter_is_refused_by_eval_and_export(no_model_loads, capsys, tmp_path):
+    run = tmp_path / "run"
+    (run / "adapter").mkdir(parents=True)
+    (run / "config.json").write_text(
+        json.dumps({"preset": get_preset("tiny-test").to_dict()}), encoding="utf-8"
+    )
+    (run / "adapter" / "adapter_config.json").write_text("{}", encoding="utf-8")
+    (run / "adapter" / "adapter_model.safetensors").write_bytes(b'\x10\x00\x00\x00\x00\x00\x00\x00{"a": ')
+    assert "cut short" in one_line_error(capsys, ["eval", "--model", "tiny-test", "--adapter", str(run)])
+    assert "cut short" in one_line_error(capsys, ["export", str(run), "--no-merged"])
+    assert not (run / "export").exists()
+
+
+def test_play_refuses_a_secret_that_is_not_a_word(capsys):
+    assert "--secret" in one_line_error(capsys, ["play", "--human", "--secret", "zzzzz"])
+
+
+@pytest.mark.slow
+def test_a_failed_push_keeps_and_reports_the_local_export(tmp_path, capsys, monkeypatch):
+    from rft.training.run import train
+
+    run = train(
+        apply_overrides(get_preset("tiny-test"), {"max_steps": "1"}), runs_dir=tmp_path, progress=False
+    )
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code = cli.main(["export", str(run.run_dir), "--no-merged", "--push-to", "someone/tiny"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "pushing to someone/tiny failed" in captured.err and "local export above is kept" in captured.err
+    assert str(run.run_dir / "export" / "lora") in captured.out
+    assert (run.run_dir / "export" / "lora" / "adapter_model.safetensors").is_file()

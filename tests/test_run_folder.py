@@ -1,0 +1,248 @@
+"""Run folders survive what users do to them: no credential in any file written, one writer at a
+time, resume past whatever a crash leaves, and a finished run never trained past its end."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rft.training.lock import LOCK_FILE, STALE_AFTER_SECONDS, RunFolderLocked, writer_lock
+from rft.training.presets import PRESETS, apply_overrides, get_preset
+from rft.training.run import (
+    CHECKPOINT_MARKER,
+    checkpoint_problem,
+    read_metrics,
+    read_run_config,
+    read_status,
+    redact_secrets,
+    resumable_checkpoint,
+    train,
+)
+
+SECRET = "hf_SECRETtoken123"
+
+
+def files_holding(folder: Path, needle: bytes) -> list[str]:
+    return sorted(
+        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()
+    )
+
+
+def stop_after(step: int):
+    """Ends training after ``step`` with a checkpoint, as a kill right after that save would."""
+    from transformers import TrainerCallback
+
+    class Stop(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == step:
+                control.should_save = control.should_training_stop = True
+
+    return Stop()
+
+
+def test_redaction_covers_credential_names_and_passwords_in_urls():
+    settings = {
+        "hub_token": SECRET,
+        "wandb_api_key": "k",
+        "nested": [{"password": "p"}],
+        "vllm_server_base_url": "http://user:pw@host:8000/v1",
+        "learning_rate": 1e-5,
+        "hub_model_id": "me/model",
+    }
+    assert redact_secrets(settings) == {
+        "hub_token": "<redacted>",
+        "wandb_api_key": "<redacted>",
+        "nested": [{"password": "<redacted>"}],
+        "vllm_server_base_url": "http://<redacted>@host:8000/v1",
+        "learning_rate": 1e-5,
+        "hub_model_id": "me/model",
+    }
+
+
+@pytest.mark.slow
+def test_a_token_given_as_a_setting_reaches_no_file_written_or_exported(tmp_path):
+    from rft.export import export_run
+
+    settings = {
+        "max_steps": "1",
+        "save_steps": "1",
+        "hub_token": SECRET,
+        "run_name": "http://me:pw123@host/x",
+    }
+    run = train(apply_overrides(get_preset("tiny-test"), settings), runs_dir=tmp_path, progress=False)
+    assert (run.run_dir / "checkpoint-1" / "training_args.bin").is_file()  # rewritten, not dropped
+    export_run(run.run_dir, merged=False)
+    assert (run.run_dir / "export" / "lora" / "adapter_model.safetensors").is_file()
+    assert not (run.run_dir / "export" / "lora" / "training_args.bin").exists()
+    assert files_holding(run.run_dir, SECRET.encode()) == []
+    assert files_holding(run.run_dir, b"pw123") == []
+    assert "hub_token" not in read_run_config(run.run_dir).trainer_args  # resume takes HF_TOKEN
+
+
+def test_a_torn_last_line_is_dropped_and_a_bad_line_elsewhere_is_named(tmp_path, capsys):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1}\n{"step": 2}\n{"step": 3, "lo', encoding="utf-8")
+    assert read_metrics(path) == [{"step": 1}, {"step": 2}]
+    assert "dropped its last line 3" in capsys.readouterr().out
+    path.write_text('{"step": 1}\n{"step": 2\n{"step": 3}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"metrics.jsonl, line 2: not a JSON object"):
+        read_metrics(path)
+    path.write_text('{"step": 1}\n[1, 2]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2"):
+        read_metrics(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{not json", "is not valid JSON"), ('{"versions": {}}', 'no "preset" object'), ("[]", 'no "preset"')],
+)
+def test_a_damaged_config_is_one_line_naming_the_file(tmp_path, text, message):
+    (tmp_path / "config.json").write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=message) as error:
+        read_run_config(tmp_path)
+    assert str(tmp_path / "config.json") in str(error.value)
+
+
+def test_every_preset_keeps_two_checkpoints():
+    assert {name: p.trainer_args.get("save_total_limit") for name, p in PRESETS.items()} == dict.fromkeys(
+        PRESETS, 2
+    )
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+    """A tiny run stopped after step 3 of 5, with checkpoints 2 and 3 (two are kept)."""
+    preset = apply_overrides(get_preset("tiny-test"), {"max_steps": "5", "save_steps": "1"})
+    runs = tmp_path_factory.mktemp("runs")
+    result = train(preset, runs_dir=runs, progress=False, extra_callbacks=[stop_after(3)])
+    assert sorted(p.name for p in result.run_dir.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
+    assert all((p / CHECKPOINT_MARKER).is_file() for p in result.run_dir.glob("checkpoint-*"))
+    return result.run_dir
+
+
+def copy_of(run_dir: Path, target: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(run_dir, target / run_dir.name))
+
+
+def truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("only_readme", "trainer_state.json is missing"),
+        ("adapter_model.safetensors", "weights"),
+        ("optimizer.pt", "optimizer.pt is cut short"),
+        ("trainer_state.json", "trainer_state.json is missing or cut short"),
+        ("no_marker", "still being written"),
+    ],
+)
+def test_resume_skips_an_incomplete_last_checkpoint_and_keeps_it(
+    stopped_run, tmp_path, capsys, damage, reason
+):
+    run_dir = copy_of(stopped_run, tmp_path)
+    last = run_dir / "checkpoint-3"
+    if damage == "only_readme":
+        for path in last.iterdir():
+            if path.name != "README.md":
+                path.unlink()
+    elif damage == "no_marker":
+        (last / CHECKPOINT_MARKER).unlink()
+    else:
+        truncate(last / damage)
+    assert reason in checkpoint_problem(last)
+    assert resumable_checkpoint(run_dir).name == "checkpoint-2"
+    assert "skipping checkpoint-3" in capsys.readouterr().out
+    assert last.is_dir()  # never deleted
+
+
+@pytest.mark.slow
+def test_resume_after_a_crash_trains_each_step_once(stopped_run, tmp_path):
+    run_dir = copy_of(stopped_run, tmp_path)
+    for path in (run_dir / "checkpoint-3").iterdir():
+        if path.name != "README.md":
+            path.unlink()  # a kill -9 right after the folder appeared
+    with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write('{"step": 4, "lo')  # and one mid-write
+    resumed = train(resume_dir=run_dir, progress=False)
+    assert resumed.global_step == 5 and read_status(run_dir)["state"] == "finished"
+    assert [row["step"] for row in read_metrics(run_dir / "metrics.jsonl")] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.slow
+def test_a_kill_during_the_final_save_finishes_on_resume_without_a_step(stopped_run, tmp_path, capsys):
+    import shutil
+
+    run_dir = copy_of(stopped_run, tmp_path)
+    finished = train(resume_dir=run_dir, progress=False)
+    assert finished.global_step == 5
+    shutil.rmtree(run_dir / "adapter")  # the final save never happened ...
+    (run_dir / "status.json").unlink()  # ... nor the status written after it
+    again = train(resume_dir=run_dir, progress=False)
+    assert "had trained all 5 steps" in capsys.readouterr().out
+    assert again.global_step == 5 and read_status(run_dir)["state"] == "finished"
+    assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
+    assert not (run_dir / "adapter" / "optimizer.pt").exists()
+    assert not (run_dir / "checkpoint-6").exists()
+    assert [row["step"] for row in read_metrics(run_dir / "metrics.jsonl")] == [1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="is finished"):
+        train(resume_dir=run_dir, progress=False)
+
+
+def write_lock(run_dir: Path, pid: int, host: str) -> Path:
+    path = run_dir / LOCK_FILE
+    path.write_text(json.dumps({"pid": pid, "host": host, "since": "earlier"}), encoding="utf-8")
+    return path
+
+
+def test_a_second_writer_is_refused_while_the_first_runs(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        write_lock(tmp_path, sleeper.pid, socket.gethostname())
+        refused = pytest.raises(RunFolderLocked, match=f"process {sleeper.pid} on this machine")
+        with refused, writer_lock(tmp_path):
+            pass
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capsys):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    lock = write_lock(tmp_path, int(finished.stdout), socket.gethostname())
+    with writer_lock(tmp_path):
+        assert json.loads(lock.read_text(encoding="utf-8"))["pid"] == os.getpid()
+    assert "which no longer runs; taking the run over" in capsys.readouterr().out
+    assert not lock.exists()  # released
+
+
+def test_a_lock_from_another_machine_holds_until_it_goes_stale(tmp_path):
+    lock = write_lock(tmp_path, 12345, "another-machine")
+    with pytest.raises(RunFolderLocked, match=r"on another-machine .*frees itself at"), writer_lock(tmp_path):
+        pass
+    old = time.time() - STALE_AFTER_SECONDS - 5
+    os.utime(lock, (old, old))  # the other session ended minutes ago
+    with writer_lock(tmp_path):
+        pass
+
+
+def test_a_locked_run_is_refused_before_any_model_loads(stopped_run, tmp_path, monkeypatch):
+    import rft.training.run as run
+
+    run_dir = copy_of(stopped_run, tmp_path)
+    write_lock(run_dir, 12345, "another-machine")
+    monkeypatch.setattr(run, "load_policy", lambda preset: pytest.fail("loaded a model"))
+    with pytest.raises(RunFolderLocked, match="is being written by"):
+        train(resume_dir=run_dir, progress=False)
+    assert [row["step"] for row in read_metrics(run_dir / "metrics.jsonl")] == [1, 2, 3]
