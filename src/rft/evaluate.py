@@ -114,7 +114,7 @@ def _preset_of(model: str | Path) -> Preset | None:
         return get_preset(str(model))
     config = Path(model) / "config.json"
     if config.is_file() and "preset" in json.loads(config.read_text(encoding="utf-8")):
-        from rft.training.run import read_run_config
+        from rft.training.run_folder import read_run_config
 
         return read_run_config(Path(model))
     return None
@@ -394,7 +394,7 @@ def check_adapter(adapter: str | Path) -> None:
         json.loads(config.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise ValueError(f"--adapter {adapter}: {config} is not valid JSON") from None
-    from rft.training.run import safetensors_complete
+    from rft.training.run_folder import safetensors_complete
 
     weights = folder / "adapter_model.safetensors"
     if not safetensors_complete(weights):
@@ -458,7 +458,7 @@ def evaluate_model(
     details = {"model": str(model), "adapter": None if adapter is None else str(adapter), "seed": seed}
     details.update({"max_new_tokens": max_new_tokens, "temperature": temperature})
     if out_dir is None:  # a fresh folder: an earlier evaluation is never overwritten
-        from rft.training.run import new_run_dir
+        from rft.training.run_folder import new_run_dir
 
         out_dir = new_run_dir("runs", "eval")
     result = evaluate(players, held_out_secrets(games, seed), out_dir, details, progress)

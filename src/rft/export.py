@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rft.training.models import EMBEDDED_MODEL_ID, MissingDependencyError, adapter_dir_of, require
-from rft.training.run import read_run_config, redact_secrets, safetensors_complete
+from rft.training.run_folder import read_run_config, redact_secrets, safetensors_complete
 
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 

@@ -66,7 +66,7 @@ def base_vs_trained(
     every answer kept under ``records``."""
     from rft.evaluate import load_base, with_adapter
     from rft.training.models import release_memory
-    from rft.training.run import read_run_config
+    from rft.training.run_folder import read_run_config
 
     preset = read_run_config(Path(run_dir))
     results = {}

@@ -1,11 +1,8 @@
 """One training run: a preset in, a run folder out, with TRL's GRPOTrainer doing the training.
 
-The run folder (``runs/<preset>-<timestamp>/``) holds everything a user needs afterwards:
-``config.json`` (the resolved preset and library versions), ``metrics.jsonl`` (one line per logged
-step: each reward, the total, KL, completion lengths, step time; the loss for SFT),
-``samples.jsonl`` (GRPO completions with their rewards every few steps), ``curves.png``, TRL's
-``checkpoint-N`` folders (for ``--resume``) and the final LoRA adapter in ``adapter/``. A new run
-never writes into an old one.
+What the run folder holds, and reading it back, is :mod:`rft.training.run_folder` (its names are
+importable from here too). This module trains: the trainer built from a preset, the callbacks
+that write the folder as training goes, the time limit, resume under the folder's writer lock.
 """
 
 from __future__ import annotations
@@ -13,13 +10,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +23,36 @@ from rft.rewarding import completion_text
 from rft.training.lock import writer_lock
 from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, release_memory
 from rft.training.plots import plot_training_curves
-from rft.training.presets import Preset, task_rewards
+from rft.training.presets import EVAL_MAX_NEW_TOKENS, Preset, task_rewards
+from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.run is the public entry)
+    CHECKPOINT_MARKER,
+    CONFIG_FILE,
+    METRICS_FILE,
+    PLOT_FILE,
+    REDACTED,
+    SAMPLES_FILE,
+    SECRET_NAME,
+    STATUS_FILE,
+    _keep_lines_up_to,
+    check_writable,
+    checkpoint_problem,
+    checkpoints_newest_first,
+    last_checkpoint,
+    new_run_dir,
+    read_metrics,
+    read_run_config,
+    read_status,
+    redact_secrets,
+    resumable_checkpoint,
+    safetensors_complete,
+    save_training_args,
+    versions,
+    write_status,
+)
 from rft.training.trl_compat import enable_cpu_training
 from rft.wordle.dataset import build_dataset, check_rows, own_game_rows
 from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
-
-CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE, STATUS_FILE = (
-    "config.json",
-    "metrics.jsonl",
-    "samples.jsonl",
-    "curves.png",
-    "status.json",
-)
-# Written into a checkpoint folder after everything else: the checkpoint is complete.
-CHECKPOINT_MARKER = "rft-complete.json"
 
 
 @dataclass
@@ -60,105 +70,6 @@ class RunResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def new_run_dir(runs_dir: str | Path, preset_name: str) -> Path:
-    """A folder no earlier run has used: ``<preset>-<YYYYmmdd-HHMMSS>`` (+ ``-2``, ``-3`` … if taken)."""
-    runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{preset_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    for attempt in range(1, 1000):
-        candidate = runs_dir / (stem if attempt == 1 else f"{stem}-{attempt}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"could not find a free run folder under {runs_dir}")
-
-
-def resumable_checkpoint(run_dir: Path) -> Path:
-    """The checkpoint ``--resume`` continues from: the newest complete one (an incomplete one, left
-    by a crash while it was written, is named and skipped, never deleted); a clear error for a run
-    with none, or a finished one (resuming it would train past its last step and overwrite its
-    adapter)."""
-    checkpoint = None
-    for candidate in checkpoints_newest_first(run_dir):
-        problem = checkpoint_problem(candidate)
-        if problem is None:
-            checkpoint = candidate
-            break
-        print(f"note: skipping {candidate.name}: {problem}; resuming from an earlier one (kept as it is)")
-    if checkpoint is None:
-        raise FileNotFoundError(
-            f"{run_dir} has no complete checkpoint-N folder to resume from: it stopped before its first "
-            "checkpoint (every save_steps steps); start it again with rft train --preset NAME"
-        )
-    status = read_status(run_dir)
-    if status is not None and status.get("state") == "finished":
-        raise ValueError(
-            f"{run_dir} is finished ({status['step']} of {status['max_steps']} steps); to train further, "
-            f'start a new run from it: rft train --preset NAME --init-from "{run_dir}"'
-        )
-    return checkpoint
-
-
-def checkpoints_newest_first(run_dir: Path) -> list[Path]:
-    checkpoints = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
-    return sorted(checkpoints, key=lambda p: int(p.name.split("-")[-1]), reverse=True)
-
-
-def last_checkpoint(run_dir: Path) -> Path | None:
-    return next(iter(checkpoints_newest_first(run_dir)), None)
-
-
-def checkpoint_problem(checkpoint: Path) -> str | None:
-    """Why ``checkpoint`` cannot be resumed from, or None. The trainer writes the weights, the
-    optimizer and ``trainer_state.json``, then this project writes :data:`CHECKPOINT_MARKER`: a
-    checkpoint without it, in a run that writes markers, was cut short; and every file must read."""
-    import zipfile
-
-    state = checkpoint / "trainer_state.json"
-    try:
-        json.loads(state.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "its trainer_state.json is missing or cut short"
-    weights = [checkpoint / name for name in ("adapter_model.safetensors", "model.safetensors")]
-    weights = [path for path in weights if path.is_file()]
-    if not weights or not safetensors_complete(weights[0]):
-        return "its weights (adapter_model.safetensors) are missing or cut short"
-    optimizer = checkpoint / "optimizer.pt"
-    if optimizer.is_file() and not zipfile.is_zipfile(optimizer):
-        return "its optimizer.pt is cut short"
-    marked = any((other / CHECKPOINT_MARKER).is_file() for other in checkpoint.parent.glob("checkpoint-*"))
-    if marked and not (checkpoint / CHECKPOINT_MARKER).is_file():
-        return "it was still being written when the run stopped"
-    return None
-
-
-def safetensors_complete(path: Path) -> bool:
-    """The header parses and the file is as long as the header says."""
-    try:
-        with path.open("rb") as handle:
-            size = int.from_bytes(handle.read(8), "little")
-            header = json.loads(handle.read(size))
-        end = max((entry["data_offsets"][1] for k, entry in header.items() if k != "__metadata__"), default=0)
-        return path.stat().st_size >= 8 + size + end
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-
-
-def versions() -> dict[str, str]:
-    found = {}
-    for package in (
-        *("rft", "torch", "transformers", "trl", "peft", "datasets", "accelerate"),
-        *("unsloth", "unsloth_zoo", "bitsandbytes", "vllm"),
-    ):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
-
-
 def parse_duration(text: str) -> float:
     """Seconds in ``3h10m``, ``45m``, ``900s``, ``1.5h``: every number carries its unit, so that a
     budget is never misread as minutes when seconds were meant."""
@@ -172,64 +83,6 @@ def parse_duration(text: str) -> float:
     if total <= 0:
         raise ValueError(f"time limit: must be more than zero, got {text!r}")
     return total
-
-
-def read_status(run_dir: Path) -> dict[str, Any] | None:
-    path = Path(run_dir) / STATUS_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def read_run_config(run_dir: Path) -> Preset:
-    """The preset a run folder was trained with. Credentials were redacted when it was written: a
-    resumed run takes them from the environment (``HF_TOKEN``), as a new one does."""
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder: it has no {CONFIG_FILE}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))["preset"]
-        if not isinstance(data, dict):
-            raise TypeError
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); it cannot be resumed or read") from None
-    except (KeyError, TypeError):
-        raise ValueError(f'{path} has no "preset" object: it was not written by rft train') from None
-    data["trainer_args"] = {
-        key: value for key, value in (data.get("trainer_args") or {}).items() if value != REDACTED
-    }
-    if data.get("init_from") and not Path(data["init_from"]).is_dir():
-        # A finished run holds its whole adapter: it stays usable when moved or downloaded
-        # without the warm-up run it started from.
-        data = {**data, "init_from": None}
-    return Preset.from_dict(data)
-
-
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The rows of a run's ``.jsonl`` file. A kill in the middle of a write leaves a torn last line:
-    it is dropped with a note (its step is trained again on resume). A bad line anywhere else means
-    the file was damaged otherwise: an error naming the file and the line."""
-    if not path.is_file():
-        return []
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    numbered = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
-    rows = []
-    for position, (number, line) in enumerate(numbered):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if position == len(numbered) - 1 and not path.read_bytes().endswith(b"\n"):
-                print(f"note: {path}: dropped its last line {number}, cut short by an interrupted write")
-                continue
-            raise ValueError(f"{path}, line {number}: not a JSON object; the file is damaged") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"{path}, line {number}: not a JSON object; the file is damaged")
-        rows.append(row)
-    return rows
-
-
-def _keep_lines_up_to(path: Path, step: int) -> None:
-    """On resume, drop metrics and samples of steps after the checkpoint: they are trained again."""
-    kept = [row for row in read_metrics(path) if row.get("step", 0) <= step]
-    path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,43 +187,6 @@ def build_trainer_config(
     return trainer_config_class(preset.trainer)(**settings)
 
 
-# Setting names whose values are credentials: never printed or written by the project.
-SECRET_NAME = re.compile(r"(^|_)(token|key)$|password|secret|credential", re.IGNORECASE)
-# A user and password inside a URL (https://user:password@host/...).
-URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@:]+:[^/\s@]+@")
-REDACTED = "<redacted>"
-
-
-def redact_secrets(value: Any) -> Any:
-    """``value`` with every setting whose name says it holds a credential, and every password in a
-    URL, replaced by a marker."""
-    if isinstance(value, Mapping):
-        return {
-            key: REDACTED if item and SECRET_NAME.search(str(key)) else redact_secrets(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, (list, tuple)):
-        return [redact_secrets(item) for item in value]
-    if isinstance(value, str):
-        return URL_CREDENTIALS.sub(REDACTED + "@", value)
-    return value
-
-
-def save_training_args(args: Any, folder: Path) -> None:
-    """Transformers pickles the whole trainer config into ``training_args.bin`` beside every
-    checkpoint and adapter, a hub token given as a setting included. This writes it again with
-    every credential replaced, so that no folder the project writes (or pushes) holds one."""
-    import copy
-
-    import torch
-
-    clean = copy.copy(args)
-    for name, value in vars(args).items():
-        if isinstance(value, str) and value:
-            setattr(clean, name, REDACTED if SECRET_NAME.search(name) else redact_secrets(value))
-    torch.save(clean, folder / "training_args.bin")
-
-
 def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> None:
     """What can fail once the model has loaded, found before: TRL's own validation of the trainer
     config (a scheduler name, a batch that does not split into groups), GSM8K problems that do not
@@ -388,19 +204,6 @@ def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> 
         load_problems(preset.problems)  # a bad line is a ValueError naming the file and the line
     if runs_dir is not None:
         check_writable(Path(runs_dir))
-
-
-def check_writable(folder: Path) -> None:
-    """``folder`` exists as a folder (created if missing) and this process can write into it."""
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"runs folder {folder} is a file, not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".rft-write-check-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise ValueError(f"runs folder {folder} cannot be written: {error.strerror or error}") from None
 
 
 def describe_run(preset: Preset, runs_dir: str | Path) -> dict[str, Any]:
@@ -452,24 +255,7 @@ def time_limit_callback(deadline: float) -> Any:
     return TimeLimit()
 
 
-def write_status(run_dir: Path, steps: int, max_steps: int, stopped_by_time_limit: bool) -> dict[str, Any]:
-    """``status.json``: finished, or stopped at step N of M with the exact command that continues."""
-    if steps >= max_steps:
-        status: dict[str, Any] = {"state": "finished", "step": steps, "max_steps": max_steps}
-    else:
-        status = {
-            "state": "stopped",
-            "reason": "time limit" if stopped_by_time_limit else "stopped before max_steps",
-            "step": steps,
-            "max_steps": max_steps,
-            "resume": f'rft train --resume "{run_dir}"',
-        }
-    status["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    (run_dir / STATUS_FILE).write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
-    return status
-
-
-OWN_GAME_TOKENS = 160  # as many as an evaluation allows, so the games are the ones it would see
+OWN_GAME_TOKENS = EVAL_MAX_NEW_TOKENS  # as an evaluation allows: the games are the ones it would see
 
 
 def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool) -> list[GameRecord]:
