@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from _results import write
+from cpu_learning import finished_run
 
 from rft.training.presets import apply_overrides, get_preset
 from rft.training.run import new_run_dir, read_metrics, train
@@ -35,7 +36,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "before": {"end_at_answer": False},
     "after": {"end_at_answer": True},
     "after+mask": {"end_at_answer": True, "mask_truncated_completions": True},
+    # Room for the longest warm-up trace (153 tokens; 6% of them run past 128).
+    "after-160": {"end_at_answer": True, "max_completion_length": 160},
+    "after+mask-160": {
+        "end_at_answer": True,
+        "mask_truncated_completions": True,
+        "max_completion_length": 160,
+    },
 }
+DEFAULT_VARIANTS = ("before", "after", "after+mask")
 STEP_FIGURES = ("completions/mean_length", "completions/clipped_ratio", "reward", "step_time")
 EVAL_FIGURES = ("win_rate", "format_valid_rate", "valid_guess_rate", "consistency_rate", "turns")
 
@@ -73,18 +82,29 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=16)
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--label", default="", help="names the results file: end_at_answer-LABEL.json")
+    parser.add_argument(
+        "--warm-up", type=Path, help="a finished warm-up run to continue instead of training one"
+    )
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=DEFAULT_VARIANTS)
+    parser.add_argument(
+        "--eval-tokens", type=int, help="new tokens a turn in the games (default: the preset's)"
+    )
     args = parser.parse_args()
 
     from rft.evaluate import ModelPlayer, evaluate, held_out_secrets, load_base, with_adapter
 
     folder = new_run_dir(args.runs_dir, "end-at-answer")
-    sft = train(
-        apply_overrides(get_preset("cpu-smollm2-wordle-sft"), {"max_steps": args.sft_steps}),
-        runs_dir=folder,
-    )
+    if args.warm_up:
+        sft = finished_run(args.warm_up)
+    else:
+        sft = train(
+            apply_overrides(get_preset("cpu-smollm2-wordle-sft"), {"max_steps": args.sft_steps}),
+            runs_dir=folder,
+        )
     stages: dict[str, Any] = {}
     runs: dict[str, Path] = {}
-    for name, settings in VARIANTS.items():
+    for name in args.variants:
+        settings = VARIANTS[name]
         preset = apply_overrides(
             get_preset("cpu-smollm2-wordle"),
             {**settings, "max_steps": args.grpo_steps, "init_from": str(sft.run_dir)},
@@ -102,12 +122,16 @@ def main() -> None:
     for name, run_dir in {"sft": sft.run_dir, **runs}.items():
         loaded = with_adapter(load_base(preset), run_dir)
         players[name] = ModelPlayer(
-            loaded.model, loaded.tokenizer, loaded.prompt_style, preset.eval_max_new_tokens
+            loaded.model,
+            loaded.tokenizer,
+            loaded.prompt_style,
+            args.eval_tokens or preset.eval_max_new_tokens,
         )
-    before = players["before"]
-    players["before, evaluated without the end"] = ModelPlayer(
-        before.model, before.tokenizer, before.prompt_style, before.max_new_tokens, end_after=None
-    )
+    if "before" in players:
+        before = players["before"]
+        players["before, evaluated without the end"] = ModelPlayer(
+            before.model, before.tokenizer, before.prompt_style, before.max_new_tokens, end_after=None
+        )
     secrets = held_out_secrets(args.games, preset.seed)
     evaluations: dict[str, Any] = {}
     for name, player in players.items():
@@ -125,8 +149,10 @@ def main() -> None:
         {
             "question": "Does ending each completion at </guess> make the demo's GRPO faster and better?",
             "parent": "make demo: cpu-smollm2-wordle-sft for 30 steps, cpu-smollm2-wordle for 8, 16 games",
-            "changes": "end_at_answer off/on, and on with mask_truncated_completions",
+            "changes": ", ".join(f"{name}: {VARIANTS[name]}" for name in args.variants),
             "runs": str(folder),
+            "warm_up": str(sft.run_dir),
+            "eval_tokens": args.eval_tokens or preset.eval_max_new_tokens,
             "metrics": {"grpo": stages, "evaluation": evaluations},
         },
     )

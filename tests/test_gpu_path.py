@@ -81,7 +81,7 @@ def test_unsloth_is_imported_before_trl_transformers_and_peft(tmp_path):
 def test_evaluation_gives_a_turn_as_many_tokens_as_training_did():
     assert get_preset("t4-qwen2.5-3b-wordle").eval_max_new_tokens == 256  # not the old 160
     assert get_preset("t4-qwen2.5-3b-gsm8k").eval_max_new_tokens == 320
-    assert get_preset("cpu-smollm2-wordle").eval_max_new_tokens == 128
+    assert get_preset("cpu-smollm2-wordle").eval_max_new_tokens == 160
     assert get_preset("cpu-smollm2-wordle-sft").eval_max_new_tokens == EVAL_MAX_NEW_TOKENS
     for name, preset in PRESETS.items():
         length = preset.trainer_args.get("max_completion_length")

@@ -115,6 +115,21 @@ def test_no_trace_names_or_plays_a_held_out_answer(rows):
     assert any({table.answers[i].upper() for i in found} & held_out for found in candidates)
 
 
+def test_every_warm_up_trace_fits_the_cpu_grpo_presets_completion_cap():
+    from dataclasses import replace
+
+    from transformers import AutoTokenizer
+
+    from rft.training.models import embedded_model_dir
+    from rft.training.presets import get_preset
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
+    warm_up = get_preset("cpu-smollm2-wordle-sft")
+    traces = build_trace_rows(replace(warm_up.dataset_config(), num_rows=300), progress=False)
+    longest = max(len(tokenizer(row["completion"][0]["content"]).input_ids) + 1 for row in traces)
+    assert 128 < longest <= get_preset("cpu-smollm2-wordle").trainer_args["max_completion_length"]
+
+
 def test_traces_teach_the_solvers_opening(rows):
     assert {parse_completion(row["completion"]).word for row in rows if not row["history"]} == {"soare"}
 
