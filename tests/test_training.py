@@ -74,6 +74,7 @@ def test_overrides_take_the_type_of_their_field():
         ({"loss_type": "bogus"}, "loss_type must be one of .*'dapo'"),
         ({"max_steps": "-5"}, "max_steps must be a positive integer \\(or -1"),
         ({"save_steps": "0"}, "save_steps must be a positive number"),
+        ({"push_to_hub": "true", "hub_token": "hf_x"}, "give the token as HF_TOKEN"),
     ],
 )
 def test_bad_settings_are_named_before_any_model_loads(overrides, message):

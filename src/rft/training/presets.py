@@ -499,6 +499,11 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
             raise ValueError(
                 f"loss_type must be one of {supported} (the installed TRL's), got {args['loss_type']!r}"
             )
+    if args.get("push_to_hub") and any(value and name.endswith("_token") for name, value in args.items()):
+        raise ValueError(
+            "with push_to_hub, give the token as HF_TOKEN in the environment, not as a setting: the trainer "
+            "uploads its settings (training_args.bin) with every checkpoint, before rft can redact them"
+        )
     if preset.device == "cpu":
         for name in ("fp16", "bf16"):
             if args.get(name):
