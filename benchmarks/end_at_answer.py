@@ -91,7 +91,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from rft.evaluate import ModelPlayer, evaluate, held_out_secrets, load_base, with_adapter
+    from rft.evaluate import ModelPlayer, evaluate, held_out_secrets
+    from rft.loading import load_base, with_adapter
 
     folder = new_run_dir(args.runs_dir, "end-at-answer")
     if args.warm_up:

@@ -76,8 +76,9 @@ PUSH_TO = None  # e.g. "your-name/wordle-qwen2.5-3b" (private repo)
 
 # %%
 from rft import notebook
-from rft.evaluate import evaluate_model, load_models, markdown_table
+from rft.evaluate import evaluate_model, markdown_table
 from rft.export import export_run
+from rft.loading import load_models
 from rft.terminal import watch_model
 
 notebook.prepare()
@@ -107,7 +108,7 @@ print("--- secret:", rows[-1]["secret"])
 # models get the warm-up first.
 
 # %%
-from rft.evaluate import load_base
+from rft.loading import load_base
 
 base = load_base(grpo_preset)
 row = rows[-1]

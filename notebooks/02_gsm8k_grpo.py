@@ -88,7 +88,7 @@ print("--- reference answer:", rows[0]["answer"])
 # the group's.
 
 # %%
-from rft.evaluate import load_base
+from rft.loading import load_base
 
 base = load_base(preset)
 row = rows[0]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from rft.evaluate import evaluate, held_out_secrets
-from rft.wordle.play import policy_player, wilson_interval
+from rft.stats import wilson_interval
+from rft.wordle.play import policy_player
 from rft.wordle.solver import random_consistent_policy
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"

@@ -54,7 +54,7 @@ def test_eos_token_ids_join_the_tokenizer_and_the_generation_config(tokenizer):
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from rft.evaluate import load_base
+    from rft.loading import load_base
 
     return load_base(get_preset("cpu-smollm2-wordle"))
 

@@ -148,7 +148,7 @@ def test_the_report_holds_every_answer_and_a_table_the_model_card_shows(tmp_path
 
 @pytest.mark.slow
 def test_tiny_gsm8k_preset_trains_and_is_scored(tmp_path):
-    from rft.evaluate import load_base
+    from rft.loading import load_base
     from rft.training.presets import get_preset
     from rft.training.run import read_metrics, train
 

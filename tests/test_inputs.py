@@ -15,14 +15,14 @@ from rft.training.run import check_before_loading
 
 @pytest.fixture
 def no_model_loads(monkeypatch):
-    import rft.evaluate
+    import rft.loading
     import rft.training.run
 
     def refuse(*args, **kwargs):
         pytest.fail("a model was loaded")
 
     monkeypatch.setattr(rft.training.run, "load_policy", refuse)
-    monkeypatch.setattr(rft.evaluate, "load_base", refuse)
+    monkeypatch.setattr(rft.loading, "load_base", refuse)
 
 
 def one_line_error(capsys, command: list[str]) -> str:

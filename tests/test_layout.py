@@ -45,3 +45,16 @@ def test_no_module_imports_itself_back():
 
 def test_the_check_finds_a_circle():
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c"]
+
+
+def test_gsm8k_borrows_nothing_from_wordle():
+    """A second task stands beside Wordle: what both need (generation, loading, intervals, reward
+    plumbing) lives outside either."""
+    borrowed = {
+        (name, module)
+        for name, imported in import_graph().items()
+        if name.startswith("rft.gsm8k")
+        for module in imported
+        if module.startswith("rft.wordle") or module == "rft.evaluate"
+    }
+    assert borrowed == set()

@@ -5,9 +5,10 @@ import pytest
 from rich.console import Console
 
 from rft.evaluate import compare, evaluate, evaluate_model, held_out_secrets, markdown_table
+from rft.stats import wilson_interval
 from rft.terminal import play_human
 from rft.wordle.dataset import answer_split
-from rft.wordle.play import GameRecord, game_metrics, play_games, policy_player, states_met, wilson_interval
+from rft.wordle.play import GameRecord, game_metrics, play_games, policy_player, states_met
 from rft.wordle.solver import EntropySolver, random_valid_policy
 
 
@@ -212,7 +213,7 @@ def test_rft_eval_command_writes_its_files(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_base_and_trained_share_one_copy_and_the_base_plays_as_the_plain_model(tmp_path):
-    from rft.evaluate import load_models
+    from rft.loading import load_models
     from rft.training.presets import get_preset
     from rft.training.run import train
 

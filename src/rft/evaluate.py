@@ -9,13 +9,10 @@ difference in win rate and whether the two 95% intervals overlap.
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +20,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rft.generation import generate_completions
-from rft.training.models import (
-    EMBEDDED_MODEL_ID,
-    adapter_dir_of,
-    embedded_model_dir,
-    inference_dtype,
-    load_unsloth_for_inference,
-    release_memory,
-    unsloth_usable,
-)
-from rft.training.presets import (
-    EVAL_MAX_NEW_TOKENS,
-    PRESETS,
-    Preset,
-    check_integer,
-    check_number,
-    get_preset,
-)
+from rft.loading import LoadedModel, check_adapter, check_model, load_models, max_new_tokens_for
+from rft.training.models import release_memory
+from rft.training.presets import EVAL_MAX_NEW_TOKENS, check_integer, check_number
 from rft.wordle.dataset import answer_split, shuffled_passes
 from rft.wordle.game import MAX_GUESSES
 from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
@@ -91,100 +74,6 @@ class ModelPlayer:
                 seed,
                 self.end_after,
             )
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading what to evaluate
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LoadedModel:
-    model: Any
-    tokenizer: Any
-    prompt_style: str
-    label: str
-    adapter_off: bool = False  # the base model, seen through a PEFT model with its adapter disabled
-    loader: str = "transformers"  # or "unsloth", "tiny": how the base was loaded
-
-
-def _preset_of(model: str | Path) -> Preset | None:
-    """The preset behind a preset name or a run folder; None for a plain model folder or hub id."""
-    if str(model) in PRESETS:
-        return get_preset(str(model))
-    config = Path(model) / "config.json"
-    if config.is_file() and "preset" in json.loads(config.read_text(encoding="utf-8")):
-        from rft.training.run_folder import read_run_config
-
-        return read_run_config(Path(model))
-    return None
-
-
-def max_new_tokens_for(model: str | Path) -> int:
-    """New tokens a turn for a preset or run folder (what it trained with), else the default."""
-    preset = _preset_of(model)
-    return EVAL_MAX_NEW_TOKENS if preset is None else preset.eval_max_new_tokens
-
-
-def load_base(spec: Preset | str) -> LoadedModel:
-    """The base model of a preset (its prompt style too), or a model folder / hub id.
-
-    A preset trained through Unsloth is played through Unsloth where it can run: the same 4-bit
-    base its adapter was trained on, in Unsloth's inference mode, in a process whose model classes
-    Unsloth has patched anyway. Everything else loads with plain transformers."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    loader = "transformers"
-    if isinstance(spec, Preset) and spec.loader == "unsloth" and unsloth_usable():
-        network, tokenizer = load_unsloth_for_inference(spec)
-        loader = "unsloth"
-    elif isinstance(spec, Preset) and spec.loader == "tiny":
-        from rft.training.models import load_tiny
-
-        network, tokenizer = load_tiny(seed=spec.seed)
-        loader = "tiny"
-    else:
-        name = spec.model if isinstance(spec, Preset) else spec
-        path = str(embedded_model_dir()) if name == EMBEDDED_MODEL_ID else name
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        kwargs: dict[str, Any] = (
-            {"dtype": inference_dtype(name), "device_map": "cuda"} if torch.cuda.is_available() else {}
-        )
-        network = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    network.eval()
-    style = spec.prompt_style if isinstance(spec, Preset) else "full"
-    return LoadedModel(network, tokenizer, style, "base", loader=loader)
-
-
-def with_adapter(loaded: LoadedModel, run_dir: str | Path) -> LoadedModel:
-    from peft import PeftModel
-
-    network = PeftModel.from_pretrained(loaded.model, adapter_dir_of(run_dir))
-    network.eval()
-    if loaded.loader == "unsloth":  # the adapter's layers too run Unsloth's inference kernels
-        from unsloth import FastLanguageModel
-
-        FastLanguageModel.for_inference(network)
-    return LoadedModel(network, loaded.tokenizer, loaded.prompt_style, "trained", loader=loaded.loader)
-
-
-def load_models(model: str, adapter: str | Path | None = None) -> list[LoadedModel]:
-    """What ``rft eval --model M [--adapter RUN]`` plays: M alone; M and M + RUN's adapter; or, for
-    M a run folder, its base model and its adapter."""
-    preset = _preset_of(model)
-    if adapter is None and preset is not None and Path(model).is_dir():
-        adapter = model
-    spec: Preset | str = preset if preset is not None else model
-    if adapter is None:
-        return [load_base(spec)]
-    # One copy of the weights serves both: the base plays with the adapter disabled, so a 3B
-    # model is loaded once, not twice, on a 16 GB T4.
-    trained = with_adapter(load_base(spec), adapter)
-    base = LoadedModel(trained.model, trained.tokenizer, trained.prompt_style, "base", adapter_off=True)
-    return [base, trained]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,43 +251,6 @@ def plot_rates(metrics: dict[str, dict[str, Any]], out_path: Path) -> Path:
     fig.savefig(out_path, dpi=110)
     plt.close(fig)
     return out_path
-
-
-HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
-
-
-def check_model(model: str | Path) -> None:
-    """``model`` is a preset name, a run folder, a local model folder or a Hub id (``org/name``);
-    anything else is a ``ValueError`` before anything loads."""
-    text = str(model)
-    if text in PRESETS or Path(text).is_dir() or text == EMBEDDED_MODEL_ID:
-        return
-    if HUB_ID.fullmatch(text) and not Path(text).parent.is_dir():
-        return
-    suggestions = difflib.get_close_matches(text, list(PRESETS), n=1)
-    hint = f" (did you mean {suggestions[0]!r}?)" if suggestions else " (see `rft presets`)"
-    raise ValueError(
-        f"--model {text!r} is not a preset, a run folder, a model folder nor a Hub id like org/name{hint}"
-    )
-
-
-def check_adapter(adapter: str | Path) -> None:
-    """``adapter`` is a run folder with a whole trained adapter (or an adapter folder itself)."""
-    folder = adapter_dir_of(adapter)
-    config = folder / "adapter_config.json"
-    if not config.is_file():
-        raise FileNotFoundError(
-            f"--adapter {adapter}: no trained adapter there (no {config.relative_to(adapter)})"
-        )
-    try:
-        json.loads(config.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError(f"--adapter {adapter}: {config} is not valid JSON") from None
-    from rft.training.run_folder import safetensors_complete
-
-    weights = folder / "adapter_model.safetensors"
-    if not safetensors_complete(weights):
-        raise ValueError(f"--adapter {adapter}: {weights} is missing or cut short")
 
 
 def check_request(

@@ -13,7 +13,7 @@ from rft.wordle.game import Game, GuessWithFeedback, Mark
 from rft.wordle.words import validate_word
 
 if TYPE_CHECKING:
-    from rft.evaluate import LoadedModel
+    from rft.loading import LoadedModel
 
 _STYLES = {
     Mark.CORRECT: "bold white on green",
@@ -75,9 +75,10 @@ def watch_model(
     loaded: LoadedModel | None = None,
 ) -> int:
     """The model plays one game; each turn shows its reasoning and the tiles its guess earned.
-    ``loaded``: the model as :func:`rft.evaluate.load_models` returned it for an evaluation just
+    ``loaded``: the model as :func:`rft.loading.load_models` returned it for an evaluation just
     played, so that no second copy is loaded."""
-    from rft.evaluate import ModelPlayer, load_models, max_new_tokens_for
+    from rft.evaluate import ModelPlayer
+    from rft.loading import load_models, max_new_tokens_for
     from rft.wordle.play import play_games, rejected_text
     from rft.wordle.traces import why_rejected
 

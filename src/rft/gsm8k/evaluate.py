@@ -9,7 +9,7 @@ from typing import Any
 
 from rft.gsm8k.problems import Problem, build_messages
 from rft.gsm8k.rewards import ANSWER_CLOSE, is_correct, parse_answer
-from rft.wordle.play import wilson_interval
+from rft.stats import wilson_interval
 
 
 def solve(
@@ -64,7 +64,7 @@ def base_vs_trained(
 ) -> dict[str, dict[str, Any]]:
     """The run's base model and its trained adapter on the same problems: accuracy of each, with
     every answer kept under ``records``."""
-    from rft.evaluate import load_base, with_adapter
+    from rft.loading import load_base, with_adapter
     from rft.training.models import release_memory
     from rft.training.run_folder import read_run_config
 

@@ -72,14 +72,8 @@ def evaluate_stages(
     beside the baselines; a stage in ``skip`` is left out (its games were played before). The
     secrets and the baselines follow ``seed``, the preset's when None: a caller comparing runs whose
     presets differ in seed passes one, so every stage plays the same games."""
-    from rft.evaluate import (
-        ModelPlayer,
-        baseline_players,
-        evaluate,
-        held_out_secrets,
-        load_base,
-        with_adapter,
-    )
+    from rft.evaluate import ModelPlayer, baseline_players, evaluate, held_out_secrets
+    from rft.loading import load_base, with_adapter
 
     seed = preset.seed if seed is None else seed
     players = baseline_players(seed)

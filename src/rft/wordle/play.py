@@ -9,7 +9,6 @@ next state names what was turned down, so a model can try something else.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rft.stats import wilson_interval
 from rft.wordle.game import MAX_GUESSES, Game, GuessWithFeedback, History, is_consistent
 from rft.wordle.prompts import build_messages
 from rft.wordle.rewards import format_reward, parse_completion
@@ -175,17 +175,6 @@ def _judge(text: str, secret: str, history: list[GuessWithFeedback]) -> Turn:
 # ---------------------------------------------------------------------------------------------
 # Metrics
 # ---------------------------------------------------------------------------------------------
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion: honest at 0 and at small counts, unlike p ± 2σ."""
-    if trials == 0:
-        return (0.0, 1.0)
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
