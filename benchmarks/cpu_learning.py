@@ -6,14 +6,14 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
     python benchmarks/cpu_learning.py --own-games 0     # a one-round warm-up, without its own games
     python benchmarks/cpu_learning.py --own-rounds 2 --sft-share 0.6 --first-share 0.45 --tag 3rounds
     python benchmarks/cpu_learning.py --evaluate-only RUNS --base-from results/cpu_learning.json
-    python benchmarks/cpu_learning.py --warm-up-from results/cpu_learning.json --grpo-own-games 24 \
+    python benchmarks/cpu_learning.py --warm-up-from results/cpu_learning.json --grpo-set own_games=24 \
         --tag grpo-24-own-games
-    python benchmarks/cpu_learning.py --grpo-own-games 0 --grpo-set num_rows=256 \
-        --grpo-set rejected_share=0.25 --grpo-set rewards=format=1,feedback=2,guess_value=0.5
+    python benchmarks/cpu_learning.py --grpo-preset cpu-smollm2-wordle
 
-GRPO continues the warm-up with the benchmark's settings (GRPO_SETTINGS, over the preset's) and
-also samples groups where the warm-up stands in 48 games of its own; the last example runs it as
-the preset has it, as the run that wrote results/cpu_learning.json did. The GRPO settings are
+GRPO continues the warm-up as a named preset has it (--grpo-preset; by default
+cpu-smollm2-wordle-own-games, the best variant measured, which also samples groups where the
+warm-up stands in 48 games of its own), with --grpo-set's settings over it; the last example runs
+the demo's GRPO preset, as the run that wrote results/cpu_learning.json did. The GRPO settings are
 checked before the warm-up trains: a wrong one is an error then, not half the budget later.
 Each stage trains until its share of the budget is spent (checked after every step). Targets for
 SmolLM2-135M: format-valid rate >= 95%, consistency clearly above base, a win rate above zero with
@@ -49,11 +49,7 @@ from rft.wordle.rewards import parse_completion
 from rft.wordle.words import is_allowed
 
 OPEN_ENDED = {"max_steps": "100000", "save_steps": "100000"}
-# GRPO as the best variant measured ran it (README, "GRPO on the warm-up's own games"), on top of
-# the preset and with --grpo-own-games 48: the warm-up's own states and 48 usual rows, none of them
-# after scripted lost turns (each such row cost first misses), and kept clues paying 3, which held
-# consistency where GRPO otherwise traded it for safe replays. --grpo-set overrides any of them.
-GRPO_SETTINGS = {"num_rows": "48", "rejected_share": "0", "rewards": "format=1,feedback=3,guess_value=0.5"}
+GRPO_PRESET = "cpu-smollm2-wordle-own-games"  # the best GRPO measured after the warm-up
 # The held-out games' seed. GRPO's own seed moves past the warm-up's rounds when it plays games of
 # its own (other answers than theirs); the held-out secrets must not move with it, or a variant's
 # final adapter plays other games than the base model and warm-up it carries.
@@ -259,7 +255,7 @@ def train_both(args: argparse.Namespace) -> Trained:
     """The warm-up (or the one an earlier run left, --warm-up-from), then GRPO from it, each stopped
     when its share of the budget is spent. The runs are kept under --runs-dir: their adapters are
     the result."""
-    grpo_preset = get_preset("cpu-smollm2-wordle")
+    grpo_preset = get_preset(args.grpo_preset)
     # A wrong --grpo-set fails now, not after the warm-up has spent its half of the budget.
     ahead = grpo_settings(args, grpo_preset, "the warm-up", args.own_rounds)
     apply_overrides(grpo_preset, ahead, init_from_trained=False)
@@ -295,15 +291,15 @@ def train_both(args: argparse.Namespace) -> Trained:
 
 def grpo_settings(args: argparse.Namespace, preset: Preset, init_from: str, own_rounds: int) -> dict:
     """GRPO's settings over ``preset``: open-ended, continuing ``init_from``, then --grpo-set's."""
-    settings: dict = {**OPEN_ENDED, "init_from": init_from, "own_games": args.grpo_own_games}
-    if args.grpo_own_games:  # on answers no warm-up round played, as if it were one more round
-        settings["seed"] = preset.seed + own_rounds
+    settings: dict = {**OPEN_ENDED, "init_from": init_from}
+    if int(grpo_set(args).get("own_games", preset.own_games)):
+        settings["seed"] = preset.seed + own_rounds  # answers no warm-up round played: one more round
     return settings | grpo_set(args)
 
 
 def grpo_set(args: argparse.Namespace) -> dict[str, str]:
-    """The benchmark's GRPO settings with the command line's --grpo-set over them."""
-    return GRPO_SETTINGS | dict(setting.partition("=")[::2] for setting in args.grpo_set)
+    """The command line's --grpo-set settings, over the GRPO preset's own."""
+    return dict(setting.partition("=")[::2] for setting in args.grpo_set)
 
 
 def saved_runs(folder: Path) -> Trained:
@@ -383,18 +379,18 @@ def main() -> None:
     parser.add_argument("--first-share", type=float, default=0.55, help="the first round's share")
     parser.add_argument("--later-rows", type=int, default=100, help="usual trace rows in each later round")
     parser.add_argument(
-        "--grpo-own-games",
-        type=int,
-        default=48,
-        help="GRPO also samples its groups in the states the warm-up reaches in N games of its own (0: not)",
+        "--grpo-preset",
+        default=GRPO_PRESET,
+        metavar="NAME",
+        help=f"the GRPO preset that continues the warm-up (rft presets lists them; default {GRPO_PRESET})",
     )
     parser.add_argument(
         "--grpo-set",
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="a GRPO preset field or GRPOConfig setting, as rft train takes it, over the benchmark's own "
-        f"({', '.join(f'{k}={v}' for k, v in GRPO_SETTINGS.items())}): num_rows=256 (repeatable)",
+        help="a GRPO preset field or GRPOConfig setting, as rft train takes it, over the preset's: "
+        "num_rows=256, own_games=0 (repeatable)",
     )
     parser.add_argument(
         "--warm-up-from",
@@ -477,7 +473,8 @@ def main() -> None:
             "model": "SmolLM2-135M-Instruct + LoRA r16 (embedded)",
             "budget_minutes": args.minutes,
             "grpo_rewards": dict(grpo_preset.rewards),
-            "policies": dict(grpo_preset.policies),
+            "grpo_preset": grpo_preset.name,
+            "history_players": dict(grpo_preset.history_players),
             "rejected_share": grpo_preset.rejected_share,
             "games": args.games,
             "held_out_secrets": evaluation["secrets"],
@@ -485,7 +482,6 @@ def main() -> None:
             "own_rounds": trained.own_rounds,
             "grpo_own_games": grpo_preset.own_games,
             "grpo_rows": grpo_preset.num_rows,
-            "grpo_own_lost_repeats": grpo_preset.own_lost_repeats,
             "grpo_beta": grpo_preset.trainer_args.get("beta", 0.0),  # the KL term, held to the warm-up
             **timed,
             "runs": folder.name,  # the folder's name only: where it lies is the machine's business

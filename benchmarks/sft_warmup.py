@@ -5,7 +5,7 @@ loses in the whole benchmark too. This measures one in about 40 minutes on 2 cor
 training, as in ``cpu_learning.py``'s default split, then 50 games: the first 50 of its 200), a
 third of the full benchmark's time. Settings of the warm-up preset are given with ``--set``:
 
-    python benchmarks/sft_warmup.py --set trace_guesser=best-answer --label best-answer
+    python benchmarks/sft_warmup.py --set rejected_share=0 --label no-lost-turns
 
 With ``--own-games N`` the budget is spent in two rounds: the usual warm-up, then a second one
 that continues it on the states it reaches in N games of its own, each answered by the trace
@@ -28,7 +28,7 @@ from cpu_learning import OPEN_ENDED, finished_run, format_failures, stage_summar
 from rft.training.presets import apply_overrides, get_preset
 from rft.training.run import new_run_dir, read_run_config
 
-REPORTED = ("trace_guesser", "policies", "rejected_share", "num_rows", "own_games", "prompt_style", "lora_r")
+REPORTED = ("history_players", "rejected_share", "num_rows", "own_games", "prompt_style", "lora_r")
 
 
 def parse_settings(pairs: list[str]) -> dict[str, str]:
@@ -36,7 +36,7 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--set {pair!r}: expected KEY=VALUE, e.g. --set trace_guesser=best-answer")
+            raise SystemExit(f"--set {pair!r}: expected KEY=VALUE, e.g. --set rejected_share=0")
         settings[key] = value
     return settings
 

@@ -167,9 +167,11 @@ def test_scoring_saved_games_again_keeps_the_budget_split_and_times_their_run_ha
     assert cpu_learning.kept_times(results, "cpu-learning-2") is None  # another run's times are not these
 
 
-def grpo_args(runs_dir: Path, *grpo_set: str) -> argparse.Namespace:
+def grpo_args(
+    runs_dir: Path, *grpo_set: str, preset: str = "cpu-smollm2-wordle-own-games"
+) -> argparse.Namespace:
     return argparse.Namespace(
-        grpo_own_games=48, grpo_set=list(grpo_set), own_rounds=1, runs_dir=runs_dir, warm_up_from=None
+        grpo_preset=preset, grpo_set=list(grpo_set), own_rounds=1, runs_dir=runs_dir, warm_up_from=None
     )
 
 
@@ -178,7 +180,7 @@ def grpo_args(runs_dir: Path, *grpo_set: str) -> argparse.Namespace:
     [
         ("learnin_rate=2e-5", "did you mean 'learning_rate'"),
         ("num_generations=3", "must be divisible by num_generations"),
-        ("own_lost_repeats=0", "own_lost_repeats must be a positive integer"),
+        ("num_rows=0", "num_rows must be a positive integer"),
     ],
 )
 def test_a_wrong_grpo_setting_fails_before_the_warm_up_trains(tmp_path, cpu_learning, setting, message):
@@ -187,11 +189,20 @@ def test_a_wrong_grpo_setting_fails_before_the_warm_up_trains(tmp_path, cpu_lear
     assert not (tmp_path / "runs").exists()  # no run folder made, no step trained
 
 
-def test_grpo_settings_are_the_benchmarks_then_the_command_lines(tmp_path, cpu_learning):
+def test_an_unknown_grpo_preset_fails_before_the_warm_up_trains(tmp_path, cpu_learning):
+    with pytest.raises(ValueError, match="unknown preset 'cpu-smollm2-wordel'"):
+        cpu_learning.train_both(grpo_args(tmp_path / "runs", preset="cpu-smollm2-wordel"))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_grpo_settings_are_the_presets_then_the_command_lines(tmp_path, cpu_learning):
     args = grpo_args(tmp_path, "learning_rate=2e-5", "rewards=format=1,feedback=2")
-    preset = cpu_learning.get_preset("cpu-smollm2-wordle")
+    preset = cpu_learning.get_preset(cpu_learning.GRPO_PRESET)
     settings = cpu_learning.grpo_settings(args, preset, "warm-up", own_rounds=1)
-    assert settings["init_from"] == "warm-up" and settings["own_games"] == 48
-    assert settings["num_rows"] == cpu_learning.GRPO_SETTINGS["num_rows"]
+    assert settings["init_from"] == "warm-up" and "own_games" not in settings  # the preset's 48
     assert (settings["learning_rate"], settings["rewards"]) == ("2e-5", "format=1,feedback=2")
-    assert settings["seed"] == preset.seed + 1  # past round 1
+    assert settings["seed"] == preset.seed + 1  # its own games play answers past round 1
+    grpo = cpu_learning.apply_overrides(preset, settings, init_from_trained=False)
+    assert (grpo.own_games, grpo.num_rows, grpo.rewards["feedback"]) == (48, 48, 2.0)
+    without = cpu_learning.grpo_settings(grpo_args(tmp_path, "own_games=0"), preset, "warm-up", own_rounds=1)
+    assert "seed" not in without and without["own_games"] == "0"

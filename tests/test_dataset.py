@@ -4,7 +4,7 @@ import json
 import pytest
 
 from rft.wordle.dataset import (
-    DEFAULT_POLICIES,
+    HISTORY_PLAYERS,
     WordleDatasetConfig,
     answer_split,
     build_dataset,
@@ -12,7 +12,7 @@ from rft.wordle.dataset import (
     check_rows,
     own_game_rows,
 )
-from rft.wordle.game import GuessWithFeedback, as_history, is_consistent
+from rft.wordle.game import GuessWithFeedback, as_history
 from rft.wordle.play import play_games
 from rft.wordle.prompts import build_messages
 from rft.wordle.solver import EntropySolver
@@ -49,7 +49,7 @@ def test_rows_are_unfinished_games_consistent_with_their_secret(rows):
         assert row["prompt"] == build_messages(history)
         assert 1 <= row["num_candidates"] <= 2315
     assert {len(row["history"]) for row in rows} >= {0, 1, 2, 3}
-    assert {row["policy"] for row in rows} == set(DEFAULT_POLICIES)
+    assert {row["history_player"] for row in rows} == set(HISTORY_PLAYERS)
 
 
 def test_training_rows_never_use_held_out_answers(rows):
@@ -69,28 +69,34 @@ def test_rows_are_json_serialisable(rows):
 
 def test_build_dataset_gives_typed_columns():
     dataset = build_dataset(num_rows=12, seed=3, max_history=0, progress=False)
-    assert dataset.column_names == ["prompt", "secret", "history", "rejected", "policy", "num_candidates"]
+    assert dataset.column_names == [
+        "prompt",
+        "secret",
+        "history",
+        "rejected",
+        "history_player",
+        "num_candidates",
+    ]
     assert all(history == [] for history in dataset["history"])
     assert dataset[0]["prompt"][0]["role"] == "system"
     again = build_dataset(WordleDatasetConfig(num_rows=12, seed=3), max_history=0, progress=False)
     assert again.to_list() == dataset.to_list()
 
 
-def test_policy_weights_choose_the_policy():
-    rows = build_rows(WordleDatasetConfig(num_rows=20, policy_weights=(0, 1, 0), seed=2), progress=False)
-    assert {row["policy"] for row in rows} == {"random-consistent"}
+def test_history_player_weights_choose_the_player():
+    rows = build_rows(
+        WordleDatasetConfig(num_rows=20, history_player_weights=(0, 1, 0), seed=2), progress=False
+    )
+    assert {row["history_player"] for row in rows} == {"random-consistent"}
 
 
-def test_hard_solver_rows_follow_the_path_the_traces_teach():
-    """Each guess is the hard-mode solver's for the clues before it (the trace's own guess there),
-    so these are the states a model that imitates the traces reaches."""
-    config = WordleDatasetConfig(num_rows=24, policies=("hard-solver",), min_history=2, seed=4)
-    solver = EntropySolver(hard_mode=True)
+def test_solver_rows_play_the_solvers_own_guesses():
+    config = WordleDatasetConfig(num_rows=24, history_players=("solver",), min_history=2, seed=4)
+    solver = EntropySolver()
     for row in build_rows(config, progress=False):
         history = as_history(row["history"])
-        assert history[0].guess == "soare" and row["policy"] == "hard-solver"
+        assert history[0].guess == "soare" and row["history_player"] == "solver"
         for turn, entry in enumerate(history):
-            assert is_consistent(entry.guess, history[:turn])
             assert entry.guess == solver(history[:turn])
 
 
@@ -99,11 +105,11 @@ def test_hard_solver_rows_follow_the_path_the_traces_teach():
     [
         ({"num_rows": 0}, "num_rows"),
         ({"split": "validation"}, "split"),
-        ({"policies": ("solver", "oracle")}, "unknown policy 'oracle'"),
-        ({"policies": ()}, "policies"),
+        ({"history_players": ("solver", "oracle")}, "unknown player 'oracle'"),
+        ({"history_players": ()}, "history_players"),
         ({"min_history": 3, "max_history": 2}, "min_history"),
         ({"max_history": 6}, "max_history"),
-        ({"policy_weights": (1.0,)}, "policy_weights"),
+        ({"history_player_weights": (1.0,)}, "history_player_weights"),
         ({"rejected_share": 1.5}, "rejected_share"),
         ({"rejected_share": "half"}, "rejected_share"),
     ],
@@ -142,10 +148,10 @@ def test_lost_turns_change_prompts_only_never_the_histories(rows, rows_after_los
     check_rows(rows_after_lost_turns)
     assert all(row["rejected"] == [] for row in rows)
     for plain, row in zip(rows, rows_after_lost_turns):
-        assert (row["secret"], row["history"], row["policy"]) == (
+        assert (row["secret"], row["history"], row["history_player"]) == (
             plain["secret"],
             plain["history"],
-            plain["policy"],
+            plain["history_player"],
         )
         if not row["rejected"]:
             assert row == plain
@@ -197,12 +203,12 @@ def test_own_game_rows_show_each_state_as_the_game_showed_it_lost_turns_counted(
     check_rows(rows)
     # A game that lost its first turn, then guessed: one turn fewer than its history alone leaves.
     assert any(len(s.history) == 1 and not s.rejected and s.turns_left == 4 for s in shown)
-    assert all(r["policy"] == "own-games" for r in rows)
+    assert all(r["history_player"] == "own-games" for r in rows)
     with pytest.raises(ValueError, match="held-out"):
         own_game_rows(play_games(player, [answer_split()["test"][0]]))
 
 
-def test_own_game_rows_repeat_the_states_after_lost_turns_when_asked():
+def test_own_game_rows_keep_each_state_once_with_its_lost_turns_named():
     secrets = list(answer_split()["train"][:2])
     script = iter([["<guess>TONKER</guess>"] * 2, ["<guess>SOARE</guess>"] * 2])
 
@@ -210,11 +216,7 @@ def test_own_game_rows_repeat_the_states_after_lost_turns_when_asked():
         return next(script, ["<guess>SOARE</guess>"] * len(states))[: len(states)]
 
     records = play_games(player, secrets)
-    once, thrice = own_game_rows(records), own_game_rows(records, lost_repeats=3)
-    after_lost = [row for row in once if row["rejected"]]
-    assert len(after_lost) == 2  # both games lost their first turn
-    assert len(thrice) == len(once) + 2 * len(after_lost)
-    assert [row for row in thrice if row["rejected"]] == [r for r in after_lost for _ in range(3)]
-    assert [row for row in thrice if not row["rejected"]] == [row for row in once if not row["rejected"]]
-    with pytest.raises(ValueError, match="lost_repeats must be a whole number >= 1"):
-        own_game_rows(records, lost_repeats=0)
+    rows = own_game_rows(records)
+    assert len(rows) == sum(len(record.turns) for record in records)
+    after_lost = [row for row in rows if row["rejected"]]
+    assert [row["rejected"] for row in after_lost] == [["TONKER"], ["TONKER"]]  # both lost their first turn

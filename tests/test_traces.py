@@ -10,12 +10,10 @@ from rft.wordle.prompts import describe_clues
 from rft.wordle.rewards import feedback_reward, format_reward, parse_completion
 from rft.wordle.solver import default_table
 from rft.wordle.traces import (
-    TRACE_GUESSERS,
-    BestAnswerGuesser,
     build_trace_rows,
     own_game_secrets,
     own_game_trace_rows,
-    trace_guesser,
+    trace_player,
     training_table,
 )
 from rft.wordle.words import is_allowed
@@ -39,14 +37,9 @@ CHOICE = re.compile(
 CONFIG = WordleDatasetConfig(num_rows=80, seed=5, rejected_share=0.4)
 
 
-@pytest.fixture(scope="module", params=TRACE_GUESSERS)
-def guesser(request):
-    return request.param
-
-
 @pytest.fixture(scope="module")
-def rows(guesser):
-    return build_trace_rows(CONFIG, progress=False, guesser=guesser)
+def rows():
+    return build_trace_rows(CONFIG, progress=False)
 
 
 def test_every_claim_in_a_trace_is_true_of_its_state(rows):
@@ -94,11 +87,11 @@ def test_traces_earn_full_format_and_feedback_rewards(rows):
     scores = feedback_reward(
         [r["completion"] for r in with_history], history=[r["history"] for r in with_history]
     )
-    assert scores == [1.0] * len(with_history)  # both guessers only play words that fit the clues
+    assert scores == [1.0] * len(with_history)  # the hard-mode solver only plays words that fit the clues
 
 
-def test_traces_are_deterministic_and_use_training_answers_only(rows, guesser):
-    assert build_trace_rows(CONFIG, progress=False, guesser=guesser) == rows
+def test_traces_are_deterministic_and_use_training_answers_only(rows):
+    assert build_trace_rows(CONFIG, progress=False) == rows
     assert not {row["secret"] for row in rows} & set(answer_split()["test"])
     with pytest.raises(ValueError, match="train"):
         build_trace_rows(WordleDatasetConfig(num_rows=4, split="test"), progress=False)
@@ -140,29 +133,12 @@ def test_some_traces_follow_lost_turns_and_still_play_the_solvers_word(rows):
     assert all(parse_completion(row["completion"]).word for row in after)
 
 
-def test_best_answer_traces_play_the_most_informative_answer_still_possible():
-    table = training_table()
-    play = BestAnswerGuesser(table)
-    for row in build_trace_rows(CONFIG, progress=False, guesser="best-answer"):
+def test_traces_play_the_hard_mode_solvers_word_on_the_training_answers():
+    play = trace_player(training_table())
+    for row in build_trace_rows(CONFIG, progress=False):
         history = as_history(row["history"])
         guess = parse_completion(row["completion"]).word
-        assert guess == play(history)
-        if not history:
-            assert guess == "soare"  # the solver's opening: turn two meets the dataset's states
-            continue
-        candidates = table.candidates(history)
-        answers = [table.answers[i] for i in candidates]
-        assert guess in answers
-        if len(candidates) > 2:  # brute force: no answer still possible splits them better
-            best = max(table.information(word, candidates) for word in answers)
-            assert table.information(guess, candidates) == pytest.approx(best, abs=1e-9)
-
-
-def test_an_unknown_trace_guesser_is_refused_by_name():
-    with pytest.raises(ValueError, match="trace_guesser"):
-        trace_guesser("greedy")
-    with pytest.raises(ValueError, match="trace_guesser"):
-        build_trace_rows(WordleDatasetConfig(num_rows=2), progress=False, guesser="greedy")
+        assert guess == play(history) and is_consistent(guess, history)
 
 
 def test_own_game_traces_answer_every_state_the_player_met_with_the_trace_players_word():
@@ -180,7 +156,7 @@ def test_own_game_traces_answer_every_state_the_player_met_with_the_trace_player
         return next(script)[: len(states)]
 
     records = play_games(player, secrets)
-    rows = own_game_trace_rows(records, guesser="best-answer", prompt_style="compact")
+    rows = own_game_trace_rows(records, prompt_style="compact")
     assert len(rows) == len(shown) == 18
     assert sorted(str(r["prompt"]) for r in rows) == sorted(str(s.messages("compact")) for s in shown)
     assert format_reward([r["completion"] for r in rows]) == [1.0] * 18

@@ -25,9 +25,8 @@ from rft.gsm8k.rewards import ANSWER_CLOSE
 from rft.gsm8k.rewards import DEFAULT_REWARD_WEIGHTS as GSM8K_REWARD_WEIGHTS
 from rft.gsm8k.rewards import select_rewards as select_gsm8k_rewards
 from rft.rewarding import RewardFunction
-from rft.wordle.dataset import DEFAULT_POLICIES, WordleDatasetConfig
+from rft.wordle.dataset import HISTORY_PLAYERS, WordleDatasetConfig
 from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, GUESS_CLOSE, select_rewards
-from rft.wordle.traces import TRACE_GUESSERS
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 LOADERS = ("unsloth", "transformers", "tiny")
@@ -67,17 +66,14 @@ class Preset:
     problems: str = HUB_DATASET  # GSM8K only: a Hub dataset id, "sample" (shipped), or a .jsonl file
     min_history: int = 0
     max_history: int = 5
-    # Which baseline players write the histories of the game states, and how often (relative weights).
-    policies: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(DEFAULT_POLICIES, 1.0))
+    # Which scripted players write the histories of the game states, and how often (relative weights).
+    history_players: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(HISTORY_PLAYERS, 1.0))
     prompt_style: str = "full"
     rejected_share: float = 0.0  # share of game states whose prompt names turns the game turned down
-    trace_guesser: str = "hard-solver"  # SFT warm-up: whose guesses the traces teach (TRACE_GUESSERS)
     # With init_from: also train on the states the run it continues reaches in this many games of
     # its own (training secrets). SFT answers them as the trace player would: the way out of its
     # own mistakes; GRPO samples its groups there, where the model really stands.
     own_games: int = 0
-    # GRPO with own_games: each own state after lost turns is sampled this many times as often.
-    own_lost_repeats: int = 1
     # GRPO: each completion ends right after its answer's closing tag (rft.generation), as it does
     # in evaluation. Off only to measure what it saves (benchmarks/end_at_answer.py).
     end_at_answer: bool = True
@@ -100,8 +96,8 @@ class Preset:
             num_rows=self.num_rows,
             min_history=self.min_history,
             max_history=self.max_history,
-            policies=tuple(self.policies),
-            policy_weights=tuple(self.policies.values()),
+            history_players=tuple(self.history_players),
+            history_player_weights=tuple(self.history_players.values()),
             seed=self.seed,
             prompt_style=self.prompt_style,
             rejected_share=self.rejected_share,
@@ -110,23 +106,36 @@ class Preset:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["rewards"], data["trainer_args"] = dict(self.rewards), dict(self.trainer_args)
-        data["policies"] = dict(self.policies)
+        data["history_players"] = dict(self.history_players)
         data["lora_target_modules"] = list(self.lora_target_modules)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Preset:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known - {"use_vllm"})
+        """A preset as a run folder's ``config.json`` holds it, older folders' names included."""
+        values = dict(data)
+        for old, new in RENAMED_FIELDS.items():
+            if old in values and new not in values:
+                values[new] = values.pop(old)
+        for name, kept in RETIRED_FIELDS.items():
+            if name in values and values.pop(name) != kept:
+                raise ValueError(
+                    f"{name} = {data[name]!r}: this option was removed (it measured worse, see "
+                    f"benchmarks/README.md); runs now train as with {name} = {kept!r}"
+                )
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"unknown preset field {unknown[0]!r}")
-        values = dict(data)
-        if "use_vllm" in values:  # run folders written before fast_inference had its own name
-            values["fast_inference"] = values.pop("use_vllm")
         if "lora_target_modules" in values:
             values["lora_target_modules"] = tuple(values["lora_target_modules"])
         return validate(cls(**values))
 
+
+# Fields older run folders name differently: their config.json still reads.
+RENAMED_FIELDS = {"use_vllm": "fast_inference", "policies": "history_players"}
+# Options measured and set aside, with the one value every run now has: a folder that used
+# another cannot be resumed as it was trained.
+RETIRED_FIELDS: dict[str, Any] = {"trace_guesser": "hard-solver", "own_lost_repeats": 1}
 
 _GPU_COMMON: dict[str, Any] = {
     "lr_scheduler_type": "cosine",
@@ -223,13 +232,27 @@ _SMOLLM2_CPU = Preset(
     # Measured in benchmarks/cpu_learning.py: GRPO then kept fewer clues than the warm-up did, by
     # replaying earlier guesses, which feedback_reward no longer pays for (README, "Does the 135M
     # model learn Wordle on a CPU?").
-    policies={"solver": 2.0, "random-consistent": 1.0, "random-valid": 1.0},
+    history_players={"solver": 2.0, "random-consistent": 1.0, "random-valid": 1.0},
     # A quarter of the states follow one or two lost turns (a wrong-length or made-up word, or no
     # guess tag): greedy, the model repeated its own rejected answer on most lost turns. After
     # 86 warm-up steps with these states (the 2026-11-26 benchmark) it still did, on 84% of them.
     rejected_share=0.25,
     rewards={"format": 1.0, "feedback": 2.0, "guess_value": 0.5},
     trainer_args=_CPU_GRPO,
+)
+# The best GRPO measured on CPU after the warm-up (benchmarks/README.md, "GRPO on the warm-up's own
+# games"; benchmarks/cpu_learning.py runs it): groups sampled in the states the warm-up reaches in
+# 48 games of its own, beside 48 usual rows, none after scripted lost turns (each such row cost
+# first misses), and kept clues paying 3, which held consistency where GRPO otherwise traded it
+# for safe replays.
+_SMOLLM2_CPU_OWN_GAMES = replace(
+    _SMOLLM2_CPU,
+    name="cpu-smollm2-wordle-own-games",
+    description="GRPO on the states the warm-up reaches in its own games (give --init-from WARM-UP-RUN)",
+    num_rows=48,
+    own_games=48,
+    rejected_share=0.0,
+    rewards={"format": 1.0, "feedback": 3.0, "guess_value": 0.5},
 )
 _TINY = replace(
     _SMOLLM2_CPU,
@@ -288,6 +311,7 @@ PRESETS: dict[str, Preset] = {
         _warm_up(_GEMMA_T4, 480, _GPU_SFT),
         _SMOLLM2_CPU,
         _warm_up(_SMOLLM2_CPU, 1200, _CPU_SFT),  # 240 rows were seen three times over in 30 minutes
+        _SMOLLM2_CPU_OWN_GAMES,
         _TINY,
         _QWEN_T4_GSM8K,
         _SMOLLM2_CPU_GSM8K,
@@ -366,7 +390,7 @@ def _convert(name: str, raw: Any, annotation: Any) -> Any:
 
 
 def _parse_weights(field_name: str, raw: Any, example: str) -> dict[str, float]:
-    """``format=1,guess_value=2`` or a mapping, for the weighted fields (rewards, policies)."""
+    """``format=1,guess_value=2`` or a mapping, for the weighted fields (rewards, history_players)."""
     if isinstance(raw, Mapping):
         return {str(k): float(v) for k, v in raw.items()}
     weights = {}
@@ -398,8 +422,8 @@ def apply_overrides(
         name = key.lstrip("-").replace("-", "_")
         if name == "rewards":
             changes["rewards"] = _parse_weights("rewards", raw, "format=1,guess_value=2")
-        elif name == "policies":
-            changes["policies"] = _parse_weights("policies", raw, "solver=3,random-consistent=1")
+        elif name == "history_players":
+            changes[name] = _parse_weights(name, raw, "solver=3,random-consistent=1")
         elif name == "lora_target_modules":
             changes[name] = tuple(raw.split(",")) if isinstance(raw, str) else tuple(raw)
         elif name == "init_from" and raw is not None:
@@ -442,7 +466,7 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
         raise ValueError(f"task must be one of {TASKS}, got {preset.task!r}")
     if preset.trainer == "sft" and preset.task != "wordle":
         raise ValueError("trainer 'sft' (the warm-up on solver traces) is for task 'wordle' only")
-    for name in ("lora_r", "lora_alpha", "max_seq_length", "num_rows", "sample_every", "own_lost_repeats"):
+    for name in ("lora_r", "lora_alpha", "max_seq_length", "num_rows", "sample_every"):
         check_integer(name, getattr(preset, name), minimum=1)
     check_integer("seed", preset.seed, minimum=0)
     if not 0.0 <= preset.lora_dropout < 1.0:
@@ -451,18 +475,19 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
         raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {preset.gpu_memory_utilization!r}")
     if not preset.lora_target_modules:
         raise ValueError("lora_target_modules must name at least one module")
-    weights = list(preset.policies.values())
+    weights = list(preset.history_players.values())
     if any(not w >= 0 for w in weights) or not sum(weights) > 0:
-        raise ValueError(f"policies: weights must be >= 0 and not all zero, got {dict(preset.policies)}")
+        raise ValueError(
+            f"history_players: weights must be >= 0 and not all zero, got {dict(preset.history_players)}"
+        )
     preset.dataset_config()  # raises naming the dataset field
     if isinstance(preset.own_games, bool) or not isinstance(preset.own_games, int) or preset.own_games < 0:
         raise ValueError(f"own_games must be a whole number >= 0, got {preset.own_games!r}")
     if preset.own_games and (preset.task != "wordle" or preset.init_from is None):
-        raise ValueError("own_games is for a Wordle run with init_from: the run it continues plays the games")
-    if preset.own_lost_repeats > 1 and not (preset.own_games and preset.trainer == "grpo"):
-        raise ValueError("own_lost_repeats is for GRPO with own_games: it repeats states of those games")
-    if preset.trace_guesser not in TRACE_GUESSERS:
-        raise ValueError(f"trace_guesser must be one of {TRACE_GUESSERS}, got {preset.trace_guesser!r}")
+        raise ValueError(
+            "own_games is for a Wordle run with init_from (--init-from RUN): the run it continues "
+            "plays the games"
+        )
     task_rewards(preset)  # raises naming the reward
     if preset.task == "gsm8k" and preset.problems.endswith(".jsonl") and not Path(preset.problems).is_file():
         raise ValueError(f"problems: no file {preset.problems}")

@@ -92,7 +92,7 @@ def parse_duration(text: str) -> float:
 
 # Wordle's game state, where it came from (a policy, or "own-games") and the answers the game turned
 # down since the last accepted guess; GSM8K's gold answer.
-RECORDED_COLUMNS = ("secret", "history", "policy", "rejected", "answer")
+RECORDED_COLUMNS = ("secret", "history", "history_player", "rejected", "answer")
 
 
 class SampleRecorder:
@@ -289,10 +289,10 @@ def build_trainer(
         from datasets import Dataset
         from trl import SFTTrainer
 
-        rows = build_trace_rows(preset.dataset_config(), progress=progress, guesser=preset.trace_guesser)
+        rows = build_trace_rows(preset.dataset_config(), progress=progress)
         if preset.own_games:
             records = play_own_games(preset, policy, run_dir, progress)
-            rows = own_game_trace_rows(records, preset.trace_guesser, preset.prompt_style) + rows
+            rows = own_game_trace_rows(records, preset.prompt_style) + rows
         return SFTTrainer(
             model=policy.model,
             args=build_trainer_config(preset, run_dir, progress=progress),
@@ -317,7 +317,7 @@ def build_trainer(
             from datasets import Dataset, concatenate_datasets
 
             records = play_own_games(preset, policy, run_dir, progress)
-            rows = own_game_rows(records, preset.prompt_style, preset.own_lost_repeats)
+            rows = own_game_rows(records, preset.prompt_style)
             own = Dataset.from_list(rows, features=dataset.features)
             dataset = concatenate_datasets([own, dataset])
         check_rows(dataset)

@@ -1,8 +1,8 @@
 """The GRPO training set, built offline: each row is a game in progress and the model's next move.
 
-A row holds a secret from the answer list, a history of 0–5 earlier guesses played by a baseline
-policy (the solver, the hard-mode solver whose guesses the warm-up traces teach, a random
-consistent player or a random valid player), and the chat prompt that shows that history. A
+A row holds a secret from the answer list, a history of 0–5 earlier guesses played by one of the
+history players (the solver, a random consistent player or a random valid player), and the chat
+prompt that shows that history. A
 share of rows (``rejected_share``) also names one or two turns the game turned down since the last
 guess, the way :func:`rft.wordle.play.play_games` shows them, so a model learns to recover from its
 own misses instead of repeating them. Nothing is downloaded, the same seed gives the same rows, and
@@ -35,8 +35,8 @@ from rft.wordle.words import ALPHABET, WORD_LENGTH, answer_words, is_allowed, va
 TEST_ANSWER_COUNT = 315  # 2,000 answers to train on, 315 held out for evaluation
 _SPLIT_SALT = "rft-wordle-split-v1"  # changing it would change which answers are held out
 SPLITS = ("train", "test")
-POLICY_NAMES = ("solver", "hard-solver", "random-consistent", "random-valid")
-DEFAULT_POLICIES = ("solver", "random-consistent", "random-valid")  # hard-solver is opt-in
+# The scripted players whose games write the rows' histories (not the model being trained).
+HISTORY_PLAYERS = ("solver", "random-consistent", "random-valid")
 MAX_REJECTED = 2  # lost turns a row names at most; two shows a repeated miss
 
 
@@ -60,25 +60,25 @@ class WordleDatasetConfig:
 
     num_rows: int = 1000
     split: str = "train"
-    policies: tuple[str, ...] = DEFAULT_POLICIES
+    history_players: tuple[str, ...] = HISTORY_PLAYERS
     min_history: int = 0
     max_history: int = MAX_GUESSES - 1
     seed: int = 0
-    policy_weights: tuple[float, ...] | None = field(default=None)
+    history_player_weights: tuple[float, ...] | None = field(default=None)
     prompt_style: str = "full"  # "compact" drops the worked example: fewer tokens for CPU runs
     rejected_share: float = 0.0  # share of rows whose prompt names turns the game turned down
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "policies", tuple(self.policies))
+        object.__setattr__(self, "history_players", tuple(self.history_players))
         if isinstance(self.num_rows, bool) or not isinstance(self.num_rows, int) or self.num_rows < 1:
             raise ValueError(f"num_rows must be a positive integer, got {self.num_rows!r}")
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
-        if not self.policies:
-            raise ValueError(f"policies must name at least one of {POLICY_NAMES}")
-        for name in self.policies:
-            if name not in POLICY_NAMES:
-                raise ValueError(f"unknown policy {name!r} in policies; choose from {POLICY_NAMES}")
+        if not self.history_players:
+            raise ValueError(f"history_players must name at least one of {HISTORY_PLAYERS}")
+        for name in self.history_players:
+            if name not in HISTORY_PLAYERS:
+                raise ValueError(f"unknown player {name!r} in history_players; choose from {HISTORY_PLAYERS}")
         if not 0 <= self.min_history <= self.max_history <= MAX_GUESSES - 1:
             raise ValueError(
                 f"need 0 <= min_history <= max_history <= {MAX_GUESSES - 1}, "
@@ -86,23 +86,24 @@ class WordleDatasetConfig:
             )
         if self.prompt_style not in PROMPT_STYLES:
             raise ValueError(f"prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}")
-        if self.policy_weights is not None:
-            weights = tuple(float(w) for w in self.policy_weights)
-            if len(weights) != len(self.policies) or any(not w >= 0 for w in weights) or sum(weights) <= 0:
+        if self.history_player_weights is not None:
+            weights = tuple(float(w) for w in self.history_player_weights)
+            players = self.history_players
+            if len(weights) != len(players) or any(not w >= 0 for w in weights) or sum(weights) <= 0:
                 raise ValueError(
-                    f"policy_weights must give one weight >= 0 per policy {self.policies}, "
-                    f"not all zero; got {self.policy_weights!r}"
+                    f"history_player_weights must give one weight >= 0 per player {players}, "
+                    f"not all zero; got {self.history_player_weights!r}"
                 )
-            object.__setattr__(self, "policy_weights", weights)
+            object.__setattr__(self, "history_player_weights", weights)
         if isinstance(self.rejected_share, bool) or not (
             isinstance(self.rejected_share, (int, float)) and 0.0 <= self.rejected_share <= 1.0
         ):
             raise ValueError(f"rejected_share must be a number in [0, 1], got {self.rejected_share!r}")
 
 
-def _policy(name: str, solvers: dict[str, EntropySolver]) -> Policy:
-    if name in solvers:
-        return solvers[name]
+def _history_player(name: str, solver: EntropySolver | None) -> Policy:
+    if name == "solver" and solver is not None:
+        return solver
     return {"random-consistent": random_consistent_policy, "random-valid": random_valid_policy}[name]
 
 
@@ -163,7 +164,7 @@ def lost_turns(history: History, rng: np.random.Generator) -> tuple[str, ...]:
 def make_row(
     secret: str,
     history: History,
-    policy: str = "",
+    history_player: str = "",
     prompt_style: str = "full",
     rejected: tuple[str, ...] = (),
     turns_left: int | None = None,
@@ -180,7 +181,7 @@ def make_row(
         "secret": secret,
         "history": [entry.to_dict() for entry in history],
         "rejected": list(rejected),
-        "policy": policy,
+        "history_player": history_player,
         "num_candidates": len(default_table().candidates(history)),
     }
 
@@ -190,29 +191,24 @@ def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[
     secrets = answer_split()[config.split]
     order = shuffled_passes(len(secrets), config.num_rows, np.random.default_rng(config.seed))
     weights = None
-    if config.policy_weights is not None:
-        weights = np.asarray(config.policy_weights) / sum(config.policy_weights)
-    # The hard-mode solver plays the path a model imitating the traces plays: its states are the
-    # ones that model meets in its own games. Only the solvers the config names are built.
-    solvers = {
-        name: EntropySolver(hard_mode=name == "hard-solver")
-        for name in ("solver", "hard-solver")
-        if name in config.policies
-    }
+    if config.history_player_weights is not None:
+        weights = np.asarray(config.history_player_weights) / sum(config.history_player_weights)
+    players = config.history_players
+    solver = EntropySolver() if "solver" in players else None  # built only when a row may need it
 
     rows = []
     for index in tqdm(range(config.num_rows), desc="Wordle dataset", unit="row", disable=not progress):
         row_rng = np.random.default_rng([config.seed, index])  # each row reproducible on its own
-        policy_name = config.policies[row_rng.choice(len(config.policies), p=weights)]
+        player = players[row_rng.choice(len(players), p=weights)]
         num_guesses = int(row_rng.integers(config.min_history, config.max_history + 1))
         secret = secrets[order[index]]
-        history = play_history(secret, _policy(policy_name, solvers), num_guesses, row_rng)
+        history = play_history(secret, _history_player(player, solver), num_guesses, row_rng)
         rejected: tuple[str, ...] = ()
         if config.rejected_share > 0:
             lost_rng = np.random.default_rng([config.seed, index, 1])  # leaves the histories as they were
             if lost_rng.random() < config.rejected_share:
                 rejected = lost_turns(history, lost_rng)
-        rows.append(make_row(secret, history, policy_name, config.prompt_style, rejected))
+        rows.append(make_row(secret, history, player, config.prompt_style, rejected))
     return rows
 
 
@@ -227,23 +223,15 @@ def own_game_states(records: Iterable[GameRecord]) -> Iterator[tuple[str, GameSt
             yield record.secret, state
 
 
-def own_game_rows(
-    records: Iterable[GameRecord], prompt_style: str = "full", lost_repeats: int = 1
-) -> list[dict[str, Any]]:
+def own_game_rows(records: Iterable[GameRecord], prompt_style: str = "full") -> list[dict[str, Any]]:
     """GRPO rows for the states a model reached in games of its own, its lost turns named as it
     wrote them. The scripted histories and made-up rejected answers of :func:`build_rows` are rarely
     what a warmed-up model writes; here every group is sampled where the model really stands.
-
-    A state after lost turns appears ``lost_repeats`` times: few of a model's states follow one, yet
-    a game that misses once tends to miss on every turn after, so recovering is worth more groups.
     """
-    if isinstance(lost_repeats, bool) or not isinstance(lost_repeats, int) or lost_repeats < 1:
-        raise ValueError(f"lost_repeats must be a whole number >= 1, got {lost_repeats!r}")
-    rows = []
-    for secret, state in own_game_states(records):
-        row = make_row(secret, state.history, "own-games", prompt_style, state.rejected, state.turns_left)
-        rows.extend([row] * (lost_repeats if state.rejected else 1))
-    return rows
+    return [
+        make_row(secret, state.history, "own-games", prompt_style, state.rejected, state.turns_left)
+        for secret, state in own_game_states(records)
+    ]
 
 
 def _features() -> Any:
@@ -255,7 +243,7 @@ def _features() -> Any:
             "secret": Value("string"),
             "history": [{"guess": Value("string"), "feedback": Value("string")}],
             "rejected": [Value("string")],
-            "policy": Value("string"),
+            "history_player": Value("string"),
             "num_candidates": Value("int32"),
         }
     )

@@ -26,40 +26,10 @@ from rft.wordle.dataset import (
 from rft.wordle.game import History, as_history, is_consistent
 from rft.wordle.play import GameRecord
 from rft.wordle.prompts import describe_clues, shown_rejected
-from rft.wordle.solver import FIRST_GUESS, EntropySolver, PatternTable, default_table
+from rft.wordle.solver import FIRST_GUESS, EntropySolver, PatternTable
 from rft.wordle.words import WORD_LENGTH, allowed_words, is_allowed
 
 EXAMPLES_SHOWN = 3  # how many remaining answers a trace names
-TRACE_GUESSERS = ("hard-solver", "best-answer")  # who picks the word a trace plays
-
-
-class BestAnswerGuesser:
-    """The most informative of the answers still possible.
-
-    The hard-mode solver's best splitter is often a rare allowed word (DENET, TEPAL); a 135M
-    model copying it learns to write word-shaped inventions. Every answer is a common word, so a
-    model imitating this player writes words it has read. It opens with the solver's word, so its
-    second turns meet the states the dataset's solver games reach.
-    """
-
-    def __init__(self, table: PatternTable | None = None) -> None:
-        self.table = table or default_table()
-        self._answer_rows = np.array([self.table.guess_index[word] for word in self.table.answers])
-        self._memo: dict[bytes, str] = {}
-
-    def __call__(self, history: History) -> str:
-        if not history:
-            return FIRST_GUESS
-        candidates = self.table.candidates(history)
-        if len(candidates) == 0:
-            raise ValueError("no answer is consistent with this history: the feedback contradicts itself")
-        key = candidates.tobytes()
-        if key not in self._memo:
-            rows = self._answer_rows[candidates]
-            bits = self.table.information_of_all(candidates, rows)
-            # Most information (rounded so float noise cannot break ties), then the earlier word.
-            self._memo[key] = self.table.guesses[rows[np.lexsort((-rows, np.round(bits, 9)))[-1]]]
-        return self._memo[key]
 
 
 @lru_cache(maxsize=1)
@@ -74,16 +44,12 @@ def training_table() -> PatternTable:
     return PatternTable.load_or_build(guesses, answer_split()["train"])
 
 
-def trace_guesser(name: str, table: PatternTable | None = None) -> Callable[[History], str]:
-    """The player whose guesses the traces teach (one of ``TRACE_GUESSERS``), on ``table``
-    (:func:`training_table` when None). Both open with the solver's word, as the dataset's games do."""
-    table = table or training_table()
-    if name == "hard-solver":
-        solver = EntropySolver(table, hard_mode=True)
-        return lambda history: solver(history) if history else FIRST_GUESS
-    if name == "best-answer":
-        return BestAnswerGuesser(table)
-    raise ValueError(f"trace_guesser must be one of {TRACE_GUESSERS}, got {name!r}")
+def trace_player(table: PatternTable | None = None) -> Callable[[History], str]:
+    """The player whose guesses the traces teach: the hard-mode solver on ``table``
+    (:func:`training_table` when None), so every guess keeps the clues. It opens with the solver's
+    word, as the dataset's games do."""
+    solver = EntropySolver(table or training_table(), hard_mode=True)
+    return lambda history: solver(history) if history else FIRST_GUESS
 
 
 def why_rejected(text: str) -> str:
@@ -142,21 +108,18 @@ def trace(
     return f"<think>\n{thinking}\n</think>\n<guess>{guess.upper()}</guess>"
 
 
-def build_trace_rows(
-    config: WordleDatasetConfig, progress: bool = True, guesser: str = "hard-solver"
-) -> list[dict[str, Any]]:
+def build_trace_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[str, Any]]:
     """Prompt/completion rows for TRL's SFTTrainer (loss on the completion only), from the same
     game states as the GRPO dataset: training answers only, deterministic for a seed.
 
-    The guess comes from ``guesser`` (the hard-mode solver, or the best of the answers still
-    possible); both only play words consistent with the clues, so the warm-up never teaches
-    ignoring them. After lost turns (``rejected_share``) the answer says why each was lost and
-    still plays the same player's word: the way out of a repeated miss.
+    The guess is the hard-mode solver's, which only plays words consistent with the clues, so the
+    warm-up never teaches ignoring them. After lost turns (``rejected_share``) the answer says why
+    each was lost and still plays the solver's word: the way out of a repeated miss.
     """
     if config.split != "train":
         raise ValueError("traces are for training; build them from the 'train' split only")
     table = training_table()
-    player = trace_guesser(guesser, table)
+    player = trace_player(table)
     rows = []
     for row in build_rows(config, progress=progress):
         history = as_history(row["history"])
@@ -189,9 +152,7 @@ def own_game_secrets(games: int, seed: int = 0) -> list[str]:
     return [secrets[i] for i in shuffled_passes(len(secrets), games, np.random.default_rng([seed, 2]))]
 
 
-def own_game_trace_rows(
-    records: Sequence[GameRecord], guesser: str = "hard-solver", prompt_style: str = "full"
-) -> list[dict[str, Any]]:
+def own_game_trace_rows(records: Sequence[GameRecord], prompt_style: str = "full") -> list[dict[str, Any]]:
     """Traces for the states a model reached in its own games (DAgger).
 
     A model that imitates traces drifts into states no scripted player reaches: its own odd
@@ -200,7 +161,7 @@ def own_game_trace_rows(
     of every game becomes a row, answered as the trace player would answer it.
     """
     table = training_table()
-    choose = trace_guesser(guesser, table)
+    choose = trace_player(table)
     return [
         _trace_row(state.messages(prompt_style), secret, state.history, state.rejected, choose, table)
         for secret, state in own_game_states(records)
