@@ -1,13 +1,14 @@
 """A turn ends with its answer: in our own generation, in TRL's, and never where a length is forced."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
 from rft.generation import EndAfterAnswer, end_turns_after_answer, eos_token_ids, generate_completions
 from rft.training.models import embedded_model_dir, load_tiny
-from rft.training.presets import CLOSING_TAGS, apply_overrides, get_preset
+from rft.training.presets import TASKS, apply_overrides, get_preset
 from rft.training.run import read_metrics, train
 
 
@@ -104,7 +105,7 @@ def test_trl_style_generate_calls_end_too_through_a_peft_model_but_not_at_a_forc
 def test_grpo_completions_end_at_the_tag_and_trl_counts_them_as_ended(tmp_path, monkeypatch):
     """The random tiny model writes an "e" within a few tokens: as a closing tag it shows TRL
     stopping every completion there, with the end inside the mask (not clipped by the cap)."""
-    monkeypatch.setitem(CLOSING_TAGS, "wordle", "e")
+    monkeypatch.setitem(TASKS, "wordle", replace(TASKS["wordle"], closing_tag="e"))
     settings = {"max_steps": "2", "max_completion_length": "48", "num_rows": "8", "logging_steps": "1"}
     preset = apply_overrides(get_preset("tiny-test"), settings)
     ended = read_metrics(train(preset, runs_dir=tmp_path / "end", progress=False).metrics_path)

@@ -56,7 +56,7 @@ def model_card(run_dir: Path, repo_id: str | None = None, merged: bool = False) 
     settings = {k: preset.trainer_args[k] for k in sorted(preset.trainer_args) if k != "report_to"}
     settings = redact_secrets(settings)
     what = f"**{base}** with a LoRA adapter merged in" if merged else f"A LoRA adapter for **{base}**"
-    skill = "play Wordle" if preset.task == "wordle" else "solve GSM8K arithmetic word problems"
+    skill = preset.task_spec.skill
     lines = [
         "---",
         f"library_name: {'transformers' if merged else 'peft'}",
@@ -90,11 +90,7 @@ def model_card(run_dir: Path, repo_id: str | None = None, merged: bool = False) 
         f'.from_pretrained("{repo_id or "PATH_TO_THIS_FOLDER"}")',
         f'tokenizer = AutoTokenizer.from_pretrained("{repo_id or "PATH_TO_THIS_FOLDER"}")',
         "```",
-        "Prompts are built by `rft.wordle.prompts.build_messages(history, style="
-        f'"{preset.prompt_style}")`; the model answers `<think>…</think>` then `<guess>WORD</guess>`.'
-        if preset.task == "wordle"
-        else "Prompts are built by `rft.gsm8k.build_messages(question)`; the model answers "
-        "`<think>…</think>` then `<answer>NUMBER</answer>`.",
+        preset.task_spec.how_to_prompt(preset),
     ]
     return "\n".join(lines) + "\n"
 

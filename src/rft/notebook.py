@@ -256,15 +256,7 @@ def free_memory() -> None:
 
 def example_rows(preset: Preset, count: int = 4) -> list[dict[str, Any]]:
     """A few training rows exactly as the trainer will see them (Wordle or GSM8K)."""
-    if preset.task == "gsm8k":
-        from rft.gsm8k import build_rows, load_problems
-
-        return build_rows(load_problems(preset.problems), count, preset.seed)
-    from dataclasses import replace
-
-    from rft.wordle.dataset import build_rows as build_wordle_rows
-
-    return build_wordle_rows(replace(preset.dataset_config(), num_rows=count), progress=False)
+    return preset.task_spec.example_rows(preset, count)
 
 
 def sample_group(

@@ -21,22 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from rft.gsm8k.problems import HUB_DATASET, SAMPLE
-from rft.gsm8k.rewards import ANSWER_CLOSE
-from rft.gsm8k.rewards import DEFAULT_REWARD_WEIGHTS as GSM8K_REWARD_WEIGHTS
-from rft.gsm8k.rewards import select_rewards as select_gsm8k_rewards
+from rft.gsm8k.task import GSM8K
 from rft.rewarding import RewardFunction
+from rft.tasks import Task
 from rft.wordle.dataset import HISTORY_PLAYERS, WordleDatasetConfig
-from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, GUESS_CLOSE, select_rewards
+from rft.wordle.task import WORDLE
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 LOADERS = ("unsloth", "transformers", "tiny")
 TRAINERS = ("grpo", "sft")
 DEVICES = ("cuda", "cpu")
-TASKS = ("wordle", "gsm8k")
+# The tasks a preset can train: a third is one folder with its Task (rft.tasks) and one entry here.
+TASKS: dict[str, Task] = {task.name: task for task in (WORDLE, GSM8K)}
 # New tokens a turn when playing a model that no preset describes (a plain model folder or hub id).
 EVAL_MAX_NEW_TOKENS = 160
-# The tag that closes each task's answer: generation ends there (rft.generation).
-CLOSING_TAGS = {"wordle": GUESS_CLOSE, "gsm8k": ANSWER_CLOSE}
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ class Preset:
     lora_alpha: int = 32
     lora_dropout: float = 0.0
     lora_target_modules: tuple[str, ...] = ALL_PROJECTIONS
-    rewards: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
+    rewards: Mapping[str, float] = field(default_factory=lambda: dict(WORDLE.default_rewards))
     num_rows: int = 1000
     problems: str = HUB_DATASET  # GSM8K only: a Hub dataset id, "sample" (shipped), or a .jsonl file
     min_history: int = 0
@@ -88,8 +86,13 @@ class Preset:
         return int(self.trainer_args.get("max_completion_length") or EVAL_MAX_NEW_TOKENS)
 
     @property
+    def task_spec(self) -> Task:
+        """What this preset's task provides to training (rows, warm-up, rewards, checks)."""
+        return get_task(self.task)
+
+    @property
     def closing_tag(self) -> str:
-        return CLOSING_TAGS[self.task]
+        return self.task_spec.closing_tag
 
     def dataset_config(self) -> WordleDatasetConfig:
         return WordleDatasetConfig(
@@ -279,7 +282,7 @@ _QWEN_T4_GSM8K = replace(
     description="Qwen 2.5 3B Instruct, 4-bit + LoRA r16 through Unsloth, GRPO on GSM8K arithmetic",
     task="gsm8k",
     cpu_alternative="cpu-smollm2-gsm8k",
-    rewards=dict(GSM8K_REWARD_WEIGHTS),
+    rewards=dict(GSM8K.default_rewards),
     num_rows=7473,  # the whole GSM8K train split
     trainer_args={**_GPU_GRPO, "max_completion_length": 320},  # worked solutions run longer than guesses
 )
@@ -289,7 +292,7 @@ _SMOLLM2_CPU_GSM8K = replace(
     description="SmolLM2-135M-Instruct (embedded) + LoRA, GRPO on GSM8K on CPU: the pipeline, not a scorer",
     task="gsm8k",
     cpu_alternative="cpu-smollm2-gsm8k",
-    rewards=dict(GSM8K_REWARD_WEIGHTS),
+    rewards=dict(GSM8K.default_rewards),
     trainer_args={**_CPU_GRPO, "max_completion_length": 192},
 )
 _TINY_GSM8K = replace(
@@ -299,7 +302,7 @@ _TINY_GSM8K = replace(
     task="gsm8k",
     cpu_alternative="tiny-test-gsm8k",
     problems=SAMPLE,
-    rewards=dict(GSM8K_REWARD_WEIGHTS),
+    rewards=dict(GSM8K.default_rewards),
 )
 
 PRESETS: dict[str, Preset] = {
@@ -442,10 +445,15 @@ def apply_overrides(
     )
 
 
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise ValueError(f"task must be one of {tuple(TASKS)}, got {name!r}")
+    return TASKS[name]
+
+
 def task_rewards(preset: Preset) -> tuple[list[RewardFunction], list[float]]:
     """The preset's reward functions and weights, from its task's set."""
-    select = select_gsm8k_rewards if preset.task == "gsm8k" else select_rewards
-    return select(preset.rewards)
+    return preset.task_spec.select_rewards(preset.rewards)
 
 
 def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
@@ -462,10 +470,9 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
             "fast_inference is Unsloth's in-process vLLM engine: it needs loader 'unsloth' "
             "(TRL's own vLLM is --use_vllm true with --vllm_mode server or colocate)"
         )
-    if preset.task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {preset.task!r}")
-    if preset.trainer == "sft" and preset.task != "wordle":
-        raise ValueError("trainer 'sft' (the warm-up on solver traces) is for task 'wordle' only")
+    task = get_task(preset.task)
+    if preset.trainer == "sft" and task.warm_up_rows is None:
+        raise ValueError(f"trainer 'sft' (the supervised warm-up) has no rows for task {preset.task!r}")
     for name in ("lora_r", "lora_alpha", "max_seq_length", "num_rows", "sample_every"):
         check_integer(name, getattr(preset, name), minimum=1)
     check_integer("seed", preset.seed, minimum=0)
@@ -480,17 +487,15 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
         raise ValueError(
             f"history_players: weights must be >= 0 and not all zero, got {dict(preset.history_players)}"
         )
-    preset.dataset_config()  # raises naming the dataset field
+    task.check_settings(preset)  # raises naming the field
     if isinstance(preset.own_games, bool) or not isinstance(preset.own_games, int) or preset.own_games < 0:
         raise ValueError(f"own_games must be a whole number >= 0, got {preset.own_games!r}")
-    if preset.own_games and (preset.task != "wordle" or preset.init_from is None):
+    if preset.own_games and (not task.own_games or preset.init_from is None):
         raise ValueError(
             "own_games is for a Wordle run with init_from (--init-from RUN): the run it continues "
             "plays the games"
         )
     task_rewards(preset)  # raises naming the reward
-    if preset.task == "gsm8k" and preset.problems.endswith(".jsonl") and not Path(preset.problems).is_file():
-        raise ValueError(f"problems: no file {preset.problems}")
 
     if (
         init_from_trained

@@ -50,9 +50,8 @@ from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.
     write_status,
 )
 from rft.training.trl_compat import enable_cpu_training
-from rft.wordle.dataset import build_dataset, check_rows, own_game_rows
 from rft.wordle.play import GameRecord, game_metrics
-from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
+from rft.wordle.traces import own_game_secrets
 
 
 @dataclass
@@ -198,10 +197,7 @@ def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> 
         raise ValueError(
             f"{type(error).__name__} from the {preset.trainer.upper()} trainer config: {error}"
         ) from None
-    if preset.task == "gsm8k" and preset.problems.endswith(".jsonl"):
-        from rft.gsm8k import load_problems
-
-        load_problems(preset.problems)  # a bad line is a ValueError naming the file and the line
+    preset.task_spec.check_data(preset)  # GSM8K: a bad line names the file and the line
     if runs_dir is not None:
         check_writable(Path(runs_dir))
 
@@ -282,17 +278,17 @@ def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress
 def build_trainer(
     preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool, callbacks: Sequence[Any]
 ) -> Any:
-    """TRL's GRPOTrainer on game states (or GSM8K problems), or its SFTTrainer on solver traces for
-    the Wordle warm-up."""
+    """TRL's GRPOTrainer on the task's rows (Wordle's game states, GSM8K's problems), or its
+    SFTTrainer on the task's warm-up rows (Wordle's solver traces)."""
     enable_cpu_training()  # TRL 1.15 (the GPU version set) has no CPU path of its own
+    task = preset.task_spec
+    own_games = play_own_games(preset, policy, run_dir, progress) if preset.own_games else []
     if preset.trainer == "sft":
         from datasets import Dataset
         from trl import SFTTrainer
 
-        rows = build_trace_rows(preset.dataset_config(), progress=progress)
-        if preset.own_games:
-            records = play_own_games(preset, policy, run_dir, progress)
-            rows = own_game_trace_rows(records, preset.prompt_style) + rows
+        assert task.warm_up_rows is not None  # validate() refuses SFT for a task without a warm-up
+        rows = task.warm_up_rows(preset, progress, own_games)
         return SFTTrainer(
             model=policy.model,
             args=build_trainer_config(preset, run_dir, progress=progress),
@@ -306,21 +302,7 @@ def build_trainer(
 
     from trl import GRPOTrainer
 
-    if preset.task == "gsm8k":
-        from rft.gsm8k import build_dataset as build_gsm8k_dataset
-        from rft.gsm8k import load_problems
-
-        dataset = build_gsm8k_dataset(load_problems(preset.problems), preset.num_rows, preset.seed)
-    else:
-        dataset = build_dataset(preset.dataset_config(), progress=progress)
-        if preset.own_games:
-            from datasets import Dataset, concatenate_datasets
-
-            records = play_own_games(preset, policy, run_dir, progress)
-            rows = own_game_rows(records, preset.prompt_style)
-            own = Dataset.from_list(rows, features=dataset.features)
-            dataset = concatenate_datasets([own, dataset])
-        check_rows(dataset)
+    dataset = task.grpo_dataset(preset, progress, own_games)
     if preset.end_at_answer:
         end_turns_after_answer(policy.model, policy.tokenizer, preset.closing_tag)
     functions, weights = task_rewards(preset)

@@ -1,0 +1,52 @@
+"""GSM8K as a training task: problems for GRPO; no warm-up and no games of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rft.gsm8k.problems import build_dataset, build_rows, load_problems
+from rft.gsm8k.rewards import ANSWER_CLOSE, DEFAULT_REWARD_WEIGHTS, select_rewards
+from rft.tasks import PresetLike, Task
+
+
+def grpo_dataset(preset: PresetLike, progress: bool, own_games: Sequence[Any] = ()) -> Any:
+    return build_dataset(load_problems(preset.problems), preset.num_rows, preset.seed)
+
+
+def example_rows(preset: PresetLike, count: int) -> list[dict[str, Any]]:
+    return build_rows(load_problems(preset.problems), count, preset.seed)
+
+
+def how_to_prompt(preset: PresetLike) -> str:
+    return (
+        "Prompts are built by `rft.gsm8k.build_messages(question)`; the model answers "
+        "`<think>…</think>` then `<answer>NUMBER</answer>`."
+    )
+
+
+def check_settings(preset: PresetLike) -> None:
+    if preset.problems.endswith(".jsonl") and not Path(preset.problems).is_file():
+        raise ValueError(f"problems: no file {preset.problems}")
+
+
+def check_data(preset: PresetLike) -> None:
+    """A local file is read now: a bad line is a ValueError naming the file and the line. (The Hub
+    dataset is only reached when training loads it.)"""
+    if preset.problems.endswith(".jsonl"):
+        load_problems(preset.problems)
+
+
+GSM8K = Task(
+    name="gsm8k",
+    skill="solve GSM8K arithmetic word problems",
+    closing_tag=ANSWER_CLOSE,
+    default_rewards=DEFAULT_REWARD_WEIGHTS,
+    select_rewards=select_rewards,
+    grpo_dataset=grpo_dataset,
+    example_rows=example_rows,
+    how_to_prompt=how_to_prompt,
+    check_settings=check_settings,
+    check_data=check_data,
+)

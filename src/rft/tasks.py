@@ -1,0 +1,43 @@
+"""What training, the notebooks and export need from a task, so that Wordle and GSM8K plug in the
+same way and a third task is one new folder (its ``task.py`` defines a :class:`Task`) plus one
+entry in ``rft.training.presets.TASKS``.
+
+A task reads its settings from the preset it is given (``num_rows``, ``seed``, ``prompt_style``
+and its own data fields); it never imports the training package, which imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rft.rewarding import RewardFunction
+
+# Any preset (rft.training.presets.Preset): typed loosely, as the training package imports tasks.
+PresetLike = Any
+
+
+def _nothing_to_check(preset: PresetLike) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    skill: str  # what a model card says the model was trained to do
+    closing_tag: str  # a completion is finished once it has written this (rft.generation)
+    default_rewards: Mapping[str, float]
+    select_rewards: Callable[[Mapping[str, float] | None], tuple[list[RewardFunction], list[float]]]
+    # GRPO's training set for a preset, as a datasets.Dataset; for a task with own games, the states
+    # the model being continued reached in them (GameRecords) come first.
+    grpo_dataset: Callable[[PresetLike, bool, Sequence[Any]], Any]
+    example_rows: Callable[[PresetLike, int], list[dict[str, Any]]]  # a few rows as GRPO sees them
+    how_to_prompt: Callable[[PresetLike], str]  # the model card's sentence on prompts and answers
+    # The supervised warm-up's prompt/completion rows (own games' states first); None: no warm-up.
+    warm_up_rows: Callable[[PresetLike, bool, Sequence[Any]], list[dict[str, Any]]] | None = None
+    own_games: bool = False  # whether a model can play games of its own whose states become rows
+    # Settings checks without reading data (they run whenever a preset is validated), and the
+    # checks that read it (once, before a model loads); each raises ValueError naming the field.
+    check_settings: Callable[[PresetLike], None] = _nothing_to_check
+    check_data: Callable[[PresetLike], None] = _nothing_to_check
