@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -24,13 +25,33 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write(name: str, figures: dict[str, Any]) -> Path:
+def changed_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The command-line flags of a run that differ from the script's defaults, as typed: what a
+    variant changed, for its results file's ``changes``."""
+    flags = []
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        value = getattr(args, action.dest, action.default)
+        if value == action.default:
+            continue
+        for one in value if isinstance(value, list) else [value]:
+            flags.append(action.option_strings[0] if one is True else f"{action.option_strings[0]} {one}")
+    return flags
+
+
+def write(name: str, figures: dict[str, Any], *, parent: str | None, changes: str | list[str]) -> Path:
+    """``results/NAME.json``: when and where it was measured, the run it varies (``parent``, None for
+    a baseline) and what it changed, then the figures. Every results file has these keys, so the
+    index in benchmarks/README.md can be read off the files."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     payload = {
         "benchmark": name,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
+        "parent": parent,
+        "changes": changes,
         **figures,
     }
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _results import RESULTS, write
+from _results import RESULTS, changed_flags, write
 
 from rft.evaluate import plot_rates, versus_base
 from rft.training.models import adapter_dir_of
@@ -354,7 +354,7 @@ def kept_times(results: Path, runs: str) -> dict | None:
     earlier = json.loads(results.read_text(encoding="utf-8"))
     if earlier.get("runs") != runs:
         return None
-    fields = ("stages", "sft_share", "evaluated_saved_runs", "eval_seconds", "grpo_set")
+    fields = ("stages", "sft_share", "evaluated_saved_runs", "eval_seconds", "grpo_set", "parent", "changes")
     kept = {field: earlier.get(field) for field in fields}
     kept["games_measured_at"] = earlier.get("games_measured_at", earlier["measured_at"])
     if "base_carried_from" in earlier:  # where older files said the base's games came from
@@ -362,7 +362,31 @@ def kept_times(results: Path, runs: str) -> dict | None:
     return kept
 
 
+# Flags that say where the inputs come from or where the output goes, not what was varied.
+BOOKKEEPING = ("--tag", "--runs-dir", "--base-from", "--warm-up-from", "--evaluate-only")
+
+
+def lineage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str | None, list[str] | str]:
+    """The results file's ``parent`` (the file whose warm-up or base games it carries, or the
+    reference run when it only changes flags) and ``changes`` (the flags that differ from the
+    defaults)."""
+    flags = [flag for flag in changed_flags(parser, args) if flag.split()[0] not in BOOKKEEPING]
+    if args.warm_up_from:
+        parent: str | None = f"{args.warm_up_from.name} (its warm-up carried)"
+    elif args.base_from:
+        parent = f"{args.base_from.name} (its base games carried)"
+    else:
+        parent = "cpu_learning.json" if flags else None
+    return parent, flags or "none (the reference run: the script's defaults)"
+
+
 def main() -> None:
+    parser = build_parser()
+    args = parser.parse_args()
+    run(parser, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--games", type=int, default=200)
@@ -415,8 +439,10 @@ def main() -> None:
         help="skip training: evaluate the runs an earlier call left in FOLDER (runs/cpu-learning-*), "
         "or, where FOLDER/eval/eval.json holds their games, score those again with this code's metrics",
     )
-    args = parser.parse_args()
+    return parser
 
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     trained = saved_runs(args.evaluate_only) if args.evaluate_only else train_both(args)
     folder, grpo_preset = trained.folder, trained.grpo_preset
     carried_from = args.warm_up_from or args.base_from
@@ -465,11 +491,19 @@ def main() -> None:
         # The saved runs' own settings are in the grpo_* fields; the flags may not be theirs.
         "grpo_set": None if args.evaluate_only else [f"{k}={v}" for k, v in grpo_set(args).items()],
     }
-    if eval_seconds is None:  # games scored again: the times this run's file measured still hold
-        timed = kept_times(RESULTS / f"{name}.json", folder.name) or timed
+    parent, changes = lineage(parser, args)
+    if eval_seconds is None:  # games scored again: the times and lineage this run's file has still hold
+        kept = kept_times(RESULTS / f"{name}.json", folder.name)
+        if kept:
+            lineage_kept = kept.pop("parent"), kept.pop("changes")
+            timed = kept
+            if lineage_kept[0] is not None:
+                parent, changes = lineage_kept
     write(
         name,
-        {
+        parent=parent,
+        changes=changes,
+        figures={
             "model": "SmolLM2-135M-Instruct + LoRA r16 (embedded)",
             "budget_minutes": args.minutes,
             "grpo_rewards": dict(grpo_preset.rewards),

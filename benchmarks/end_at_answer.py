@@ -147,10 +147,10 @@ def main() -> None:
 
     write(
         "end_at_answer" + (f"-{args.label}" if args.label else ""),
-        {
+        parent="make demo: cpu-smollm2-wordle-sft for 30 steps, cpu-smollm2-wordle for 8, 16 games",
+        changes=", ".join(f"{name}: {VARIANTS[name]}" for name in args.variants),
+        figures={
             "question": "Does ending each completion at </guess> make the demo's GRPO faster and better?",
-            "parent": "make demo: cpu-smollm2-wordle-sft for 30 steps, cpu-smollm2-wordle for 8, 16 games",
-            "changes": ", ".join(f"{name}: {VARIANTS[name]}" for name in args.variants),
             "runs": str(folder),
             "warm_up": str(sft.run_dir),
             "eval_tokens": args.eval_tokens or preset.eval_max_new_tokens,

@@ -41,7 +41,9 @@ def main() -> None:
     speedup = figures["batched"]["games_per_second"] / figures["one_at_a_time"]["games_per_second"]
     write(
         "eval_throughput",
-        {
+        parent=None,
+        changes="none (batched games against one at a time, both in this file)",
+        figures={
             "model": "cpu-smollm2-wordle (SmolLM2-135M-Instruct, base)",
             "games": GAMES,
             "max_new_tokens": MAX_NEW_TOKENS,

@@ -444,6 +444,8 @@ def write_results(path: Path, figures: dict[str, Any]) -> Path:
         "benchmark": "gpu_check",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
+        "parent": None,  # a measurement of the preset itself, on this GPU
+        "changes": figures.get("changes_from_preset") or "none (the preset as it is)",
         **figures,
     }
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

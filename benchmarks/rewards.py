@@ -70,7 +70,12 @@ def main() -> None:
             "target_per_second": TARGETS[name],
             "met": scored / seconds >= TARGETS[name],
         }
-    write("rewards", {"group_size": GROUP_SIZE, "groups": GROUPS, "rewards": figures})
+    write(
+        "rewards",
+        {"group_size": GROUP_SIZE, "groups": GROUPS, "rewards": figures},
+        parent=None,
+        changes="none (baseline: reward throughput)",
+    )
 
 
 if __name__ == "__main__":

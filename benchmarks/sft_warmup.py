@@ -22,12 +22,13 @@ import json
 import time
 from pathlib import Path
 
-from _results import write
+from _results import changed_flags, write
 from cpu_learning import OPEN_ENDED, finished_run, format_failures, stage_summary, step_seconds, warm_up
 
 from rft.training.presets import apply_overrides, get_preset
 from rft.training.run import new_run_dir, read_run_config
 
+BOOKKEEPING = ("--label", "--runs-dir", "--evaluate-only")  # flags that change no figure
 REPORTED = ("history_players", "rejected_share", "num_rows", "own_games", "prompt_style", "lora_r")
 
 
@@ -90,9 +91,12 @@ def main() -> None:
     eval_started = time.monotonic()
     evaluation = play(run.run_dir, args.games, args.max_new_tokens)
     metrics = evaluation["metrics"]["sft"]
+    flags = [f for f in changed_flags(parser, args) if f.split()[0] not in BOOKKEEPING]
     write(
         f"sft_warmup-{args.label}",
-        {
+        parent="sft_warmup-default.json" if flags else None,
+        changes=flags or f"none (the {args.preset} warm-up as the preset has it)",
+        figures={
             "model": preset.model,
             "preset": args.preset,
             "settings": {name: json.loads(json.dumps(getattr(preset, name))) for name in REPORTED},

@@ -45,7 +45,9 @@ def main() -> None:
     hard = solve_all(EntropySolver(table, hard_mode=True))
     write(
         "solver",
-        {
+        parent=None,
+        changes="none (baseline: the entropy solver on all 2,315 answers)",
+        figures={
             "pattern_matrix": {"shape": list(table.codes.shape), "build_seconds": round(build_seconds, 2)},
             "normal_mode": normal,
             "hard_mode": hard,

@@ -95,7 +95,9 @@ def main() -> None:
     ratio = figures["rft_wrapper"]["seconds_per_step"] / figures["plain_trl"]["seconds_per_step"]
     write(
         "train_step",
-        {
+        parent=None,
+        changes="none (the rft wrapper against plain TRL, both in this file)",
+        figures={
             "preset": "cpu-smollm2-wordle",
             "settings": {**SETTINGS, "per_device_train_batch_size": 4, "num_generations": 4},
             **figures,

@@ -206,3 +206,42 @@ def test_grpo_settings_are_the_presets_then_the_command_lines(tmp_path, cpu_lear
     assert (grpo.own_games, grpo.num_rows, grpo.rewards["feedback"]) == (48, 48, 2.0)
     without = cpu_learning.grpo_settings(grpo_args(tmp_path, "own_games=0"), preset, "warm-up", own_rounds=1)
     assert "seed" not in without and without["own_games"] == "0"
+
+
+def test_every_results_file_says_when_where_what_it_varies_and_what_changed():
+    for path in sorted((BENCHMARKS / "results").glob("*.json")):
+        figures = json.loads(path.read_text(encoding="utf-8"))
+        missing = {"benchmark", "measured_at", "machine", "parent", "changes"} - set(figures)
+        assert not missing, f"{path.name} lacks {sorted(missing)}"
+        assert figures["changes"], path.name  # a baseline says so in words
+
+
+def test_a_results_file_cannot_be_written_without_its_lineage(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import _results
+
+    monkeypatch.setattr(_results, "RESULTS", tmp_path)
+    with pytest.raises(TypeError, match="parent"):
+        _results.write("demo", {"x": 1})
+    path = _results.write("demo", {"x": 1}, parent="cpu_learning.json", changes=["--minutes 20"])
+    figures = json.loads(path.read_text(encoding="utf-8"))
+    assert (figures["parent"], figures["changes"], figures["x"]) == ("cpu_learning.json", ["--minutes 20"], 1)
+
+
+def test_a_variants_lineage_is_the_file_it_carries_and_the_flags_it_changed(cpu_learning):
+    parser = cpu_learning.build_parser()
+    reference = parser.parse_args([])
+    assert cpu_learning.lineage(parser, reference) == (
+        None,
+        "none (the reference run: the script's defaults)",
+    )
+    carried = ["--warm-up-from", "results/cpu_learning.json", "--tag", "kl"]
+    variant = parser.parse_args([*carried, "--grpo-set", "beta=0.1", "--games", "50"])
+    parent, changes = cpu_learning.lineage(parser, variant)
+    assert parent == "cpu_learning.json (its warm-up carried)"
+    assert changes == ["--games 50", "--grpo-set beta=0.1"]  # --tag and --warm-up-from say no change
+    flags_only = parser.parse_args(["--grpo-preset", "cpu-smollm2-wordle"])
+    assert cpu_learning.lineage(parser, flags_only) == (
+        "cpu_learning.json",
+        ["--grpo-preset cpu-smollm2-wordle"],
+    )

@@ -55,13 +55,13 @@ def test_a_new_task_trains_through_its_task_alone(counting, tmp_path):
 
 
 def test_what_a_task_lacks_is_refused_by_name(counting):
-    with pytest.raises(ValueError, match="trainer 'sft' .* has no rows for task 'counting'"):
+    with pytest.raises(ValueError, match=r"trainer 'sft' .* has no rows for task 'counting'"):
         validate(replace(counting, trainer="sft", name="counting-sft", trainer_args={"max_steps": 1}))
     with pytest.raises(ValueError, match="own_games is for a Wordle run"):
         validate(replace(counting, own_games=2, init_from="warm-up"), init_from_trained=False)
     with pytest.raises(ValueError, match="unknown reward 'format'"):
         validate(replace(counting, rewards={"format": 1.0}))
-    with pytest.raises(ValueError, match="task must be one of .*'wordle', 'gsm8k'"):
+    with pytest.raises(ValueError, match=r"task must be one of .*'wordle', 'gsm8k'"):
         get_task("chess")
 
 
