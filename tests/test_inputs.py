@@ -77,6 +77,7 @@ def test_the_demo_checks_the_grpo_stage_s_device_before_the_warm_up(no_model_loa
         (["--temperature", "-1"], "temperature must be a number >= 0"),
         (["--model", "tiny-tset"], "did you mean 'tiny-test'"),
         (["--adapter", "missing-run"], "no trained adapter there"),
+        (["--model", "tiny-test-gsm8k"], "tiny-test-gsm8k is a gsm8k run and rft eval plays Wordle"),
     ],
 )
 def test_eval_arguments_are_checked_before_anything_loads(

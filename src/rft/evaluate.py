@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rft.generation import generate_completions
-from rft.loading import LoadedModel, check_adapter, check_model, load_models, max_new_tokens_for
+from rft.loading import LoadedModel, check_adapter, check_model, load_models, max_new_tokens_for, preset_of
 from rft.training.models import release_memory
 from rft.training.presets import EVAL_MAX_NEW_TOKENS, check_integer, check_number
 from rft.wordle.dataset import answer_split, shuffled_passes
@@ -270,6 +270,13 @@ def check_request(
     check_model(model)
     if adapter is not None:
         check_adapter(adapter)
+    for given in (model, adapter):
+        preset = None if given is None else preset_of(given)
+        if preset is not None and preset.task != "wordle":
+            raise ValueError(
+                f"{given} is a {preset.task} run and rft eval plays Wordle; score it with "
+                "rft.gsm8k.evaluate (notebooks/02_gsm8k_grpo)"
+            )
 
 
 def evaluate_model(

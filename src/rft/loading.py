@@ -34,7 +34,7 @@ class LoadedModel:
     loader: str = "transformers"  # or "unsloth", "tiny": how the base was loaded
 
 
-def _preset_of(model: str | Path) -> Preset | None:
+def preset_of(model: str | Path) -> Preset | None:
     """The preset behind a preset name or a run folder; None for a plain model folder or hub id."""
     if str(model) in PRESETS:
         return get_preset(str(model))
@@ -48,7 +48,7 @@ def _preset_of(model: str | Path) -> Preset | None:
 
 def max_new_tokens_for(model: str | Path) -> int:
     """New tokens a turn for a preset or run folder (what it trained with), else the default."""
-    preset = _preset_of(model)
+    preset = preset_of(model)
     return EVAL_MAX_NEW_TOKENS if preset is None else preset.eval_max_new_tokens
 
 
@@ -100,7 +100,7 @@ def with_adapter(loaded: LoadedModel, run_dir: str | Path) -> LoadedModel:
 def load_models(model: str, adapter: str | Path | None = None) -> list[LoadedModel]:
     """What ``rft eval --model M [--adapter RUN]`` plays: M alone; M and M + RUN's adapter; or, for
     M a run folder, its base model and its adapter."""
-    preset = _preset_of(model)
+    preset = preset_of(model)
     if adapter is None and preset is not None and Path(model).is_dir():
         adapter = model
     spec: Preset | str = preset if preset is not None else model
