@@ -56,6 +56,27 @@ def test_a_malformed_problems_file_is_named_with_its_line_before_loading(tmp_pat
         check_before_loading(preset, tmp_path / "runs")
 
 
+def test_a_hub_dataset_out_of_reach_is_one_line_before_loading(no_model_loads, capsys, tmp_path, monkeypatch):
+    import datasets.config
+    import huggingface_hub.constants
+
+    # Offline with nothing cached, as on a machine without the Hub; set where the libraries read it
+    # (at their import, which an earlier test may have done), not only in the environment.
+    cache = tmp_path / "empty-cache"
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache / "datasets")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(cache))
+    runs = tmp_path / "runs"
+    err = one_line_error(
+        capsys,
+        ["train", "--preset", "tiny-test-gsm8k", "--problems", "openai/gsm8k", "--runs-dir", str(runs)],
+    )
+    assert "problems: openai/gsm8k could not be loaded" in err and "problems=sample" in err
+    assert not runs.exists()
+
+
 def test_the_demo_checks_the_grpo_stage_s_device_before_the_warm_up(no_model_loads, capsys, tmp_path):
     if __import__("torch").cuda.is_available():
         pytest.skip("this machine has the GPU the preset needs")

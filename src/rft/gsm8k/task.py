@@ -32,10 +32,20 @@ def check_settings(preset: PresetLike) -> None:
 
 
 def check_data(preset: PresetLike) -> None:
-    """A local file is read now: a bad line is a ValueError naming the file and the line. (The Hub
-    dataset is only reached when training loads it.)"""
-    if preset.problems.endswith(".jsonl"):
+    """The problems are read now, before a model loads: a bad line of a local file is an error naming
+    the file and the line, and a Hub dataset that cannot be reached (offline, no network, a wrong
+    id) one line saying what to use instead. A Hub dataset is cached, so training reads it again
+    from disk."""
+    try:
         load_problems(preset.problems)
+    except ValueError:
+        raise
+    except Exception as error:  # datasets raises its own types for a missing network or dataset
+        first_line = (str(error).strip().splitlines() or [""])[0][:200]
+        raise ValueError(
+            f"problems: {preset.problems} could not be loaded ({type(error).__name__}: {first_line}); "
+            "without the Hub, use problems=sample (32 shipped problems) or a .jsonl file"
+        ) from None
 
 
 GSM8K = Task(
