@@ -292,7 +292,7 @@ def train_both(args: argparse.Namespace) -> Trained:
 def grpo_settings(args: argparse.Namespace, preset: Preset, init_from: str, own_rounds: int) -> dict:
     """GRPO's settings over ``preset``: open-ended, continuing ``init_from``, then --grpo-set's."""
     settings: dict = {**OPEN_ENDED, "init_from": init_from}
-    if int(grpo_set(args).get("own_games", preset.own_games)):
+    if str(grpo_set(args).get("own_games", preset.own_games)).strip() != "0":  # a bad one: validation's
         settings["seed"] = preset.seed + own_rounds  # answers no warm-up round played: one more round
     return settings | grpo_set(args)
 

@@ -181,6 +181,7 @@ def grpo_args(
         ("learnin_rate=2e-5", "did you mean 'learning_rate'"),
         ("num_generations=3", "must be divisible by num_generations"),
         ("num_rows=0", "num_rows must be a positive integer"),
+        ("own_games=many", "own_games: expected int, got 'many'"),
     ],
 )
 def test_a_wrong_grpo_setting_fails_before_the_warm_up_trains(tmp_path, cpu_learning, setting, message):
