@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def changed_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+def changed_flags(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, ignore: Collection[str] = ()
+) -> list[str]:
     """The command-line flags of a run that differ from the script's defaults, as typed: what a
-    variant changed, for its results file's ``changes``."""
+    variant changed, for its results file's ``changes``. ``ignore``: flags that change no figure
+    (where inputs come from, where the output goes)."""
     flags = []
     for action in parser._actions:
-        if not action.option_strings or action.dest == "help":
+        if not action.option_strings or action.dest == "help" or action.option_strings[0] in ignore:
             continue
         value = getattr(args, action.dest, action.default)
         if value == action.default:
@@ -40,13 +44,11 @@ def changed_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     return flags
 
 
-def write(name: str, figures: dict[str, Any], *, parent: str | None, changes: str | list[str]) -> Path:
-    """``results/NAME.json``: when and where it was measured, the run it varies (``parent``, None for
-    a baseline) and what it changed, then the figures. Every results file has these keys, so the
+def stamped(name: str, figures: dict[str, Any], *, parent: str | None, changes: str | list[str]) -> dict:
+    """A results file's content: when and where it was measured, the run it varies (``parent``, None
+    for a baseline) and what it changed, then the figures. Every results file has these keys, so the
     index in benchmarks/README.md can be read off the files."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    payload = {
+    return {
         "benchmark": name,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
@@ -54,6 +56,13 @@ def write(name: str, figures: dict[str, Any], *, parent: str | None, changes: st
         "changes": changes,
         **figures,
     }
+
+
+def write(name: str, figures: dict[str, Any], *, parent: str | None, changes: str | list[str]) -> Path:
+    """``results/NAME.json``, as :func:`stamped` makes it."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = stamped(name, figures, parent=parent, changes=changes)
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(figures, indent=2))
     print(f"written to {path}")

@@ -370,7 +370,7 @@ def lineage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[
     """The results file's ``parent`` (the file whose warm-up or base games it carries, or the
     reference run when it only changes flags) and ``changes`` (the flags that differ from the
     defaults)."""
-    flags = [flag for flag in changed_flags(parser, args) if flag.split()[0] not in BOOKKEEPING]
+    flags = changed_flags(parser, args, ignore=BOOKKEEPING)
     if args.warm_up_from:
         parent: str | None = f"{args.warm_up_from.name} (its warm-up carried)"
     elif args.base_from:

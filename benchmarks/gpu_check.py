@@ -65,7 +65,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from _results import RESULTS, machine
+from _results import RESULTS, stamped
 
 GIB = 2**30
 GPU_PRESET, CPU_PRESET = "t4-qwen2.5-3b-wordle", "tiny-test"
@@ -438,16 +438,11 @@ def run_check(args: argparse.Namespace, work_dir: Path) -> tuple[dict[str, Any],
 
 
 def write_results(path: Path, figures: dict[str, Any]) -> Path:
-    """As ``_results.write`` writes, to any path: the benchmark's name, when, and on what machine."""
+    """As ``_results.write`` writes, to any path. The parent is none: a measurement of the preset
+    itself, on this GPU."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "benchmark": "gpu_check",
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": machine(),
-        "parent": None,  # a measurement of the preset itself, on this GPU
-        "changes": figures.get("changes_from_preset") or "none (the preset as it is)",
-        **figures,
-    }
+    changes = figures.get("changes_from_preset") or "none (the preset as it is)"
+    payload = stamped("gpu_check", figures, parent=None, changes=changes)
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return path
 

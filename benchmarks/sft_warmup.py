@@ -91,7 +91,7 @@ def main() -> None:
     eval_started = time.monotonic()
     evaluation = play(run.run_dir, args.games, args.max_new_tokens)
     metrics = evaluation["metrics"]["sft"]
-    flags = [f for f in changed_flags(parser, args) if f.split()[0] not in BOOKKEEPING]
+    flags = changed_flags(parser, args, ignore=BOOKKEEPING)
     write(
         f"sft_warmup-{args.label}",
         parent="sft_warmup-default.json" if flags else None,
