@@ -282,11 +282,11 @@ def reference_completions(row: dict[str, Any], seed: int = 0) -> dict[str, str]:
     """Wordle answers to compare the model's against: the solver's worked answer, a random
     allowed word in the right format, and a bare word with no tags."""
     from rft.wordle.game import as_history
-    from rft.wordle.solver import EntropySolver, random_valid_policy
-    from rft.wordle.traces import trace
+    from rft.wordle.solver import random_valid_policy
+    from rft.wordle.traces import trace, trace_player
 
     history = as_history(row["history"])
-    solver_guess = EntropySolver(hard_mode=True)(history)
+    solver_guess = trace_player()(history)  # the warm-up's own player: never a held-out answer
     random_guess = random_valid_policy(history, np.random.default_rng(seed))
     return {
         "solver": trace(history, solver_guess),
