@@ -89,7 +89,7 @@ def parse_duration(text: str) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
-# Wordle's game state, where it came from (a policy, or "own-games") and the answers the game turned
+# Wordle's game state, where it came from (a history player, or "own-games") and the answers the game turned
 # down since the last accepted guess; GSM8K's gold answer.
 RECORDED_COLUMNS = ("secret", "history", "history_player", "rejected", "answer")
 

@@ -2,11 +2,11 @@
 
 A row holds a secret from the answer list, a history of 0–5 earlier guesses played by one of the
 history players (the solver, a random consistent player or a random valid player), and the chat
-prompt that shows that history. A
-share of rows (``rejected_share``) also names one or two turns the game turned down since the last
-guess, the way :func:`rft.wordle.play.play_games` shows them, so a model learns to recover from its
-own misses instead of repeating them. Nothing is downloaded, the same seed gives the same rows, and
-the answers are split once and for all: test answers never appear in a training row.
+prompt that shows that history. A share of rows (``rejected_share``) also names one or two turns
+the game turned down since the last guess, the way :func:`rft.wordle.play.play_games` shows them,
+so a model learns to recover from its own misses instead of repeating them. Nothing is downloaded,
+the same seed gives the same rows, and the answers are split once and for all: test answers never
+appear in a training row.
 """
 
 from __future__ import annotations
