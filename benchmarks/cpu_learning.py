@@ -508,14 +508,14 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             "budget_minutes": args.minutes,
             "grpo_rewards": dict(grpo_preset.rewards),
             "grpo_preset": grpo_preset.name,
-            "history_players": dict(grpo_preset.history_players),
-            "rejected_share": grpo_preset.rejected_share,
+            "history_players": dict(grpo_preset.dataset.history_players),
+            "rejected_share": grpo_preset.dataset.rejected_share,
             "games": args.games,
             "held_out_secrets": evaluation["secrets"],
             "own_games": trained.own_games,
             "own_rounds": trained.own_rounds,
             "grpo_own_games": grpo_preset.own_games,
-            "grpo_rows": grpo_preset.num_rows,
+            "grpo_rows": grpo_preset.dataset.num_rows,
             "grpo_beta": grpo_preset.trainer_args.get("beta", 0.0),  # the KL term, held to the warm-up
             **timed,
             "runs": folder.name,  # the folder's name only: where it lies is the machine's business

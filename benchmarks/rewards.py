@@ -43,7 +43,7 @@ def completion(rng: np.random.Generator, row: dict) -> str:
 
 
 def main() -> None:
-    rows = build_rows(WordleDatasetConfig(num_rows=GROUPS, seed=11), progress=False)
+    rows = build_rows(WordleDatasetConfig(num_rows=GROUPS), seed=11, progress=False)
     rng = np.random.default_rng(0)
     groups = [
         (

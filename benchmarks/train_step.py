@@ -65,7 +65,7 @@ def run_child(which: str, out_dir: Path) -> dict:
             model=policy.model,
             reward_funcs=functions,
             args=args,
-            train_dataset=build_dataset(preset.dataset_config(), progress=False),
+            train_dataset=build_dataset(preset.dataset, preset.seed, progress=False),
             processing_class=policy.tokenizer,
             peft_config=policy.peft_config,
             callbacks=[timing_callback(times)],

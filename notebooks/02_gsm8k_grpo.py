@@ -120,7 +120,7 @@ notebook.show_image(run.plot_path)
 # The 95% interval says how much a difference can be trusted at this number of problems.
 
 # %%
-problems = load_problems(preset.problems, "test")[: notebook.scaled(EVAL_PROBLEMS, 4)]
+problems = load_problems(preset.dataset.problems, "test")[: notebook.scaled(EVAL_PROBLEMS, 4)]
 results = base_vs_trained(run.run_dir, problems, max_new_tokens=notebook.scaled(320, 32))
 write_report(results, run.run_dir / "eval")
 notebook.show_markdown(markdown_table(results))

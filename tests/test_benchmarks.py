@@ -204,7 +204,7 @@ def test_grpo_settings_are_the_presets_then_the_command_lines(tmp_path, cpu_lear
     assert (settings["learning_rate"], settings["rewards"]) == ("2e-5", "format=1,feedback=2")
     assert settings["seed"] == preset.seed + 1  # its own games play answers past round 1
     grpo = cpu_learning.apply_overrides(preset, settings, init_from_trained=False)
-    assert (grpo.own_games, grpo.num_rows, grpo.rewards["feedback"]) == (48, 48, 2.0)
+    assert (grpo.own_games, grpo.dataset.num_rows, grpo.rewards["feedback"]) == (48, 48, 2.0)
     without = cpu_learning.grpo_settings(grpo_args(tmp_path, "own_games=0"), preset, "warm-up", own_rounds=1)
     assert "seed" not in without and without["own_games"] == "0"
 

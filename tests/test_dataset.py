@@ -21,7 +21,7 @@ from rft.wordle.words import answer_words, is_allowed
 
 @pytest.fixture(scope="module")
 def rows():
-    return build_rows(WordleDatasetConfig(num_rows=300, seed=7), progress=False)
+    return build_rows(WordleDatasetConfig(num_rows=300), seed=7, progress=False)
 
 
 def test_the_answer_split_is_fixed_disjoint_and_complete():
@@ -36,8 +36,8 @@ def test_the_answer_split_is_fixed_disjoint_and_complete():
 
 
 def test_same_seed_same_rows_other_seed_other_rows(rows):
-    assert build_rows(WordleDatasetConfig(num_rows=300, seed=7), progress=False) == rows
-    assert build_rows(WordleDatasetConfig(num_rows=300, seed=8), progress=False) != rows
+    assert build_rows(WordleDatasetConfig(num_rows=300), seed=7, progress=False) == rows
+    assert build_rows(WordleDatasetConfig(num_rows=300), seed=8, progress=False) != rows
 
 
 def test_rows_are_unfinished_games_consistent_with_their_secret(rows):
@@ -55,7 +55,7 @@ def test_rows_are_unfinished_games_consistent_with_their_secret(rows):
 def test_training_rows_never_use_held_out_answers(rows):
     held_out = set(answer_split()["test"])
     assert not {row["secret"] for row in rows} & held_out
-    test_rows = build_rows(WordleDatasetConfig(num_rows=50, split="test", seed=1), progress=False)
+    test_rows = build_rows(WordleDatasetConfig(num_rows=50, split="test"), seed=1, progress=False)
     assert {row["secret"] for row in test_rows} <= held_out
 
 
@@ -79,21 +79,25 @@ def test_build_dataset_gives_typed_columns():
     ]
     assert all(history == [] for history in dataset["history"])
     assert dataset[0]["prompt"][0]["role"] == "system"
-    again = build_dataset(WordleDatasetConfig(num_rows=12, seed=3), max_history=0, progress=False)
+    again = build_dataset(WordleDatasetConfig(num_rows=12), seed=3, max_history=0, progress=False)
     assert again.to_list() == dataset.to_list()
 
 
 def test_history_player_weights_choose_the_player():
     rows = build_rows(
-        WordleDatasetConfig(num_rows=20, history_player_weights=(0, 1, 0), seed=2), progress=False
+        WordleDatasetConfig(
+            num_rows=20, history_players={"solver": 0, "random-consistent": 1, "random-valid": 0}
+        ),
+        seed=2,
+        progress=False,
     )
     assert {row["history_player"] for row in rows} == {"random-consistent"}
 
 
 def test_solver_rows_play_the_solvers_own_guesses():
-    config = WordleDatasetConfig(num_rows=24, history_players=("solver",), min_history=2, seed=4)
+    config = WordleDatasetConfig(num_rows=24, history_players=("solver",), min_history=2)
     solver = EntropySolver()
-    for row in build_rows(config, progress=False):
+    for row in build_rows(config, seed=4, progress=False):
         history = as_history(row["history"])
         assert history[0].guess == "soare" and row["history_player"] == "solver"
         for turn, entry in enumerate(history):
@@ -109,7 +113,8 @@ def test_solver_rows_play_the_solvers_own_guesses():
         ({"history_players": ()}, "history_players"),
         ({"min_history": 3, "max_history": 2}, "min_history"),
         ({"max_history": 6}, "max_history"),
-        ({"history_player_weights": (1.0,)}, "history_player_weights"),
+        ({"history_players": {"solver": -1.0}}, "the weight of 'solver' must be a number >= 0"),
+        ({"history_players": {"solver": 0.0, "random-valid": 0.0}}, "must not all be zero"),
         ({"rejected_share": 1.5}, "rejected_share"),
         ({"rejected_share": "half"}, "rejected_share"),
     ],
@@ -141,7 +146,7 @@ def test_check_rows_names_the_bad_row(rows):
 
 @pytest.fixture(scope="module")
 def rows_after_lost_turns():
-    return build_rows(WordleDatasetConfig(num_rows=200, seed=7, rejected_share=0.5), progress=False)
+    return build_rows(WordleDatasetConfig(num_rows=200, rejected_share=0.5), seed=7, progress=False)
 
 
 def test_lost_turns_change_prompts_only_never_the_histories(rows, rows_after_lost_turns):

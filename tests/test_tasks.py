@@ -1,6 +1,6 @@
 """Tasks plug into training through rft.tasks.Task alone: a third task needs no branch elsewhere."""
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -17,7 +17,7 @@ def short_answer_reward(completions, **kwargs) -> list[float]:
 def count_rows(preset, progress, own_games=()):
     from datasets import Dataset
 
-    return Dataset.from_list(count_examples(preset, preset.num_rows))
+    return Dataset.from_list(count_examples(preset, preset.dataset.num_rows))
 
 
 def count_examples(preset, count):
@@ -27,10 +27,16 @@ def count_examples(preset, count):
     ]
 
 
+@dataclass(frozen=True)
+class CountingData:
+    num_rows: int = 8
+
+
 COUNTING = Task(
     name="counting",
     skill="count",
     closing_tag="</count>",
+    dataset_config=CountingData,
     default_rewards={"short": 1.0},
     select_rewards=lambda weights: choose_rewards(weights or {"short": 1.0}, {"short": short_answer_reward}),
     grpo_dataset=count_rows,
@@ -42,7 +48,7 @@ COUNTING = Task(
 @pytest.fixture
 def counting(monkeypatch):
     monkeypatch.setitem(TASKS, "counting", COUNTING)
-    return replace(get_preset("tiny-test"), task="counting", rewards={"short": 1.0}, num_rows=4)
+    return replace(get_preset("tiny-test"), task="counting", rewards={"short": 1.0}, dataset=CountingData(4))
 
 
 def test_a_new_task_trains_through_its_task_alone(counting, tmp_path):

@@ -34,12 +34,13 @@ CHOICE = re.compile(
 )
 
 
-CONFIG = WordleDatasetConfig(num_rows=80, seed=5, rejected_share=0.4)
+CONFIG = WordleDatasetConfig(num_rows=80, rejected_share=0.4)
+SEED = 5
 
 
 @pytest.fixture(scope="module")
 def rows():
-    return build_trace_rows(CONFIG, progress=False)
+    return build_trace_rows(CONFIG, SEED, progress=False)
 
 
 def test_every_claim_in_a_trace_is_true_of_its_state(rows):
@@ -91,7 +92,7 @@ def test_traces_earn_full_format_and_feedback_rewards(rows):
 
 
 def test_traces_are_deterministic_and_use_training_answers_only(rows):
-    assert build_trace_rows(CONFIG, progress=False) == rows
+    assert build_trace_rows(CONFIG, SEED, progress=False) == rows
     assert not {row["secret"] for row in rows} & set(answer_split()["test"])
     with pytest.raises(ValueError, match="train"):
         build_trace_rows(WordleDatasetConfig(num_rows=4, split="test"), progress=False)
@@ -118,7 +119,7 @@ def test_every_warm_up_trace_fits_the_cpu_grpo_presets_completion_cap():
 
     tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
     warm_up = get_preset("cpu-smollm2-wordle-sft")
-    traces = build_trace_rows(replace(warm_up.dataset_config(), num_rows=300), progress=False)
+    traces = build_trace_rows(replace(warm_up.dataset, num_rows=300), warm_up.seed, progress=False)
     longest = max(len(tokenizer(row["completion"][0]["content"]).input_ids) + 1 for row in traces)
     assert 128 < longest <= get_preset("cpu-smollm2-wordle").trainer_args["max_completion_length"]
 
@@ -135,7 +136,7 @@ def test_some_traces_follow_lost_turns_and_still_play_the_solvers_word(rows):
 
 def test_traces_play_the_hard_mode_solvers_word_on_the_training_answers():
     play = trace_player(training_table())
-    for row in build_trace_rows(CONFIG, progress=False):
+    for row in build_trace_rows(CONFIG, SEED, progress=False):
         history = as_history(row["history"])
         guess = parse_completion(row["completion"]).word
         assert guess == play(history) and is_consistent(guess, history)

@@ -5,9 +5,11 @@ from dataclasses import replace
 import pytest
 
 from rft.cli import main, parse_overrides
+from rft.gsm8k.problems import GSM8KDatasetConfig
 from rft.training.models import MissingDependencyError, check_device, require
 from rft.training.presets import PRESETS, Preset, apply_overrides, get_preset, validate
 from rft.training.run import last_checkpoint, new_run_dir, read_metrics, read_run_config, train
+from rft.wordle.dataset import WordleDatasetConfig
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -23,12 +25,23 @@ def test_every_preset_is_valid_and_survives_a_round_trip(name, tmp_path):
     assert Preset.from_dict(json.loads(json.dumps(preset.to_dict()))) == preset
 
 
+def flat_config(preset: Preset) -> dict:
+    """A preset as config.json held it before Preset.dataset: the dataset's fields among its own,
+    a GSM8K run's with Wordle's (unused) fields too, as every preset had them."""
+    old = preset.to_dict()
+    dataset = old.pop("dataset")
+    dataset.pop("split", None)
+    wordle = {"min_history": 0, "max_history": 5, "prompt_style": "full", "rejected_share": 0.0}
+    return {**old, "problems": "openai/gsm8k", **wordle, "history_players": {"solver": 1.0}, **dataset}
+
+
 def test_a_config_json_from_before_the_renames_and_removals_still_reads():
     preset = get_preset("cpu-smollm2-wordle")
-    old = preset.to_dict()
+    old = flat_config(preset)
     old["policies"], old["use_vllm"] = old.pop("history_players"), old.pop("fast_inference")
     old |= {"trace_guesser": "hard-solver", "own_lost_repeats": 1}  # the values every run now has
     assert Preset.from_dict(old) == preset
+    assert Preset.from_dict(flat_config(get_preset("tiny-test-gsm8k"))) == get_preset("tiny-test-gsm8k")
     with pytest.raises(ValueError, match="own_lost_repeats = 3: this option was removed"):
         Preset.from_dict(old | {"own_lost_repeats": 3})
     with pytest.raises(ValueError, match="trace_guesser = 'best-answer': this option was removed"):
@@ -54,12 +67,8 @@ def test_overrides_take_the_type_of_their_field():
     assert preset.lora_r == 8 and preset.trainer_args["gradient_checkpointing"] is False
     assert preset.rewards == {"format": 1.0, "guess_value": 2.5}
     assert preset.lora_target_modules == ("q_proj", "v_proj")
-    dataset = preset.dataset_config()
-    assert dataset.history_players == ("solver", "random-consistent") and dataset.history_player_weights == (
-        3.0,
-        1.0,
-    )
-    assert dataset.rejected_share == 0.5
+    assert preset.dataset.history_players == {"solver": 3.0, "random-consistent": 1.0}
+    assert preset.dataset.rejected_share == 0.5
 
 
 @pytest.mark.parametrize(
@@ -77,11 +86,9 @@ def test_overrides_take_the_type_of_their_field():
         ({"rewards": "format=1,lenght=2"}, "unknown reward 'lenght'"),
         ({"rewards": "format"}, "name=weight pairs"),
         ({"history_players": "solver=1,human=2"}, "unknown player 'human' in history_players"),
-        ({"history_players": "solver=-1"}, "history_players: weights must be >= 0 and not all zero"),
-        (
-            {"history_players": "solver=0,random-valid=0"},
-            "history_players: weights must be >= 0 and not all zero",
-        ),
+        ({"history_players": "solver=-1"}, "history_players: the weight of 'solver' must be a number >= 0"),
+        ({"history_players": "solver=0,random-valid=0"}, "history_players: weights must not all be zero"),
+        ({"history_players": "oracle=1"}, "unknown player 'oracle' in history_players"),
         ({"history_players": "solver"}, "history_players: expected name=weight pairs"),
         ({"num_rows": "0"}, "num_rows must be a positive integer"),
         ({"max_history": "9"}, "max_history"),
@@ -103,6 +110,23 @@ def test_overrides_take_the_type_of_their_field():
 def test_bad_settings_are_named_before_any_model_loads(overrides, message):
     with pytest.raises(ValueError, match=message):
         apply_overrides(get_preset("tiny-test"), overrides)
+
+
+def test_a_preset_holds_its_tasks_dataset_config_and_takes_its_fields_by_name():
+    gsm8k = apply_overrides(get_preset("tiny-test-gsm8k"), {"num_rows": "8"})
+    assert gsm8k.dataset == GSM8KDatasetConfig(num_rows=8, problems="sample")
+    with pytest.raises(
+        ValueError, match=r"unknown setting 'rejected_share'.*GSM8KDatasetConfig field \(gsm8k\)"
+    ):
+        apply_overrides(gsm8k, {"rejected_share": "0.5"})
+    switched = apply_overrides(get_preset("tiny-test"), {"task": "gsm8k", "problems": "sample"})
+    assert switched.dataset == GSM8KDatasetConfig(problems="sample")
+    with pytest.raises(
+        ValueError, match="dataset: task 'gsm8k' reads a GSM8KDatasetConfig, got WordleDatasetConfig"
+    ):
+        validate(replace(gsm8k, dataset=WordleDatasetConfig()))
+    with pytest.raises(ValueError, match="unknown WordleDatasetConfig field 'problems' in dataset"):
+        Preset.from_dict({**get_preset("tiny-test").to_dict(), "dataset": {"problems": "sample"}})
 
 
 def test_unknown_preset_suggests_the_closest():
@@ -288,7 +312,7 @@ def test_init_from_must_be_a_finished_run(tmp_path):
 def test_settings_for_a_run_whose_warm_up_is_still_to_train_are_checked_without_it(tmp_path):
     settings = {"init_from": str(tmp_path / "warm-up"), "own_games": "4", "num_rows": "2"}
     preset = apply_overrides(get_preset("tiny-test"), settings, init_from_trained=False)
-    assert (preset.own_games, preset.num_rows) == (4, 2)
+    assert (preset.own_games, preset.dataset.num_rows) == (4, 2)
     with pytest.raises(ValueError, match="num_rows must be a positive integer"):
         apply_overrides(get_preset("tiny-test"), {**settings, "num_rows": "0"}, init_from_trained=False)
     with pytest.raises(ValueError, match=r"init_from: .* is not a finished run folder"):

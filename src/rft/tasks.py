@@ -2,8 +2,9 @@
 same way and a third task is one new folder (its ``task.py`` defines a :class:`Task`) plus one
 entry in ``rft.training.presets.TASKS``.
 
-A task reads its settings from the preset it is given (``num_rows``, ``seed``, ``prompt_style``
-and its own data fields); it never imports the training package, which imports it.
+A preset holds its task's dataset config (``preset.dataset``, an instance of the task's
+``dataset_config`` class: which rows, how many, how prompted) beside the run's ``seed``; the task
+reads both from the preset it is given. It never imports the training package, which imports it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class Task:
     name: str
     skill: str  # what a model card says the model was trained to do
     closing_tag: str  # a completion is finished once it has written this (rft.generation)
+    # The frozen dataclass a preset's ``dataset`` field holds; it checks its fields when built
+    # and takes them by name from the command line (--num_rows 64).
+    dataset_config: type
     default_rewards: Mapping[str, float]
     select_rewards: Callable[[Mapping[str, float] | None], tuple[list[RewardFunction], list[float]]]
     # GRPO's training set for a preset, as a datasets.Dataset; for a task with own games, the states

@@ -27,6 +27,23 @@ SYSTEM_PROMPT = (
 
 
 @dataclass(frozen=True)
+class GSM8KDatasetConfig:
+    """Which problems GRPO trains on; checked here, before any work starts (whether a ``.jsonl``
+    file exists is checked when a run's settings are, on the machine that trains)."""
+
+    num_rows: int = 1000
+    problems: str = HUB_DATASET  # a Hub dataset id, "sample" (shipped), or a .jsonl file
+
+    def __post_init__(self) -> None:
+        if isinstance(self.num_rows, bool) or not isinstance(self.num_rows, int) or self.num_rows < 1:
+            raise ValueError(f"num_rows must be a positive integer, got {self.num_rows!r}")
+        if not isinstance(self.problems, str) or not self.problems.strip():
+            raise ValueError(
+                f"problems must name a Hub dataset, {SAMPLE!r} or a .jsonl file, got {self.problems!r}"
+            )
+
+
+@dataclass(frozen=True)
 class Problem:
     question: str
     solution: str  # the worked solution, ending in "#### <answer>"

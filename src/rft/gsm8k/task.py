@@ -6,17 +6,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rft.gsm8k.problems import build_dataset, build_rows, load_problems
+from rft.gsm8k.problems import GSM8KDatasetConfig, build_dataset, build_rows, load_problems
 from rft.gsm8k.rewards import ANSWER_CLOSE, DEFAULT_REWARD_WEIGHTS, select_rewards
 from rft.tasks import PresetLike, Task
 
 
 def grpo_dataset(preset: PresetLike, progress: bool, own_games: Sequence[Any] = ()) -> Any:
-    return build_dataset(load_problems(preset.problems), preset.num_rows, preset.seed)
+    return build_dataset(load_problems(preset.dataset.problems), preset.dataset.num_rows, preset.seed)
 
 
 def example_rows(preset: PresetLike, count: int) -> list[dict[str, Any]]:
-    return build_rows(load_problems(preset.problems), count, preset.seed)
+    return build_rows(load_problems(preset.dataset.problems), count, preset.seed)
 
 
 def how_to_prompt(preset: PresetLike) -> str:
@@ -27,8 +27,9 @@ def how_to_prompt(preset: PresetLike) -> str:
 
 
 def check_settings(preset: PresetLike) -> None:
-    if preset.problems.endswith(".jsonl") and not Path(preset.problems).is_file():
-        raise ValueError(f"problems: no file {preset.problems}")
+    problems = preset.dataset.problems
+    if problems.endswith(".jsonl") and not Path(problems).is_file():
+        raise ValueError(f"problems: no file {problems}")
 
 
 def check_data(preset: PresetLike) -> None:
@@ -36,14 +37,15 @@ def check_data(preset: PresetLike) -> None:
     the file and the line, and a Hub dataset that cannot be reached (offline, no network, a wrong
     id) one line saying what to use instead. A Hub dataset is cached, so training reads it again
     from disk."""
+    problems = preset.dataset.problems
     try:
-        load_problems(preset.problems)
+        load_problems(problems)
     except ValueError:
         raise
     except Exception as error:  # datasets raises its own types for a missing network or dataset
         first_line = (str(error).strip().splitlines() or [""])[0][:200]
         raise ValueError(
-            f"problems: {preset.problems} could not be loaded ({type(error).__name__}: {first_line}); "
+            f"problems: {problems} could not be loaded ({type(error).__name__}: {first_line}); "
             "without the Hub, use problems=sample (32 shipped problems) or a .jsonl file"
         ) from None
 
@@ -52,6 +54,7 @@ GSM8K = Task(
     name="gsm8k",
     skill="solve GSM8K arithmetic word problems",
     closing_tag=ANSWER_CLOSE,
+    dataset_config=GSM8KDatasetConfig,
     default_rewards=DEFAULT_REWARD_WEIGHTS,
     select_rewards=select_rewards,
     grpo_dataset=grpo_dataset,

@@ -1,10 +1,10 @@
 """Named, validated training configurations.
 
 A preset is data: which trainer (GRPO, or SFT for the warm-up), which model and loader, the LoRA
-shape, rewards and their weights, the dataset to build, and any field of the trainer's TRL config
-(``GRPOConfig`` or ``SFTConfig``). Everything can be overridden by name (``learning_rate=1e-5``, or
-``--learning_rate 1e-5`` on the command line); an unknown name or an impossible value is an error
-that names it, raised before any model loads.
+shape, rewards and their weights, the task's dataset config (``dataset``), and any field of the
+trainer's TRL config (``GRPOConfig`` or ``SFTConfig``). Everything can be overridden by name
+(``learning_rate=1e-5`` or ``num_rows=64``; ``--learning_rate 1e-5`` on the command line); an
+unknown name or an impossible value is an error that names it, raised before any model loads.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from rft.gsm8k.problems import HUB_DATASET, SAMPLE
+from rft.gsm8k.problems import SAMPLE, GSM8KDatasetConfig
 from rft.gsm8k.task import GSM8K
 from rft.rewarding import RewardFunction
 from rft.tasks import Task
-from rft.wordle.dataset import HISTORY_PLAYERS, WordleDatasetConfig
+from rft.wordle.dataset import WordleDatasetConfig
 from rft.wordle.task import WORDLE
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -60,14 +60,10 @@ class Preset:
     lora_dropout: float = 0.0
     lora_target_modules: tuple[str, ...] = ALL_PROJECTIONS
     rewards: Mapping[str, float] = field(default_factory=lambda: dict(WORDLE.default_rewards))
-    num_rows: int = 1000
-    problems: str = HUB_DATASET  # GSM8K only: a Hub dataset id, "sample" (shipped), or a .jsonl file
-    min_history: int = 0
-    max_history: int = 5
-    # Which scripted players write the histories of the game states, and how often (relative weights).
-    history_players: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(HISTORY_PLAYERS, 1.0))
-    prompt_style: str = "full"
-    rejected_share: float = 0.0  # share of game states whose prompt names turns the game turned down
+    # The task's dataset config, an instance of its Task.dataset_config: WordleDatasetConfig (game
+    # states: how many, whose histories, prompt style, lost turns) or GSM8KDatasetConfig. Its
+    # fields are set by name like the preset's own (num_rows=64).
+    dataset: Any = field(default_factory=WordleDatasetConfig)
     # With init_from: also train on the states the run it continues reaches in this many games of
     # its own (training secrets). SFT answers them as the trace player would: the way out of its
     # own mistakes; GRPO samples its groups there, where the model really stands.
@@ -94,22 +90,15 @@ class Preset:
     def closing_tag(self) -> str:
         return self.task_spec.closing_tag
 
-    def dataset_config(self) -> WordleDatasetConfig:
-        return WordleDatasetConfig(
-            num_rows=self.num_rows,
-            min_history=self.min_history,
-            max_history=self.max_history,
-            history_players=tuple(self.history_players),
-            history_player_weights=tuple(self.history_players.values()),
-            seed=self.seed,
-            prompt_style=self.prompt_style,
-            rejected_share=self.rejected_share,
-        )
+    @property
+    def prompt_style(self) -> str:
+        """How this run's model is prompted when it plays Wordle (its dataset's style; a task
+        without styles prompts one way, "full")."""
+        return getattr(self.dataset, "prompt_style", "full")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["rewards"], data["trainer_args"] = dict(self.rewards), dict(self.trainer_args)
-        data["history_players"] = dict(self.history_players)
         data["lora_target_modules"] = list(self.lora_target_modules)
         return data
 
@@ -126,12 +115,21 @@ class Preset:
                     f"{name} = {data[name]!r}: this option was removed (it measured worse, see "
                     f"benchmarks/README.md); runs now train as with {name} = {kept!r}"
                 )
+        dataset_class = get_task(values.get("task", "wordle")).dataset_config
+        dataset = dict(values.pop("dataset", None) or {})
+        for name in FLAT_DATASET_FIELDS & set(values):  # folders written before Preset.dataset
+            value = values.pop(name)
+            if name in {f.name for f in fields(dataset_class)}:
+                dataset.setdefault(name, value)
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"unknown preset field {unknown[0]!r}")
+        unknown = sorted(set(dataset) - {f.name for f in fields(dataset_class)})
+        if unknown:
+            raise ValueError(f"unknown {dataset_class.__name__} field {unknown[0]!r} in dataset")
         if "lora_target_modules" in values:
             values["lora_target_modules"] = tuple(values["lora_target_modules"])
-        return validate(cls(**values))
+        return validate(cls(**values, dataset=dataset_class(**dataset)))
 
 
 # Fields older run folders name differently: their config.json still reads.
@@ -139,6 +137,18 @@ RENAMED_FIELDS = {"use_vllm": "fast_inference", "policies": "history_players"}
 # Options measured and set aside, with the one value every run now has: a folder that used
 # another cannot be resumed as it was trained.
 RETIRED_FIELDS: dict[str, Any] = {"trace_guesser": "hard-solver", "own_lost_repeats": 1}
+# Dataset settings older folders kept beside the preset's own, each task's among every task's.
+FLAT_DATASET_FIELDS = frozenset(
+    (
+        "num_rows",
+        "problems",
+        "min_history",
+        "max_history",
+        "history_players",
+        "prompt_style",
+        "rejected_share",
+    )
+)
 
 _GPU_COMMON: dict[str, Any] = {
     "lr_scheduler_type": "cosine",
@@ -200,7 +210,7 @@ def _warm_up(preset: Preset, num_rows: int, trainer_args: Mapping[str, Any]) -> 
         name=f"{preset.name}-sft",
         description=f"supervised warm-up on solver traces for {preset.name} (then --init-from)",
         trainer="sft",
-        num_rows=num_rows,
+        dataset=replace(preset.dataset, num_rows=num_rows),
         trainer_args=trainer_args,
     )
 
@@ -227,19 +237,21 @@ _SMOLLM2_CPU = Preset(
     model="embedded:SmolLM2-135M-Instruct",
     loader="transformers",
     device="cpu",
-    num_rows=256,
-    prompt_style="compact",
-    # The states a model meets in its own games: its opening is the solver's, later turns follow
-    # from its own (often imperfect) guesses. Keeping clues pays double, for a 135M model's weak
-    # spot; feedback pays only allowed words, so the double weight does not reward made-up ones.
-    # Measured in benchmarks/cpu_learning.py: GRPO then kept fewer clues than the warm-up did, by
-    # replaying earlier guesses, which feedback_reward no longer pays for (README, "Does the 135M
-    # model learn Wordle on a CPU?").
-    history_players={"solver": 2.0, "random-consistent": 1.0, "random-valid": 1.0},
-    # A quarter of the states follow one or two lost turns (a wrong-length or made-up word, or no
-    # guess tag): greedy, the model repeated its own rejected answer on most lost turns. After
-    # 86 warm-up steps with these states (the 2026-11-26 benchmark) it still did, on 84% of them.
-    rejected_share=0.25,
+    dataset=WordleDatasetConfig(
+        num_rows=256,
+        prompt_style="compact",
+        # The states a model meets in its own games: its opening is the solver's, later turns
+        # follow from its own (often imperfect) guesses.
+        history_players={"solver": 2.0, "random-consistent": 1.0, "random-valid": 1.0},
+        # A quarter of the states follow one or two lost turns (a wrong-length or made-up word, or
+        # no guess tag): greedy, the model repeated its own rejected answer on most lost turns.
+        # After 86 warm-up steps with these states (the 2026-11-26 benchmark) it still did, on 84%.
+        rejected_share=0.25,
+    ),
+    # Keeping clues pays double, for a 135M model's weak spot; feedback pays only allowed words, so
+    # the double weight does not reward made-up ones. Measured in benchmarks/cpu_learning.py: GRPO
+    # then kept fewer clues than the warm-up did, by replaying earlier guesses, which
+    # feedback_reward no longer pays for (benchmarks/README.md).
     rewards={"format": 1.0, "feedback": 2.0, "guess_value": 0.5},
     trainer_args=_CPU_GRPO,
 )
@@ -252,9 +264,8 @@ _SMOLLM2_CPU_OWN_GAMES = replace(
     _SMOLLM2_CPU,
     name="cpu-smollm2-wordle-own-games",
     description="GRPO on the states the warm-up reaches in its own games (give --init-from WARM-UP-RUN)",
-    num_rows=48,
+    dataset=replace(_SMOLLM2_CPU.dataset, num_rows=48, rejected_share=0.0),
     own_games=48,
-    rejected_share=0.0,
     rewards={"format": 1.0, "feedback": 3.0, "guess_value": 0.5},
 )
 _TINY = replace(
@@ -265,7 +276,7 @@ _TINY = replace(
     loader="tiny",
     lora_r=4,
     lora_alpha=8,
-    num_rows=16,
+    dataset=replace(_SMOLLM2_CPU.dataset, num_rows=16),
     sample_every=1,
     trainer_args={
         **_CPU_GRPO,
@@ -283,7 +294,7 @@ _QWEN_T4_GSM8K = replace(
     task="gsm8k",
     cpu_alternative="cpu-smollm2-gsm8k",
     rewards=dict(GSM8K.default_rewards),
-    num_rows=7473,  # the whole GSM8K train split
+    dataset=GSM8KDatasetConfig(num_rows=7473),  # the whole GSM8K train split
     trainer_args={**_GPU_GRPO, "max_completion_length": 320},  # worked solutions run longer than guesses
 )
 _SMOLLM2_CPU_GSM8K = replace(
@@ -293,6 +304,7 @@ _SMOLLM2_CPU_GSM8K = replace(
     task="gsm8k",
     cpu_alternative="cpu-smollm2-gsm8k",
     rewards=dict(GSM8K.default_rewards),
+    dataset=GSM8KDatasetConfig(num_rows=256),
     trainer_args={**_CPU_GRPO, "max_completion_length": 192},
 )
 _TINY_GSM8K = replace(
@@ -301,7 +313,7 @@ _TINY_GSM8K = replace(
     description="the tiny random model on the shipped GSM8K sample: the whole GSM8K path in seconds",
     task="gsm8k",
     cpu_alternative="tiny-test-gsm8k",
-    problems=SAMPLE,
+    dataset=GSM8KDatasetConfig(num_rows=16, problems=SAMPLE),
     rewards=dict(GSM8K.default_rewards),
 )
 
@@ -413,33 +425,51 @@ def _parse_weights(field_name: str, raw: Any, example: str) -> dict[str, float]:
 def apply_overrides(
     preset: Preset, overrides: Mapping[str, Any], *, init_from_trained: bool = True
 ) -> Preset:
-    """A copy of ``preset`` with fields set by name: preset fields first, then the trainer's config.
-    ``init_from_trained=False`` checks settings for a run whose ``init_from`` is still to be trained,
-    so that a wrong one fails before the run it continues spends its time, not after."""
+    """A copy of ``preset`` with fields set by name: the preset's own, its dataset config's, then the
+    trainer's config. ``init_from_trained=False`` checks settings for a run whose ``init_from`` is
+    still to be trained, so that a wrong one fails before the run it continues spends its time."""
+    overrides = {key.lstrip("-").replace("-", "_"): raw for key, raw in overrides.items()}
+    if "task" in overrides and overrides["task"] != preset.task:
+        # Another task reads another dataset config and scores with other rewards: the new task's
+        # defaults, then any set here.
+        task = get_task(overrides["task"])
+        preset = replace(
+            preset, task=task.name, dataset=task.dataset_config(), rewards=dict(task.default_rewards)
+        )
     preset_types = typing.get_type_hints(Preset)
-    preset_fields = {f.name for f in fields(Preset)} - {"name", "trainer_args", "trainer"}
+    preset_fields = {f.name for f in fields(Preset)} - {"name", "trainer_args", "trainer", "dataset"}
+    dataset_class = type(preset.dataset)
+    dataset_types = typing.get_type_hints(dataset_class)
+    dataset_fields = {f.name for f in fields(dataset_class)} - {"split"}  # GRPO trains on training data
     config_types = trainer_field_types(preset.trainer)
     changes: dict[str, Any] = {}
+    dataset_changes: dict[str, Any] = {}
     trainer_args = dict(preset.trainer_args)
-    for key, raw in overrides.items():
-        name = key.lstrip("-").replace("-", "_")
+    for name, raw in overrides.items():
         if name == "rewards":
             changes["rewards"] = _parse_weights("rewards", raw, "format=1,guess_value=2")
-        elif name == "history_players":
-            changes[name] = _parse_weights(name, raw, "solver=3,random-consistent=1")
+        elif name == "history_players" and name in dataset_fields:
+            dataset_changes[name] = _parse_weights(name, raw, "solver=3,random-consistent=1")
         elif name == "lora_target_modules":
             changes[name] = tuple(raw.split(",")) if isinstance(raw, str) else tuple(raw)
         elif name == "init_from" and raw is not None:
             changes[name] = str(Path(raw).resolve())  # the run stays valid from any working folder
         elif name in preset_fields:
             changes[name] = _convert(name, raw, preset_types[name])
+        elif name in dataset_fields:
+            dataset_changes[name] = _convert(name, raw, dataset_types[name])
         elif name in config_types:
             trainer_args[name] = _convert(name, raw, config_types[name])
         else:
-            close = difflib.get_close_matches(name, [*preset_fields, *config_types], n=1)
+            close = difflib.get_close_matches(name, [*preset_fields, *dataset_fields, *config_types], n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             config_name = trainer_config_class(preset.trainer).__name__
-            raise ValueError(f"unknown setting {key!r}{hint}: not a preset field nor a {config_name} field")
+            raise ValueError(
+                f"unknown setting {name!r}{hint}: not a preset field, a {dataset_class.__name__} field "
+                f"({preset.task}), nor a {config_name} field"
+            )
+    if dataset_changes:
+        changes["dataset"] = replace(preset.dataset, **dataset_changes)  # raises naming the field
     return validate(
         replace(preset, trainer_args=trainer_args, **changes), init_from_trained=init_from_trained
     )
@@ -473,7 +503,12 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
     task = get_task(preset.task)
     if preset.trainer == "sft" and task.warm_up_rows is None:
         raise ValueError(f"trainer 'sft' (the supervised warm-up) has no rows for task {preset.task!r}")
-    for name in ("lora_r", "lora_alpha", "max_seq_length", "num_rows", "sample_every"):
+    if not isinstance(preset.dataset, task.dataset_config):
+        raise ValueError(
+            f"dataset: task {preset.task!r} reads a {task.dataset_config.__name__}, "
+            f"got {type(preset.dataset).__name__}"
+        )
+    for name in ("lora_r", "lora_alpha", "max_seq_length", "sample_every"):
         check_integer(name, getattr(preset, name), minimum=1)
     check_integer("seed", preset.seed, minimum=0)
     if not 0.0 <= preset.lora_dropout < 1.0:
@@ -482,11 +517,6 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
         raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {preset.gpu_memory_utilization!r}")
     if not preset.lora_target_modules:
         raise ValueError("lora_target_modules must name at least one module")
-    weights = list(preset.history_players.values())
-    if any(not w >= 0 for w in weights) or not sum(weights) > 0:
-        raise ValueError(
-            f"history_players: weights must be >= 0 and not all zero, got {dict(preset.history_players)}"
-        )
     task.check_settings(preset)  # raises naming the field
     if isinstance(preset.own_games, bool) or not isinstance(preset.own_games, int) or preset.own_games < 0:
         raise ValueError(f"own_games must be a whole number >= 0, got {preset.own_games!r}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -56,29 +56,28 @@ def answer_split() -> dict[str, tuple[str, ...]]:
 
 @dataclass(frozen=True)
 class WordleDatasetConfig:
-    """What to build. Every field is checked here, before any work starts."""
+    """Which game states to build. Every field is checked here, before any work starts.
+
+    The seed is not among them: it is the run's (the trainer's, the own games', the evaluation's),
+    so the builders take it beside the config.
+    """
 
     num_rows: int = 1000
     split: str = "train"
-    history_players: tuple[str, ...] = HISTORY_PLAYERS
+    # Which scripted players write the histories, and how often (relative weights); a list of
+    # names weighs them alike.
+    history_players: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(HISTORY_PLAYERS, 1.0))
     min_history: int = 0
     max_history: int = MAX_GUESSES - 1
-    seed: int = 0
-    history_player_weights: tuple[float, ...] | None = field(default=None)
     prompt_style: str = "full"  # "compact" drops the worked example: fewer tokens for CPU runs
     rejected_share: float = 0.0  # share of rows whose prompt names turns the game turned down
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "history_players", tuple(self.history_players))
         if isinstance(self.num_rows, bool) or not isinstance(self.num_rows, int) or self.num_rows < 1:
             raise ValueError(f"num_rows must be a positive integer, got {self.num_rows!r}")
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
-        if not self.history_players:
-            raise ValueError(f"history_players must name at least one of {HISTORY_PLAYERS}")
-        for name in self.history_players:
-            if name not in HISTORY_PLAYERS:
-                raise ValueError(f"unknown player {name!r} in history_players; choose from {HISTORY_PLAYERS}")
+        object.__setattr__(self, "history_players", _player_weights(self.history_players))
         if not 0 <= self.min_history <= self.max_history <= MAX_GUESSES - 1:
             raise ValueError(
                 f"need 0 <= min_history <= max_history <= {MAX_GUESSES - 1}, "
@@ -86,19 +85,27 @@ class WordleDatasetConfig:
             )
         if self.prompt_style not in PROMPT_STYLES:
             raise ValueError(f"prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}")
-        if self.history_player_weights is not None:
-            weights = tuple(float(w) for w in self.history_player_weights)
-            players = self.history_players
-            if len(weights) != len(players) or any(not w >= 0 for w in weights) or sum(weights) <= 0:
-                raise ValueError(
-                    f"history_player_weights must give one weight >= 0 per player {players}, "
-                    f"not all zero; got {self.history_player_weights!r}"
-                )
-            object.__setattr__(self, "history_player_weights", weights)
         if isinstance(self.rejected_share, bool) or not (
             isinstance(self.rejected_share, (int, float)) and 0.0 <= self.rejected_share <= 1.0
         ):
             raise ValueError(f"rejected_share must be a number in [0, 1], got {self.rejected_share!r}")
+
+
+def _player_weights(players: Mapping[str, float] | Iterable[str]) -> dict[str, float]:
+    """``history_players`` as name → weight, every name known and the weights a distribution."""
+    if isinstance(players, str):
+        players = [players]
+    weights = dict(players) if isinstance(players, Mapping) else dict.fromkeys(players, 1.0)
+    if not weights:
+        raise ValueError(f"history_players must name at least one of {HISTORY_PLAYERS}")
+    for name, weight in weights.items():
+        if name not in HISTORY_PLAYERS:
+            raise ValueError(f"unknown player {name!r} in history_players; choose from {HISTORY_PLAYERS}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+            raise ValueError(f"history_players: the weight of {name!r} must be a number >= 0, got {weight!r}")
+    if not sum(weights.values()) > 0:
+        raise ValueError(f"history_players: weights must not all be zero, got {weights}")
+    return {name: float(weight) for name, weight in weights.items()}
 
 
 def _history_player(name: str, solver: EntropySolver | None) -> Policy:
@@ -186,26 +193,24 @@ def make_row(
     }
 
 
-def build_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[str, Any]]:
+def build_rows(config: WordleDatasetConfig, seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:
     """The rows of :func:`build_dataset` as plain dicts (JSON-serialisable)."""
     secrets = answer_split()[config.split]
-    order = shuffled_passes(len(secrets), config.num_rows, np.random.default_rng(config.seed))
-    weights = None
-    if config.history_player_weights is not None:
-        weights = np.asarray(config.history_player_weights) / sum(config.history_player_weights)
-    players = config.history_players
+    order = shuffled_passes(len(secrets), config.num_rows, np.random.default_rng(seed))
+    players = tuple(config.history_players)
+    weights = np.asarray(list(config.history_players.values())) / sum(config.history_players.values())
     solver = EntropySolver() if "solver" in players else None  # built only when a row may need it
 
     rows = []
     for index in tqdm(range(config.num_rows), desc="Wordle dataset", unit="row", disable=not progress):
-        row_rng = np.random.default_rng([config.seed, index])  # each row reproducible on its own
+        row_rng = np.random.default_rng([seed, index])  # each row reproducible on its own
         player = players[row_rng.choice(len(players), p=weights)]
         num_guesses = int(row_rng.integers(config.min_history, config.max_history + 1))
         secret = secrets[order[index]]
         history = play_history(secret, _history_player(player, solver), num_guesses, row_rng)
         rejected: tuple[str, ...] = ()
         if config.rejected_share > 0:
-            lost_rng = np.random.default_rng([config.seed, index, 1])  # leaves the histories as they were
+            lost_rng = np.random.default_rng([seed, index, 1])  # leaves the histories as they were
             if lost_rng.random() < config.rejected_share:
                 rejected = lost_turns(history, lost_rng)
         rows.append(make_row(secret, history, player, config.prompt_style, rejected))
@@ -249,7 +254,9 @@ def _features() -> Any:
     )
 
 
-def build_dataset(config: WordleDatasetConfig | None = None, progress: bool = True, **overrides: Any):
+def build_dataset(
+    config: WordleDatasetConfig | None = None, seed: int = 0, progress: bool = True, **overrides: Any
+):
     """A ``datasets.Dataset`` of game states for GRPO; ``overrides`` set config fields by name,
     e.g. ``build_dataset(num_rows=256, seed=1)``."""
     from datasets import Dataset  # imported here: the rest of rft.wordle works without it
@@ -257,8 +264,8 @@ def build_dataset(config: WordleDatasetConfig | None = None, progress: bool = Tr
     if config is None:
         config = WordleDatasetConfig(**overrides)
     elif overrides:
-        config = WordleDatasetConfig(**{**asdict(config), **overrides})
-    return Dataset.from_list(build_rows(config, progress=progress), features=_features())
+        config = replace(config, **overrides)
+    return Dataset.from_list(build_rows(config, seed, progress=progress), features=_features())
 
 
 def check_rows(rows: Iterable[Mapping[str, Any]]) -> None:

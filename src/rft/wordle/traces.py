@@ -108,7 +108,9 @@ def trace(
     return f"<think>\n{thinking}\n</think>\n<guess>{guess.upper()}</guess>"
 
 
-def build_trace_rows(config: WordleDatasetConfig, progress: bool = True) -> list[dict[str, Any]]:
+def build_trace_rows(
+    config: WordleDatasetConfig, seed: int = 0, progress: bool = True
+) -> list[dict[str, Any]]:
     """Prompt/completion rows for TRL's SFTTrainer (loss on the completion only), from the same
     game states as the GRPO dataset: training answers only, deterministic for a seed.
 
@@ -121,7 +123,7 @@ def build_trace_rows(config: WordleDatasetConfig, progress: bool = True) -> list
     table = training_table()
     player = trace_player(table)
     rows = []
-    for row in build_rows(config, progress=progress):
+    for row in build_rows(config, seed, progress=progress):
         history = as_history(row["history"])
         rows.append(_trace_row(row["prompt"], row["secret"], history, row["rejected"], player, table))
     return rows
