@@ -91,8 +91,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from rft.evaluate import ModelPlayer, evaluate, held_out_secrets
     from rft.loading import load_base, with_adapter
+    from rft.wordle.evaluate import ModelPlayer, evaluate, held_out_secrets
 
     folder = new_run_dir(args.runs_dir, "end-at-answer")
     if args.warm_up:

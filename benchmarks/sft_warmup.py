@@ -44,8 +44,8 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
 
 def play(run_dir: Path, games: int, max_new_tokens: int) -> dict:
     """The warm-up's adapter plays the first ``games`` held-out secrets (the full benchmark's)."""
-    from rft.evaluate import ModelPlayer, evaluate, held_out_secrets
     from rft.loading import load_base, with_adapter
+    from rft.wordle.evaluate import ModelPlayer, evaluate, held_out_secrets
 
     preset = read_run_config(run_dir)
     loaded = with_adapter(load_base(preset), run_dir)

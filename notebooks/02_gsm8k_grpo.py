@@ -63,9 +63,8 @@ PUSH_TO = None  # e.g. "your-name/gsm8k-qwen2.5-3b": needs HF_TOKEN (environment
 
 # %%
 from rft import notebook
+from rft.evaluate import evaluate_model, markdown_table
 from rft.export import export_run
-from rft.gsm8k import load_problems
-from rft.gsm8k.evaluate import base_vs_trained, markdown_table, write_report
 
 notebook.prepare()
 RUNS = notebook.runs_dir(RUNS_DIR)
@@ -116,17 +115,23 @@ notebook.show_image(run.plot_path)
 
 # %% [markdown]
 # ## Accuracy before and after, on held-out problems
-# Greedy answers to the same problems (the test split; the shipped sample when training on it).
-# The 95% interval says how much a difference can be trusted at this number of problems.
+# Greedy answers to the same problems (the test split; the shipped sample when training on it), by
+# the base model and the trained adapter on one copy of the weights: `rft eval --model RUN` does
+# the same from a terminal. The 95% interval says how much a difference can be trusted at this
+# number of problems.
 
 # %%
-problems = load_problems(preset.dataset.problems, "test")[: notebook.scaled(EVAL_PROBLEMS, 4)]
-results = base_vs_trained(run.run_dir, problems, max_new_tokens=notebook.scaled(320, 32))
-write_report(results, run.run_dir / "eval")
-notebook.show_markdown(markdown_table(results))
+result = evaluate_model(
+    str(run.run_dir),
+    games=notebook.scaled(EVAL_PROBLEMS, 4),
+    out_dir=run.run_dir / "eval",
+    max_new_tokens=notebook.scaled(preset.eval_max_new_tokens, 32),
+    batch_size=16,
+)
+notebook.show_markdown(markdown_table(result))
 
 # %%
-for record in results["trained"]["records"][:2]:
+for record in result["records"]["trained"][:2]:
     print(f"Q: {record['question']}\n--- model:\n{record['completion']}\n--- gold: {record['gold']}\n")
 
 # %% [markdown]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rft.evaluate import evaluate, held_out_secrets
 from rft.stats import wilson_interval
+from rft.wordle.evaluate import evaluate, held_out_secrets
 from rft.wordle.play import policy_player
 from rft.wordle.solver import random_consistent_policy
 

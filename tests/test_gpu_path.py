@@ -12,7 +12,8 @@ import pytest
 from rich.console import Console
 
 from rft import cli
-from rft.training.presets import EVAL_MAX_NEW_TOKENS, PRESETS, Preset, apply_overrides, get_preset
+from rft.generation import EVAL_MAX_NEW_TOKENS
+from rft.training.presets import PRESETS, Preset, apply_overrides, get_preset
 
 
 def dry_run(capsys, *arguments: str) -> dict:

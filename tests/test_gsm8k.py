@@ -134,16 +134,21 @@ def test_the_report_holds_every_answer_and_a_table_the_model_card_shows(tmp_path
     from rft.gsm8k.evaluate import markdown_table, write_report
 
     records = [{"correct": True, "exact_format": True, "answer": "1", "completion": "<answer>1</answer>"}] * 3
-    results = {"base": {**accuracy([*records[:1], dict(records[0], correct=False)]), "records": records[:2]}}
-    results["trained"] = {**accuracy(records), "records": records}
-    write_report(results, tmp_path / "eval")
+    base = [*records[:1], dict(records[0], correct=False)]
+    result = {
+        "task": "gsm8k",
+        "problems_source": "sample",
+        "metrics": {"base": accuracy(base), "trained": accuracy(records)},
+        "records": {"base": base, "trained": records},
+    }
+    write_report(result, tmp_path / "eval")
     table = (tmp_path / "eval" / "eval.md").read_text()
     assert (
         "| base | 50.0% (9.5%–90.5%) | 1/2 |" in table
         and "| trained | 100.0% (43.9%–100.0%) | 3/3 |" in table
     )
-    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["trained"]["records"] == records
-    assert markdown_table(results) == table
+    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["records"]["trained"] == records
+    assert markdown_table(result) == table
 
 
 @pytest.mark.slow
@@ -164,7 +169,19 @@ def test_tiny_gsm8k_preset_trains_and_is_scored(tmp_path):
     records = solve(loaded.model, loaded.tokenizer, load_problems(SAMPLE)[:3], max_new_tokens=8)
     assert len(records) == 3 and all(isinstance(r["correct"], bool) for r in records)
 
+    from rft.cli import main
     from rft.export import model_card
 
+    # rft eval scores a GSM8K run as it plays a Wordle one: base and trained on the same problems
+    out = result.run_dir / "eval"
+    assert (
+        main(["eval", "--model", str(result.run_dir), "--games", "3", "--out", str(out), "--no-progress"])
+        == 0
+    )
+    evaluation = json.loads((out / "eval.json").read_text())
+    assert evaluation["task"] == "gsm8k" and list(evaluation["metrics"]) == ["base", "trained"]
+    assert [len(answers) for answers in evaluation["records"].values()] == [3, 3]
+    assert evaluation["max_new_tokens"] == preset.eval_max_new_tokens
     card = model_card(result.run_dir)
     assert "solve GSM8K arithmetic" in card and "<answer>NUMBER</answer>" in card and "Wordle" not in card
+    assert "GSM8K evaluation: 3 held-out problems (sample)" in card

@@ -98,7 +98,6 @@ def test_the_demo_checks_the_grpo_stage_s_device_before_the_warm_up(no_model_loa
         (["--temperature", "-1"], "temperature must be a number >= 0"),
         (["--model", "tiny-tset"], "did you mean 'tiny-test'"),
         (["--adapter", "missing-run"], "no trained adapter there"),
-        (["--model", "tiny-test-gsm8k"], "tiny-test-gsm8k is a gsm8k run and rft eval plays Wordle"),
     ],
 )
 def test_eval_arguments_are_checked_before_anything_loads(
@@ -110,6 +109,35 @@ def test_eval_arguments_are_checked_before_anything_loads(
         command = ["eval", "--out", str(out), *arguments]
     assert message in one_line_error(capsys, command)
     assert not out.exists()
+
+
+def finished_run(folder, preset_name: str):
+    """A run folder as far as the checks before loading can tell: its preset and a whole adapter."""
+    (folder / "adapter").mkdir(parents=True)
+    (folder / "config.json").write_text(
+        json.dumps({"preset": get_preset(preset_name).to_dict()}), encoding="utf-8"
+    )
+    (folder / "adapter" / "adapter_config.json").write_text("{}", encoding="utf-8")
+    (folder / "adapter" / "adapter_model.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+    return folder
+
+
+def test_eval_refuses_a_model_and_an_adapter_of_different_tasks(no_model_loads, capsys, tmp_path):
+    run = finished_run(tmp_path / "run", "tiny-test")
+    out = tmp_path / "out"
+    err = one_line_error(
+        capsys, ["eval", "--model", "tiny-test-gsm8k", "--adapter", str(run), "--out", str(out)]
+    )
+    assert "is a gsm8k model and --adapter" in err and "a wordle run" in err and not out.exists()
+
+
+def test_eval_reads_a_gsm8k_runs_problems_before_anything_loads(no_model_loads, capsys, tmp_path):
+    run = finished_run(tmp_path / "run", "tiny-test-gsm8k")
+    config = json.loads((run / "config.json").read_text())
+    config["preset"]["dataset"]["problems"] = str(tmp_path / "gone.jsonl")
+    (run / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    err = one_line_error(capsys, ["eval", "--model", str(run), "--out", str(tmp_path / "out")])
+    assert "gone.jsonl" in err and not (tmp_path / "out").exists()
 
 
 def test_a_damaged_adapter_is_refused_by_eval_and_export(no_model_loads, capsys, tmp_path):

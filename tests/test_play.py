@@ -4,10 +4,11 @@ import json
 import pytest
 from rich.console import Console
 
-from rft.evaluate import compare, evaluate, evaluate_model, held_out_secrets, markdown_table
+from rft.evaluate import evaluate_model
 from rft.stats import wilson_interval
 from rft.terminal import play_human
 from rft.wordle.dataset import answer_split
+from rft.wordle.evaluate import compare, evaluate, held_out_secrets, markdown_table
 from rft.wordle.play import GameRecord, game_metrics, play_games, policy_player, states_met
 from rft.wordle.solver import EntropySolver, random_valid_policy
 
@@ -227,7 +228,7 @@ def test_base_and_trained_share_one_copy_and_the_base_plays_as_the_plain_model(t
 
 
 def test_the_rates_chart_takes_an_interval_that_float_noise_put_below_its_rate(tmp_path):
-    from rft.evaluate import plot_rates
+    from rft.wordle.evaluate import plot_rates
 
     metrics = {
         "solver": {"win_rate": 1.0, "win_rate_ci95": [0.98, 0.9999999999999999], "format_valid_rate": 1.0},

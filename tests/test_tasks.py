@@ -32,6 +32,31 @@ class CountingData:
     num_rows: int = 8
 
 
+def count_evaluation(preset, models, request, out_dir, details):
+    """Each model's share of short answers to the first prompts, written where rft eval says."""
+    import json
+
+    from rft.generation import generate_completions
+
+    prompts = [
+        models[0].tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
+        for row in count_examples(preset, request.count)
+    ]
+    metrics = {}
+    for one in models:
+        texts = generate_completions(one.model, one.tokenizer, prompts, request.max_new_tokens)
+        metrics[one.label] = sum(len(text) < 20 for text in texts) / len(texts)
+    result = {"task": "counting", "out_dir": str(out_dir), **details, "metrics": metrics}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "eval.json").write_text(json.dumps(result), encoding="utf-8")
+    (out_dir / "eval.md").write_text(count_table(result), encoding="utf-8")
+    return result
+
+
+def count_table(result):
+    return "".join(f"{label}: {share:.0%} short\n" for label, share in result["metrics"].items())
+
+
 COUNTING = Task(
     name="counting",
     skill="count",
@@ -42,6 +67,8 @@ COUNTING = Task(
     grpo_dataset=count_rows,
     example_rows=count_examples,
     how_to_prompt=lambda preset: "Ask it to count.",
+    evaluate=count_evaluation,
+    evaluation_table=count_table,
 )
 
 
@@ -59,6 +86,12 @@ def test_a_new_task_trains_through_its_task_alone(counting, tmp_path):
     (row,) = read_metrics(result.metrics_path)
     assert row["step"] == 1 and "rewards/short_answer_reward/mean" in row
 
+    from rft.evaluate import evaluate_model, markdown_table
+
+    evaluation = evaluate_model(str(result.run_dir), games=2, out_dir=tmp_path / "eval", progress=False)
+    assert evaluation["task"] == "counting" and list(evaluation["metrics"]) == ["base", "trained"]
+    assert markdown_table(evaluation) == (tmp_path / "eval" / "eval.md").read_text()
+
 
 def test_what_a_task_lacks_is_refused_by_name(counting):
     with pytest.raises(ValueError, match=r"trainer 'sft' .* has no rows for task 'counting'"):
@@ -69,6 +102,17 @@ def test_what_a_task_lacks_is_refused_by_name(counting):
         validate(replace(counting, rewards={"format": 1.0}))
     with pytest.raises(ValueError, match=r"task must be one of .*'wordle', 'gsm8k'"):
         get_task("chess")
+
+
+def test_a_task_without_an_evaluation_is_refused_before_anything_loads(counting, monkeypatch, tmp_path):
+    import json
+
+    from rft.evaluate import task_of
+
+    monkeypatch.setitem(TASKS, "counting", replace(COUNTING, evaluate=None))
+    (tmp_path / "config.json").write_text(json.dumps({"preset": counting.to_dict()}), encoding="utf-8")
+    with pytest.raises(ValueError, match="task 'counting' has no evaluation"):
+        task_of(str(tmp_path))
 
 
 def test_each_preset_takes_its_closing_tag_and_rewards_from_its_task():

@@ -152,7 +152,8 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
         progress=not args.no_progress,
     )
     print(markdown_table(result))
-    print(f"written to {result['out_dir']}: eval.json, eval.md and guesses.png")
+    written = sorted(path.name for path in Path(result["out_dir"]).iterdir() if path.is_file())
+    print(f"written to {result['out_dir']}: {', '.join(written)}")
     return 0
 
 
@@ -269,18 +270,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluation = commands.add_parser(
         "eval",
-        help="play held-out games: model(s) beside the solver and random baselines",
-        description="Win rate with a 95%% Wilson interval, guesses, format and consistency rates; "
-        "eval.json, eval.md and guesses.png in --out.",
+        help="evaluate on held-out items: Wordle games beside the baselines, or GSM8K problems",
+        description="A model, or a run's base model and trained adapter, on the same held-out items: "
+        "the task of the run or preset (a plain model plays Wordle). Wordle: win rate with a 95%% "
+        "Wilson interval, guesses, format and consistency rates, beside the solver and random players. "
+        "GSM8K: accuracy with its interval on test problems. eval.json and eval.md in --out.",
     )
     evaluation.add_argument(
         "--model", required=True, help="a preset, a run folder, or a model folder / hub id"
     )
     evaluation.add_argument("--adapter", type=Path, help="a run folder: also play the model with its adapter")
-    evaluation.add_argument("--games", type=int, default=100)
+    evaluation.add_argument("--games", type=int, default=100, help="Wordle games, or GSM8K problems")
     evaluation.add_argument("--seed", type=int, default=0)
     evaluation.add_argument("--out", type=Path, help="default: a new runs/eval-<timestamp>/")
-    evaluation.add_argument("--no-baselines", action="store_true")
+    evaluation.add_argument("--no-baselines", action="store_true", help="Wordle: no scripted players")
     evaluation.add_argument(
         "--max-new-tokens", type=int, help="new tokens a turn (default: what the preset trained with, or 160)"
     )

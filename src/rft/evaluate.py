@@ -1,256 +1,40 @@
-"""Evaluation by playing whole games on held-out answers, beside the solver and random baselines.
+"""Evaluating a model or a run, whatever its task: ``rft eval``, the notebooks, the recipe.
 
-``evaluate()`` plays the same secrets with every player, then writes ``eval.json`` (all metrics
-and every game), ``eval.md`` (the table), ``guesses.png`` (the guess distribution) and
-``rates.png`` (win rate with its interval beside the format, valid-guess and consistency rates).
-With an adapter it plays the base model and the trained one on the same secrets and reports the
-difference in win rate and whether the two 95% intervals overlap.
+Everything is checked before any model loads; then the models are loaded once (a run's base model
+and its adapter share one copy of the weights) and handed to the task's evaluation
+(``Task.evaluate``): Wordle plays whole held-out games (:mod:`rft.wordle.evaluate`), GSM8K answers
+held-out problems (:mod:`rft.gsm8k.evaluate`). Each writes ``eval.json`` and ``eval.md`` (the
+table that ``rft export`` puts in the model card) into a fresh folder.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from tqdm.auto import tqdm
-
-from rft.generation import generate_completions
-from rft.loading import LoadedModel, check_adapter, check_model, load_models, max_new_tokens_for, preset_of
+from rft.generation import EVAL_MAX_NEW_TOKENS
+from rft.loading import LoadedModel, check_adapter, check_model, load_models, preset_of
+from rft.tasks import EvalRequest, Task
 from rft.training.models import release_memory
-from rft.training.presets import EVAL_MAX_NEW_TOKENS, check_integer, check_number
-from rft.wordle.dataset import answer_split, shuffled_passes
-from rft.wordle.game import MAX_GUESSES
-from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
-from rft.wordle.rewards import GUESS_CLOSE
-from rft.wordle.solver import EntropySolver, random_consistent_policy, random_valid_policy
+from rft.training.presets import Preset, check_integer, check_number, get_task
 
 
-class ModelPlayer:
-    """A causal LM as a player: one ``generate`` call per batch of game states, greedy by default.
-
-    Sampling, when asked for, is seeded per call, so a game replays exactly from its seed.
-    """
-
-    def __init__(
-        self,
-        model: Any,
-        tokenizer: Any,
-        prompt_style: str = "full",
-        max_new_tokens: int = EVAL_MAX_NEW_TOKENS,
-        temperature: float = 0.0,
-        batch_size: int = 32,
-        seed: int = 0,
-        adapter_off: bool = False,
-        end_after: str | None = GUESS_CLOSE,
-    ) -> None:
-        self.model, self.tokenizer = model, tokenizer
-        self.end_after = end_after  # a turn ends where its guess closes, as in training
-        self.prompt_style, self.max_new_tokens = prompt_style, max_new_tokens
-        self.temperature, self.batch_size, self.seed = temperature, batch_size, seed
-        self.adapter_off = adapter_off  # play the base model through a PEFT model's disabled adapter
-        self.calls = 0
-
-    def prompt(self, state: GameState) -> str:
-        messages = state.messages(self.prompt_style)
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    def __call__(self, states: Sequence[GameState]) -> list[str]:
-        self.calls += 1
-        prompts = [self.prompt(state) for state in states]
-        seed = self.seed + self.calls - 1
-        with self.model.disable_adapter() if self.adapter_off else nullcontext():
-            return generate_completions(
-                self.model,
-                self.tokenizer,
-                prompts,
-                self.max_new_tokens,
-                self.temperature,
-                self.batch_size,
-                seed,
-                self.end_after,
-            )
-
-
-# ---------------------------------------------------------------------------------------------
-# Evaluating
-# ---------------------------------------------------------------------------------------------
-
-
-def held_out_secrets(games: int, seed: int = 0, split: str = "test") -> list[str]:
-    """``games`` secrets from a split, drawn without replacement while the split lasts."""
-    answers = answer_split()[split]
-    return [answers[i] for i in shuffled_passes(len(answers), games, np.random.default_rng(seed))]
-
-
-BASELINES = ("solver", "random-consistent", "random-valid")
-
-
-def baseline_players(seed: int = 0) -> dict[str, Player]:
-    return {
-        "solver": policy_player(EntropySolver(), seed),
-        "random-consistent": policy_player(random_consistent_policy, seed),
-        "random-valid": policy_player(random_valid_policy, seed),
-    }
-
-
-def compare(base: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
-    """Trained minus base, and whether the 95% intervals overlap (overlap: not a clear difference)."""
-    (base_low, base_high), (low, high) = base["win_rate_ci95"], trained["win_rate_ci95"]
-    return {
-        "win_rate_difference": trained["win_rate"] - base["win_rate"],
-        "intervals_overlap": not (low > base_high or high < base_low),
-        "format_valid_rate_difference": (trained["format_valid_rate"] or 0)
-        - (base["format_valid_rate"] or 0),
-    }
-
-
-def versus_base(metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Every trained player compared with the base model; empty without a base or a trained player."""
-    if "base" not in metrics:
-        return {}
-    trained = [name for name in metrics if name not in (*BASELINES, "base")]
-    return {name: compare(metrics["base"], metrics[name]) for name in trained}
-
-
-def evaluate(
-    players: dict[str, Player],
-    secrets: Sequence[str],
-    out_dir: str | Path,
-    details: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Play ``secrets`` with every player; write eval.json, eval.md and guesses.png to ``out_dir``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    records: dict[str, list[GameRecord]] = {
-        name: played_with_progress(name, player, secrets, progress) for name, player in players.items()
-    }
-    seconds = round(time.monotonic() - started, 1)  # what a notebook keeps of a session for evaluation
-    metrics = {name: game_metrics(games) for name, games in records.items()}
-    result: dict[str, Any] = {
-        "out_dir": str(out_dir),
-        "secrets": list(secrets),
-        **(details or {}),
-        "seconds": seconds,
-        "metrics": metrics,
-    }
-    if vs_base := versus_base(metrics):
-        result["vs_base"] = vs_base
-    result["games"] = {name: [g.to_dict() for g in games] for name, games in records.items()}
-    (out_dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "eval.md").write_text(markdown_table(result), encoding="utf-8")
-    plot_guess_distribution(metrics, out_dir / "guesses.png")
-    plot_rates(metrics, out_dir / "rates.png")
-    return result
-
-
-def played_with_progress(
-    name: str, player: Player, secrets: Sequence[str], progress: bool = True
-) -> list[GameRecord]:
-    """:func:`play_games` under a bar that moves once per round: a model's round over 200 games
-    takes minutes on a CPU, and an evaluation with no sign of life looks hung."""
-    with tqdm(total=MAX_GUESSES, desc=f"playing {name}", unit="round", disable=not progress) as bar:
-
-        def advance(rounds_done: int, total: int) -> None:
-            bar.update(rounds_done - bar.n)
-
-        records = play_games(player, secrets, progress=advance)
-        bar.update(bar.total - bar.n)  # every game won before the last round: the play is over
-        return records
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
-
-
-def markdown_table(result: dict[str, Any]) -> str:
-    lines = [
-        f"Wordle evaluation: {len(result['secrets'])} held-out answers, the same for every player.",
-        "",
-        "| player | win rate (95% CI) | mean guesses (wins) | format valid | valid guesses | consistent "
-        "| replayed | most played after the first |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, m in result["metrics"].items():
-        low, high = m["win_rate_ci95"]
-        mean = "—" if m["mean_guesses_when_won"] is None else f"{m['mean_guesses_when_won']:.2f}"
-        top = m["top_later_guess"]
-        share = f"{_pct(m['top_later_guess_share'])} of {m['later_guesses']}"
-        most_played = "—" if top is None else f"{top.upper()} ({share})"
-        lines.append(
-            f"| {name} | {_pct(m['win_rate'])} ({_pct(low)}–{_pct(high)}) | {mean} | "
-            f"{_pct(m['format_valid_rate'])} | {_pct(m['valid_guess_rate'])} | "
-            f"{_pct(m['consistency_rate'])} | {_pct(m['replayed_guess_rate'])} | {most_played} |"
+def task_of(model: str | Path, adapter: str | Path | None = None) -> tuple[Task, Preset | None]:
+    """The task a model is evaluated on, and the preset that says how: the adapter's run's, else
+    the model's (a preset or a run folder); a plain model folder or Hub id plays Wordle."""
+    presets = [preset_of(given) for given in (adapter, model) if given is not None]
+    presets = [preset for preset in presets if preset is not None]
+    if len({preset.task for preset in presets}) > 1:
+        raise ValueError(
+            f"--model {model} is a {presets[1].task} model and --adapter {adapter} a {presets[0].task} "
+            "run: give a model and an adapter trained on the same task"
         )
-    if result.get("vs_base"):
-        lines.append("")
-    for name, c in result.get("vs_base", {}).items():
-        verdict = "overlap: not a clear difference" if c["intervals_overlap"] else "do not overlap"
-        lines.append(
-            f"{name} − base: win rate {100 * c['win_rate_difference']:+.1f} points, format-valid rate "
-            f"{100 * c['format_valid_rate_difference']:+.1f} points; the win-rate 95% intervals {verdict}."
-        )
-    return "\n".join(lines) + "\n"
-
-
-def plot_guess_distribution(metrics: dict[str, dict[str, Any]], out_path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    buckets = ["1", "2", "3", "4", "5", "6", "lost"]
-    fig, ax = plt.subplots(figsize=(9, 4), constrained_layout=True)
-    width = 0.8 / max(1, len(metrics))
-    for i, (name, m) in enumerate(metrics.items()):
-        shares = [m["guess_distribution"][b] / m["games"] for b in buckets]
-        ax.bar(np.arange(len(buckets)) + i * width, shares, width=width, label=name)
-    ax.set_xticks(np.arange(len(buckets)) + width * (len(metrics) - 1) / 2, buckets)
-    ax.set(xlabel="guesses to win", ylabel="share of games", title="How many guesses each player needed")
-    ax.legend(loc="best")
-    fig.savefig(out_path, dpi=110)
-    plt.close(fig)
-    return out_path
-
-
-RATES = {
-    "win_rate": "win rate",
-    "format_valid_rate": "format valid",
-    "valid_guess_rate": "allowed word",
-    "consistency_rate": "fits the clues",
-}
-
-
-def plot_rates(metrics: dict[str, dict[str, Any]], out_path: Path) -> Path:
-    """One group of bars per player: win rate (with its 95% interval) and the per-turn rates."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 4), constrained_layout=True)
-    width = 0.8 / len(RATES)
-    positions = np.arange(len(metrics))
-    for i, (key, label) in enumerate(RATES.items()):
-        values = [m[key] or 0.0 for m in metrics.values()]
-        errors = None
-        if key == "win_rate":
-            intervals = [m["win_rate_ci95"] for m in metrics.values()]
-            bounds = [[v - low, high - v] for v, (low, high) in zip(values, intervals)]
-            errors = np.clip(np.array(bounds), 0.0, None).T  # float noise: Wilson's 1 can be 0.999…
-        ax.bar(positions + i * width, values, width=width, yerr=errors, capsize=3, label=label)
-    ax.set_xticks(positions + width * (len(RATES) - 1) / 2, list(metrics))
-    ax.set(ylim=(0, 1.05), ylabel="share", title="Wins (95% interval) and per-turn rates")
-    ax.legend(loc="upper right", fontsize=8)
-    fig.savefig(out_path, dpi=110)
-    plt.close(fig)
-    return out_path
+    preset = presets[0] if presets else None
+    task = get_task(preset.task if preset is not None else "wordle")
+    if task.evaluate is None:
+        raise ValueError(f"task {task.name!r} has no evaluation")
+    return task, preset
 
 
 def check_request(
@@ -261,7 +45,8 @@ def check_request(
     temperature: float,
     batch_size: int,
 ) -> None:
-    """Every argument of an evaluation, checked before any model loads or any folder is made."""
+    """Every argument of an evaluation, checked before any model loads or any folder is made,
+    the task's data too (GSM8K's problems are read now)."""
     check_integer("games", games, minimum=1)
     check_integer("batch_size", batch_size, minimum=1)
     if max_new_tokens is not None:
@@ -270,13 +55,9 @@ def check_request(
     check_model(model)
     if adapter is not None:
         check_adapter(adapter)
-    for given in (model, adapter):
-        preset = None if given is None else preset_of(given)
-        if preset is not None and preset.task != "wordle":
-            raise ValueError(
-                f"{given} is a {preset.task} run and rft eval plays Wordle; score it with "
-                "rft.gsm8k.evaluate (notebooks/02_gsm8k_grpo)"
-            )
+    task, preset = task_of(model, adapter)
+    if preset is not None:
+        task.check_data(preset)
 
 
 def evaluate_model(
@@ -292,36 +73,31 @@ def evaluate_model(
     progress: bool = True,
     loaded: Sequence[LoadedModel] | None = None,
 ) -> dict[str, Any]:
-    """``rft eval``: the baselines, the base model and (with an adapter) the trained one, same secrets.
+    """``rft eval``: the base model and (with an adapter) the trained one on the same held-out
+    items, ``games`` of them: Wordle games, beside the baselines, or GSM8K problems.
 
     ``max_new_tokens`` None: the preset's (:attr:`Preset.eval_max_new_tokens`), so a turn is never
     cut shorter than training allowed. ``loaded``: the models :func:`load_models` returned, to use
     them again afterwards (watching a game); without it they are loaded here and their memory is
     handed back at the end, before anything else needs the GPU."""
     check_request(model, adapter, games, max_new_tokens, temperature, batch_size)
-    if max_new_tokens is None:
-        max_new_tokens = max_new_tokens_for(model)
+    task, preset = task_of(model, adapter)
+    if max_new_tokens is None:  # what the run trained with, where there is one
+        max_new_tokens = EVAL_MAX_NEW_TOKENS if preset is None else preset.eval_max_new_tokens
     models = load_models(model, adapter) if loaded is None else list(loaded)
-    players: dict[str, Player] = baseline_players(seed) if baselines else {}
-    for one in models:
-        players[one.label] = ModelPlayer(
-            one.model,
-            one.tokenizer,
-            one.prompt_style,
-            max_new_tokens,
-            temperature,
-            batch_size,
-            seed,
-            adapter_off=one.adapter_off,
-        )
-    details = {"model": str(model), "adapter": None if adapter is None else str(adapter), "seed": seed}
-    details.update({"max_new_tokens": max_new_tokens, "temperature": temperature})
+    request = EvalRequest(games, seed, max_new_tokens, temperature, batch_size, baselines, progress)
+    details = {"model": str(model), "adapter": None if adapter is None else str(adapter)}
     if out_dir is None:  # a fresh folder: an earlier evaluation is never overwritten
         from rft.training.run_folder import new_run_dir
 
         out_dir = new_run_dir("runs", "eval")
-    result = evaluate(players, held_out_secrets(games, seed), out_dir, details, progress)
+    result = task.evaluate(preset, models, request, out_dir, details)
     if loaded is None:
-        del models, players
+        del models
         release_memory()
     return result
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    """The table of an evaluation's result, whichever task wrote it (``eval.md`` holds the same)."""
+    return get_task(result.get("task", "wordle")).evaluation_table(result)

@@ -16,6 +16,10 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+# New tokens a turn when playing a model that no preset describes (a plain model folder or Hub id);
+# a preset's own is Preset.eval_max_new_tokens.
+EVAL_MAX_NEW_TOKENS = 160
+
 
 def eos_token_ids(model: Any, tokenizer: Any) -> list[int]:
     """Every token that ends a sequence: the tokenizer's and the model's generation config's

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.training.models import (
     EMBEDDED_MODEL_ID,
     adapter_dir_of,
@@ -21,7 +22,7 @@ from rft.training.models import (
     load_unsloth_for_inference,
     unsloth_usable,
 )
-from rft.training.presets import EVAL_MAX_NEW_TOKENS, PRESETS, Preset, get_preset
+from rft.training.presets import PRESETS, Preset, get_preset
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""What training, the notebooks and export need from a task, so that Wordle and GSM8K plug in the
-same way and a third task is one new folder (its ``task.py`` defines a :class:`Task`) plus one
-entry in ``rft.training.presets.TASKS``.
+"""What training, evaluation, the notebooks and export need from a task, so that Wordle and GSM8K
+plug in the same way and a third task is one new folder (its ``task.py`` defines a :class:`Task`)
+plus one entry in ``rft.training.presets.TASKS``.
 
 A preset holds its task's dataset config (``preset.dataset``, an instance of the task's
 ``dataset_config`` class: which rows, how many, how prompted) beside the run's ``seed``; the task
@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.rewarding import RewardFunction
 
 # Any preset (rft.training.presets.Preset): typed loosely, as the training package imports tasks.
@@ -21,6 +23,24 @@ PresetLike = Any
 
 def _nothing_to_check(preset: PresetLike) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """What an evaluation asks of every task alike: how many held-out items (Wordle games, GSM8K
+    problems), the seed that draws them, and how the models generate."""
+
+    count: int = 100
+    seed: int = 0
+    max_new_tokens: int = EVAL_MAX_NEW_TOKENS
+    temperature: float = 0.0  # greedy
+    batch_size: int = 32
+    baselines: bool = True  # scripted players beside the models, where the task has them
+    progress: bool = True
+
+
+# (preset or None for a plain model, loaded models, request, output folder, details to record)
+Evaluation = Callable[[PresetLike | None, Sequence[Any], EvalRequest, Path, dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -45,3 +65,9 @@ class Task:
     # checks that read it (once, before a model loads); each raises ValueError naming the field.
     check_settings: Callable[[PresetLike], None] = _nothing_to_check
     check_data: Callable[[PresetLike], None] = _nothing_to_check
+    # Held-out evaluation of models already loaded (rft.loading.LoadedModel: label, model,
+    # tokenizer, prompt_style, adapter_off), all on the same items: writes eval.json and eval.md
+    # into the folder and returns the result, whose "task" names this one; None: no evaluation.
+    # It loads nothing itself, so a task never imports the loading that imports the presets.
+    evaluate: Evaluation | None = None
+    evaluation_table: Callable[[dict[str, Any]], str] | None = None  # eval.md's table of a result

@@ -35,7 +35,7 @@ def tiles(entry: GuessWithFeedback) -> Text:
 def _pick_secret(secret: str | None, seed: int) -> str:
     if secret is not None:
         return validate_word(secret, must_be_allowed=True)
-    from rft.evaluate import held_out_secrets
+    from rft.wordle.evaluate import held_out_secrets
 
     return held_out_secrets(1, seed)[0]
 
@@ -77,8 +77,8 @@ def watch_model(
     """The model plays one game; each turn shows its reasoning and the tiles its guess earned.
     ``loaded``: the model as :func:`rft.loading.load_models` returned it for an evaluation just
     played, so that no second copy is loaded."""
-    from rft.evaluate import ModelPlayer
     from rft.loading import load_models, max_new_tokens_for
+    from rft.wordle.evaluate import ModelPlayer
     from rft.wordle.play import play_games, rejected_text
     from rft.wordle.traces import why_rejected
 

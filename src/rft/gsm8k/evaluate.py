@@ -1,15 +1,23 @@
-"""GSM8K accuracy: greedy answers to held-out problems, scored by the correctness reward's rule."""
+"""GSM8K accuracy: greedy answers to held-out problems, scored by the correctness reward's rule.
+
+:func:`evaluate_models` is the task's evaluation (``rft.tasks.Task``): the models come loaded
+(``rft.evaluate`` loads them, a run's base and adapter on one copy of the weights), so this
+module loads nothing.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from rft.gsm8k.problems import Problem, build_messages
+from rft.gsm8k.problems import Problem, build_messages, load_problems
 from rft.gsm8k.rewards import ANSWER_CLOSE, is_correct, parse_answer
 from rft.stats import wilson_interval
+from rft.tasks import EvalRequest, PresetLike
 
 
 def solve(
@@ -18,17 +26,22 @@ def solve(
     problems: Sequence[Problem],
     max_new_tokens: int = 320,
     batch_size: int = 16,
+    temperature: float = 0.0,
+    seed: int = 0,
+    adapter_off: bool = False,
 ) -> list[dict[str, Any]]:
-    """One greedy answer per problem, with what it parsed to and whether it is right."""
+    """One answer per problem (greedy by default), with what it parsed to and whether it is right.
+    ``adapter_off``: the base model, through a PEFT model with its adapter disabled."""
     from rft.generation import generate_completions
 
     prompts = [
         tokenizer.apply_chat_template(build_messages(p.question), tokenize=False, add_generation_prompt=True)
         for p in problems
     ]
-    texts = generate_completions(
-        model, tokenizer, prompts, max_new_tokens, batch_size=batch_size, end_after=ANSWER_CLOSE
-    )
+    with model.disable_adapter() if adapter_off else nullcontext():
+        texts = generate_completions(
+            model, tokenizer, prompts, max_new_tokens, temperature, batch_size, seed, end_after=ANSWER_CLOSE
+        )
     records = []
     for problem, text in zip(problems, texts):
         parsed = parse_answer(text)
@@ -59,35 +72,59 @@ def accuracy(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def base_vs_trained(
-    run_dir: str | Path, problems: Sequence[Problem], max_new_tokens: int = 320, batch_size: int = 16
-) -> dict[str, dict[str, Any]]:
-    """The run's base model and its trained adapter on the same problems: accuracy of each, with
-    every answer kept under ``records``."""
-    from rft.loading import load_base, with_adapter
-    from rft.training.models import release_memory
-    from rft.training.run_folder import read_run_config
+def evaluate_models(
+    preset: PresetLike,
+    models: Sequence[Any],
+    request: EvalRequest,
+    out_dir: str | Path,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The task's evaluation: every model (``rft.loading.LoadedModel``) answers the same
+    ``request.count`` held-out problems: the test split of the run's problems (the shipped sample,
+    which has one split, when it trained on that)."""
+    source = preset.dataset.problems
+    problems = load_problems(source, "test")[: request.count]
+    started = time.monotonic()
+    records = {
+        one.label: solve(
+            one.model,
+            one.tokenizer,
+            problems,
+            request.max_new_tokens,
+            request.batch_size,
+            request.temperature,
+            request.seed,
+            adapter_off=one.adapter_off,
+        )
+        for one in models
+    }
+    result: dict[str, Any] = {
+        "task": "gsm8k",
+        "out_dir": str(out_dir),
+        "problems_source": source,
+        **(details or {}),
+        "seed": request.seed,
+        "max_new_tokens": request.max_new_tokens,
+        "temperature": request.temperature,
+        "seconds": round(time.monotonic() - started, 1),
+        "metrics": {label: accuracy(answers) for label, answers in records.items()},
+        "records": records,
+    }
+    write_report(result, out_dir)
+    return result
 
-    preset = read_run_config(Path(run_dir))
-    results = {}
-    for label in ("base", "trained"):
-        loaded = load_base(preset)
-        if label == "trained":
-            loaded = with_adapter(loaded, run_dir)
-        records = solve(loaded.model, loaded.tokenizer, problems, max_new_tokens, batch_size)
-        results[label] = {**accuracy(records), "records": records}
-        del loaded  # one model in memory at a time: two 3B copies crowd a 16 GB T4
-        release_memory()
-    return results
 
-
-def markdown_table(results: dict[str, dict[str, Any]]) -> str:
+def markdown_table(result: dict[str, Any]) -> str:
     """Accuracy per model with its 95% interval, and the answer-format rates."""
+    problems = next(iter(result["metrics"].values()), {}).get("problems", 0)
     lines = [
+        f"GSM8K evaluation: {problems} held-out problems ({result.get('problems_source', 'GSM8K')}), "
+        "the same for every model.",
+        "",
         "| model | accuracy (95% CI) | correct | exact format | answered |",
         "|---|---|---|---|---|",
     ]
-    for label, row in results.items():
+    for label, row in result["metrics"].items():
         low, high = row["accuracy_ci95"]
         accuracy_text = "—" if row["accuracy"] is None else f"{row['accuracy']:.1%} ({low:.1%}–{high:.1%})"
         lines.append(
@@ -97,11 +134,11 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(results: dict[str, dict[str, Any]], out_dir: str | Path) -> Path:
+def write_report(result: dict[str, Any], out_dir: str | Path) -> Path:
     """``eval.json`` (every answer) and ``eval.md`` (the table, which ``rft export`` puts in the
     model card) in ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "eval.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (out / "eval.md").write_text(markdown_table(results), encoding="utf-8")
+    (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out / "eval.md").write_text(markdown_table(result), encoding="utf-8")
     return out

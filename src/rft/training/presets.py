@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.gsm8k.problems import SAMPLE, GSM8KDatasetConfig
 from rft.gsm8k.task import GSM8K
 from rft.rewarding import RewardFunction
@@ -33,8 +34,6 @@ TRAINERS = ("grpo", "sft")
 DEVICES = ("cuda", "cpu")
 # The tasks a preset can train: a third is one folder with its Task (rft.tasks) and one entry here.
 TASKS: dict[str, Task] = {task.name: task for task in (WORDLE, GSM8K)}
-# New tokens a turn when playing a model that no preset describes (a plain model folder or hub id).
-EVAL_MAX_NEW_TOKENS = 160
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ and ``eval/`` (eval.json, eval.md, guesses.png).
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,24 +72,20 @@ def evaluate_stages(
     beside the baselines; a stage in ``skip`` is left out (its games were played before). The
     secrets and the baselines follow ``seed``, the preset's when None: a caller comparing runs whose
     presets differ in seed passes one, so every stage plays the same games."""
-    from rft.evaluate import ModelPlayer, baseline_players, evaluate, held_out_secrets
     from rft.loading import load_base, with_adapter
+    from rft.tasks import EvalRequest
 
     seed = preset.seed if seed is None else seed
-    players = baseline_players(seed)
     stages = {"base": None, "sft": result.sft.run_dir, "sft+grpo": result.grpo.run_dir}
     stages = {name: run_dir for name, run_dir in stages.items() if name not in skip}
+    models = []
     for name, run_dir in stages.items():
         loaded = load_base(preset) if run_dir is None else with_adapter(load_base(preset), run_dir)
-        players[name] = ModelPlayer(loaded.model, loaded.tokenizer, loaded.prompt_style, max_new_tokens)
-    details = {
-        "preset": preset.name,
-        "stages": {k: str(v) for k, v in stages.items()},
-        "max_new_tokens": max_new_tokens,
-    }
-    secrets = held_out_secrets(games, seed)
-    evaluation = evaluate(players, secrets, result.folder / "eval", details, progress)
-    del players, loaded
+        models.append(replace(loaded, label=name))
+    details = {"preset": preset.name, "stages": {k: str(v) for k, v in stages.items()}}
+    request = EvalRequest(count=games, seed=seed, max_new_tokens=max_new_tokens, progress=progress)
+    evaluation = preset.task_spec.evaluate(preset, models, request, result.folder / "eval", details)
+    del models, loaded
     release_memory()  # the models played; their GPU memory goes back before anything else loads
     return evaluation
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rft.generation import end_turns_after_answer
+from rft.generation import EVAL_MAX_NEW_TOKENS, end_turns_after_answer
 from rft.rewarding import completion_text
 from rft.training.lock import writer_lock
 from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, release_memory
 from rft.training.plots import plot_training_curves
-from rft.training.presets import EVAL_MAX_NEW_TOKENS, Preset, task_rewards
+from rft.training.presets import Preset, task_rewards
 from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.run is the public entry)
     CHECKPOINT_MARKER,
     CONFIG_FILE,
@@ -50,6 +50,7 @@ from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.
     write_status,
 )
 from rft.training.trl_compat import enable_cpu_training
+from rft.wordle.evaluate import ModelPlayer, played_with_progress
 from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.traces import own_game_secrets
 
@@ -257,8 +258,6 @@ OWN_GAME_TOKENS = EVAL_MAX_NEW_TOKENS  # as an evaluation allows: the games are 
 def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool) -> list[GameRecord]:
     """``preset.own_games`` games by the model being continued, on training answers. They are kept
     in the run folder (``own_games.json``): where the model stood before this run."""
-    from rft.evaluate import ModelPlayer, played_with_progress
-
     player = ModelPlayer(policy.model, policy.tokenizer, preset.prompt_style, OWN_GAME_TOKENS)
     secrets = own_game_secrets(preset.own_games, preset.seed)
     padding_side = policy.tokenizer.padding_side  # generation pads on the left, training may not

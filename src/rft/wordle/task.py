@@ -1,4 +1,5 @@
-"""Wordle as a training task: game states for GRPO, solver traces for the warm-up, own games."""
+"""Wordle as a task: game states for GRPO, solver traces for the warm-up, own games, and
+evaluation by whole games on held-out answers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from rft.tasks import PresetLike, Task
 from rft.wordle.dataset import WordleDatasetConfig, build_dataset, build_rows, check_rows, own_game_rows
+from rft.wordle.evaluate import evaluate_models, markdown_table
 from rft.wordle.play import GameRecord
 from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, GUESS_CLOSE, select_rewards
 from rft.wordle.traces import build_trace_rows, own_game_trace_rows
@@ -56,4 +58,6 @@ WORDLE = Task(
     how_to_prompt=how_to_prompt,
     warm_up_rows=warm_up_rows,
     own_games=True,
+    evaluate=evaluate_models,
+    evaluation_table=markdown_table,
 )
