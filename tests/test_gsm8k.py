@@ -151,6 +151,23 @@ def test_the_report_holds_every_answer_and_a_table_the_model_card_shows(tmp_path
     assert markdown_table(result) == table
 
 
+def test_the_trained_model_is_compared_with_the_base_by_its_interval():
+    from rft.gsm8k.evaluate import markdown_table, versus_base
+
+    right, wrong = (
+        {"correct": True, "exact_format": True, "answer": "1"},
+        {"correct": False, "exact_format": True, "answer": "2"},
+    )
+    metrics = {"base": accuracy([wrong] * 40), "trained": accuracy([right] * 30 + [wrong] * 10)}
+    (compared,) = versus_base(metrics).values()
+    assert compared == {"accuracy_difference": 0.75, "intervals_overlap": False}
+    close = {"base": accuracy([right] * 20 + [wrong] * 20), "trained": accuracy([right] * 22 + [wrong] * 18)}
+    assert versus_base(close)["trained"]["intervals_overlap"] is True
+    table = markdown_table({"metrics": metrics, "vs_base": versus_base(metrics)})
+    assert "trained − base: accuracy +75.0 points; the 95% intervals do not overlap." in table
+    assert versus_base({"trained": metrics["trained"]}) == {}
+
+
 @pytest.mark.slow
 def test_tiny_gsm8k_preset_trains_and_is_scored(tmp_path):
     from rft.loading import load_base

@@ -108,10 +108,31 @@ def evaluate_models(
         "temperature": request.temperature,
         "seconds": round(time.monotonic() - started, 1),
         "metrics": {label: accuracy(answers) for label, answers in records.items()},
-        "records": records,
     }
+    if vs_base := versus_base(result["metrics"]):
+        result["vs_base"] = vs_base
+    result["records"] = records
     write_report(result, out_dir)
     return result
+
+
+def versus_base(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every other model against the base: the accuracy difference and whether the 95% intervals
+    overlap (overlap: not a clear difference at this number of problems)."""
+    if "base" not in metrics or metrics["base"]["accuracy"] is None:
+        return {}
+    base = metrics["base"]
+    (base_low, base_high) = base["accuracy_ci95"]
+    compared = {}
+    for label, row in metrics.items():
+        if label == "base" or row["accuracy"] is None:
+            continue
+        low, high = row["accuracy_ci95"]
+        compared[label] = {
+            "accuracy_difference": row["accuracy"] - base["accuracy"],
+            "intervals_overlap": not (low > base_high or high < base_low),
+        }
+    return compared
 
 
 def markdown_table(result: dict[str, Any]) -> str:
@@ -130,6 +151,14 @@ def markdown_table(result: dict[str, Any]) -> str:
         lines.append(
             f"| {label} | {accuracy_text} | {row['correct']}/{row['problems']} | "
             f"{row['format_valid_rate'] or 0:.1%} | {row['answered_rate'] or 0:.1%} |"
+        )
+    if result.get("vs_base"):
+        lines.append("")
+    for label, c in result.get("vs_base", {}).items():
+        verdict = "overlap: not a clear difference" if c["intervals_overlap"] else "do not overlap"
+        lines.append(
+            f"{label} − base: accuracy {100 * c['accuracy_difference']:+.1f} points; "
+            f"the 95% intervals {verdict}."
         )
     return "\n".join(lines) + "\n"
 
