@@ -78,7 +78,7 @@ def evaluate_stages(
     seed = preset.seed if seed is None else seed
     stages = {"base": None, "sft": result.sft.run_dir, "sft+grpo": result.grpo.run_dir}
     stages = {name: run_dir for name, run_dir in stages.items() if name not in skip}
-    models = []
+    models, loaded = [], None
     for name, run_dir in stages.items():
         loaded = load_base(preset) if run_dir is None else with_adapter(load_base(preset), run_dir)
         models.append(replace(loaded, label=name))
