@@ -272,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="evaluate on held-out items: Wordle games beside the baselines, or GSM8K problems",
         description="A model, or a run's base model and trained adapter, on the same held-out items: "
-        "the task of the run or preset (a plain model plays Wordle). Wordle: win rate with a 95%% "
+        "the task of the run or preset (a plain model plays Wordle). Wordle: win rate with a 95% "
         "Wilson interval, guesses, format and consistency rates, beside the solver and random players. "
         "GSM8K: accuracy with its interval on test problems. eval.json and eval.md in --out.",
     )
