@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rft.checks import check_integer, check_number
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.loading import LoadedModel, check_adapter, check_model, load_models, preset_of
 from rft.tasks import EvalRequest, Task
 from rft.training.models import release_memory
-from rft.training.presets import Preset, check_integer, check_number, get_task
+from rft.training.presets import Preset, get_task
 
 
 def task_of(model: str | Path, adapter: str | Path | None = None) -> tuple[Task, Preset | None]:

@@ -15,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rft.checks import check_integer
+
 HUB_DATASET = "openai/gsm8k"
 SAMPLE = "sample"
 ANSWER_MARK = "####"
@@ -35,8 +37,7 @@ class GSM8KDatasetConfig:
     problems: str = HUB_DATASET  # a Hub dataset id, "sample" (shipped), or a .jsonl file
 
     def __post_init__(self) -> None:
-        if isinstance(self.num_rows, bool) or not isinstance(self.num_rows, int) or self.num_rows < 1:
-            raise ValueError(f"num_rows must be a positive integer, got {self.num_rows!r}")
+        check_integer("num_rows", self.num_rows, minimum=1)
         if not isinstance(self.problems, str) or not self.problems.strip():
             raise ValueError(
                 f"problems must name a Hub dataset, {SAMPLE!r} or a .jsonl file, got {self.problems!r}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-import math
 import types
 import typing
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from rft.checks import check_integer, check_number
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.gsm8k.problems import SAMPLE, GSM8KDatasetConfig
 from rft.gsm8k.task import GSM8K
@@ -517,8 +517,7 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
     if not preset.lora_target_modules:
         raise ValueError("lora_target_modules must name at least one module")
     task.check_settings(preset)  # raises naming the field
-    if isinstance(preset.own_games, bool) or not isinstance(preset.own_games, int) or preset.own_games < 0:
-        raise ValueError(f"own_games must be a whole number >= 0, got {preset.own_games!r}")
+    check_integer("own_games", preset.own_games, minimum=0)
     if preset.own_games and (not task.own_games or preset.init_from is None):
         raise ValueError(
             "own_games is for a Wordle run with init_from (--init-from RUN): the run it continues "
@@ -606,26 +605,6 @@ NUMBER_ARGS = {
     "max_grad_norm": True,
     "epsilon": True,
 }
-
-
-def check_integer(name: str, value: Any, minimum: int) -> None:
-    """A whole number (not a bool) of at least ``minimum``, or a ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"a whole number >= {minimum}"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
-
-
-def check_number(name: str, value: Any, allow_zero: bool = False) -> None:
-    """A finite number above zero (or zero, when ``allow_zero``), or a ``ValueError`` naming it."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-        or (value == 0 and not allow_zero)
-    ):
-        kind = "a number >= 0" if allow_zero else "a positive number"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
 
 
 def supported_loss_types() -> tuple[str, ...]:

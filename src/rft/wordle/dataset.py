@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from rft.checks import check_integer
 from rft.wordle.game import MAX_GUESSES, Game, GuessWithFeedback, History, as_history
 from rft.wordle.play import GameRecord, GameState, states_met
 from rft.wordle.prompts import PROMPT_STYLES
@@ -73,8 +74,7 @@ class WordleDatasetConfig:
     rejected_share: float = 0.0  # share of rows whose prompt names turns the game turned down
 
     def __post_init__(self) -> None:
-        if isinstance(self.num_rows, bool) or not isinstance(self.num_rows, int) or self.num_rows < 1:
-            raise ValueError(f"num_rows must be a positive integer, got {self.num_rows!r}")
+        check_integer("num_rows", self.num_rows, minimum=1)
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         object.__setattr__(self, "history_players", _player_weights(self.history_players))

@@ -1,0 +1,27 @@
+"""The checks every setting shares (a preset's, a dataset config's, an evaluation's), so that a bad
+value reads the same wherever it is given: one line naming it, before any work starts."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def check_integer(name: str, value: Any, minimum: int) -> None:
+    """A whole number (not a bool) of at least ``minimum``, or a ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"a whole number >= {minimum}"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+def check_number(name: str, value: Any, allow_zero: bool = False) -> None:
+    """A finite number above zero (or zero, when ``allow_zero``), or a ``ValueError`` naming it."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
+        kind = "a number >= 0" if allow_zero else "a positive number"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
