@@ -16,7 +16,7 @@ from typing import Any
 
 from rft.gsm8k.problems import Problem, build_messages, load_problems
 from rft.gsm8k.rewards import ANSWER_CLOSE, is_correct, parse_answer
-from rft.stats import wilson_interval
+from rft.stats import intervals_overlap, overlap_verdict, wilson_interval
 from rft.tasks import EvalRequest, PresetLike
 
 
@@ -122,17 +122,14 @@ def versus_base(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]
     if "base" not in metrics or metrics["base"]["accuracy"] is None:
         return {}
     base = metrics["base"]
-    (base_low, base_high) = base["accuracy_ci95"]
-    compared = {}
-    for label, row in metrics.items():
-        if label == "base" or row["accuracy"] is None:
-            continue
-        low, high = row["accuracy_ci95"]
-        compared[label] = {
+    return {
+        label: {
             "accuracy_difference": row["accuracy"] - base["accuracy"],
-            "intervals_overlap": not (low > base_high or high < base_low),
+            "intervals_overlap": intervals_overlap(base["accuracy_ci95"], row["accuracy_ci95"]),
         }
-    return compared
+        for label, row in metrics.items()
+        if label != "base" and row["accuracy"] is not None
+    }
 
 
 def markdown_table(result: dict[str, Any]) -> str:
@@ -155,10 +152,9 @@ def markdown_table(result: dict[str, Any]) -> str:
     if result.get("vs_base"):
         lines.append("")
     for label, c in result.get("vs_base", {}).items():
-        verdict = "overlap: not a clear difference" if c["intervals_overlap"] else "do not overlap"
         lines.append(
             f"{label} − base: accuracy {100 * c['accuracy_difference']:+.1f} points; "
-            f"the 95% intervals {verdict}."
+            f"the 95% intervals {overlap_verdict(c['intervals_overlap'])}."
         )
     return "\n".join(lines) + "\n"
 

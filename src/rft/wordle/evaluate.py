@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rft.generation import EVAL_MAX_NEW_TOKENS, generate_completions
+from rft.stats import intervals_overlap, overlap_verdict
 from rft.tasks import EvalRequest, PresetLike
 from rft.wordle.dataset import answer_split, shuffled_passes
 from rft.wordle.game import MAX_GUESSES
@@ -99,10 +100,9 @@ def baseline_players(seed: int = 0) -> dict[str, Player]:
 
 def compare(base: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
     """Trained minus base, and whether the 95% intervals overlap (overlap: not a clear difference)."""
-    (base_low, base_high), (low, high) = base["win_rate_ci95"], trained["win_rate_ci95"]
     return {
         "win_rate_difference": trained["win_rate"] - base["win_rate"],
-        "intervals_overlap": not (low > base_high or high < base_low),
+        "intervals_overlap": intervals_overlap(base["win_rate_ci95"], trained["win_rate_ci95"]),
         "format_valid_rate_difference": (trained["format_valid_rate"] or 0)
         - (base["format_valid_rate"] or 0),
     }
@@ -191,10 +191,10 @@ def markdown_table(result: dict[str, Any]) -> str:
     if result.get("vs_base"):
         lines.append("")
     for name, c in result.get("vs_base", {}).items():
-        verdict = "overlap: not a clear difference" if c["intervals_overlap"] else "do not overlap"
         lines.append(
             f"{name} − base: win rate {100 * c['win_rate_difference']:+.1f} points, format-valid rate "
-            f"{100 * c['format_valid_rate_difference']:+.1f} points; the win-rate 95% intervals {verdict}."
+            f"{100 * c['format_valid_rate_difference']:+.1f} points; the win-rate 95% intervals "
+            f"{overlap_verdict(c['intervals_overlap'])}."
         )
     return "\n".join(lines) + "\n"
 
