@@ -152,8 +152,8 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
         progress=not args.no_progress,
     )
     print(markdown_table(result))
-    written = sorted(path.name for path in Path(result["out_dir"]).iterdir() if path.is_file())
-    print(f"written to {result['out_dir']}: {', '.join(written)}")
+    files = sorted(path.name for path in Path(result["out_dir"]).iterdir() if path.is_file())
+    print(f"in {result['out_dir']}: {', '.join(files)}")
     return 0
 
 

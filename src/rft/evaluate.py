@@ -45,9 +45,9 @@ def check_request(
     max_new_tokens: int | None,
     temperature: float,
     batch_size: int,
-) -> None:
+) -> tuple[Task, Preset | None]:
     """Every argument of an evaluation, checked before any model loads or any folder is made,
-    the task's data too (GSM8K's problems are read now)."""
+    the task's data too (GSM8K's problems are read now); the task and preset, as :func:`task_of`."""
     check_integer("games", games, minimum=1)
     check_integer("batch_size", batch_size, minimum=1)
     if max_new_tokens is not None:
@@ -59,6 +59,7 @@ def check_request(
     task, preset = task_of(model, adapter)
     if preset is not None:
         task.check_data(preset)
+    return task, preset
 
 
 def evaluate_model(
@@ -81,8 +82,7 @@ def evaluate_model(
     cut shorter than training allowed. ``loaded``: the models :func:`load_models` returned, to use
     them again afterwards (watching a game); without it they are loaded here and their memory is
     handed back at the end, before anything else needs the GPU."""
-    check_request(model, adapter, games, max_new_tokens, temperature, batch_size)
-    task, preset = task_of(model, adapter)
+    task, preset = check_request(model, adapter, games, max_new_tokens, temperature, batch_size)
     if max_new_tokens is None:  # what the run trained with, where there is one
         max_new_tokens = EVAL_MAX_NEW_TOKENS if preset is None else preset.eval_max_new_tokens
     models = load_models(model, adapter) if loaded is None else list(loaded)

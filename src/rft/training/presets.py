@@ -115,15 +115,16 @@ class Preset:
                     f"benchmarks/README.md); runs now train as with {name} = {kept!r}"
                 )
         dataset_class = get_task(values.get("task", "wordle")).dataset_config
+        dataset_fields = {f.name for f in fields(dataset_class)}
         dataset = dict(values.pop("dataset", None) or {})
         for name in FLAT_DATASET_FIELDS & set(values):  # folders written before Preset.dataset
             value = values.pop(name)
-            if name in {f.name for f in fields(dataset_class)}:
+            if name in dataset_fields:
                 dataset.setdefault(name, value)
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"unknown preset field {unknown[0]!r}")
-        unknown = sorted(set(dataset) - {f.name for f in fields(dataset_class)})
+        unknown = sorted(set(dataset) - dataset_fields)
         if unknown:
             raise ValueError(f"unknown {dataset_class.__name__} field {unknown[0]!r} in dataset")
         if "lora_target_modules" in values:
