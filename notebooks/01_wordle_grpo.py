@@ -61,7 +61,7 @@ if importlib.util.find_spec("rft") is None:
 # never paste it into a cell.
 
 # %% tags=["parameters"]
-PRESET = "t4-qwen2.5-3b-wordle"  # or "t4-gemma3-1b-wordle"; "cpu-smollm2-wordle" without a GPU
+PRESET = "t4-qwen2.5-3b-wordle"  # or "t4-gemma3-1b-wordle"; without a GPU "cpu-smollm2-wordle" or "cpu-qwen2.5-coder-0.5b-wordle"
 WARM_UP = True  # supervised warm-up on solver traces before GRPO
 SFT_STEPS = None  # None keeps the preset's number of steps
 GRPO_STEPS = None

@@ -58,3 +58,8 @@ def test_gsm8k_borrows_nothing_from_wordle():
         if module.startswith("rft.wordle") or module == "rft.evaluate"
     }
     assert borrowed == set()
+
+
+def test_weights_import_nothing_of_ours():
+    """Fetching and checking shipped weights sits on the bottom floor: every layer may use it."""
+    assert import_graph()["rft.weights"] == set()

@@ -89,7 +89,7 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from rft.training.models import check_device
+    from rft.training.models import check_device, model_path
     from rft.training.preflight import preflight, print_report
     from rft.training.presets import apply_overrides, get_preset
 
@@ -99,6 +99,7 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
         for stage in (preset, warm_up):
             if stage is not None:
                 check_device(stage)
+                model_path(stage.model)  # a shipped model: fetched and checked before measuring
         if args.session_hours is not None and not args.session_hours > 0:
             raise ValueError(f"--session-hours must be a positive number, got {args.session_hours}")
     except (ValueError, RuntimeError, ImportError) as error:
@@ -136,7 +137,7 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
         check_request(
             args.model, args.adapter, args.games, args.max_new_tokens, args.temperature, args.batch_size
         )
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"rft eval: error: {error}", file=sys.stderr)
         return 2
     result = evaluate_model(
@@ -168,6 +169,15 @@ def _play(args: argparse.Namespace, extra: Sequence[str]) -> int:
             return 2
     if not args.model:
         raise SystemExit("rft play: give --model PRESET_OR_RUN to watch a model, or --human to play yourself")
+    from rft.loading import preset_of
+    from rft.training.models import model_path
+
+    try:
+        preset = preset_of(args.model)
+        model_path(args.model if preset is None else preset.model)  # a shipped model: fetched now
+    except (ValueError, RuntimeError) as error:
+        print(f"rft play: error: {error}", file=sys.stderr)
+        return 2
     return watch_model(args.model, adapter=args.adapter, secret=args.secret, seed=args.seed)
 
 

