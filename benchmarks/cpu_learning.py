@@ -50,6 +50,24 @@ from rft.wordle.words import is_allowed
 
 OPEN_ENDED = {"max_steps": "100000", "save_steps": "100000"}
 GRPO_PRESET = "cpu-smollm2-wordle-own-games"  # the best GRPO measured after the warm-up
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One model's learning benchmark: its results files' stem, its presets and default budget.
+    benchmarks/qwen_learning.py runs the same protocol on the Qwen 0.5B."""
+
+    name: str
+    sft_preset: str
+    grpo_preset: str
+    model: str  # how the results file names the model
+    minutes: float = 60.0
+    own_games: int = 24
+
+
+SMOLLM2 = Protocol(
+    "cpu_learning", "cpu-smollm2-wordle-sft", GRPO_PRESET, "SmolLM2-135M-Instruct + LoRA r16 (embedded)"
+)
 # The held-out games' seed. GRPO's own seed moves past the warm-up's rounds when it plays games of
 # its own (other answers than theirs); the held-out secrets must not move with it, or a variant's
 # final adapter plays other games than the base model and warm-up it carries.
@@ -251,7 +269,7 @@ class Trained:
     sft_share: float | None  # the warm-up's share of the budget; None where the saved runs don't say
 
 
-def train_both(args: argparse.Namespace) -> Trained:
+def train_both(args: argparse.Namespace, protocol: Protocol = SMOLLM2) -> Trained:
     """The warm-up (or the one an earlier run left, --warm-up-from), then GRPO from it, each stopped
     when its share of the budget is spent. The runs are kept under --runs-dir: their adapters are
     the result."""
@@ -259,7 +277,7 @@ def train_both(args: argparse.Namespace) -> Trained:
     # A wrong --grpo-set fails now, not after the warm-up has spent its half of the budget.
     ahead = grpo_settings(args, grpo_preset, "the warm-up", args.own_rounds)
     apply_overrides(grpo_preset, ahead, init_from_trained=False)
-    folder = new_run_dir(args.runs_dir, "cpu-learning")
+    folder = new_run_dir(args.runs_dir, protocol.name.replace("_", "-"))
     if args.warm_up_from:
         earlier = json.loads(args.warm_up_from.read_text(encoding="utf-8"))
         sft = saved_run(args.runs_dir / earlier["runs"], "sft")
@@ -268,7 +286,7 @@ def train_both(args: argparse.Namespace) -> Trained:
         sft_share = earlier.get("sft_share")  # the warm-up's, not this call's flag
     else:
         started = time.monotonic()
-        sft_preset = apply_overrides(get_preset("cpu-smollm2-wordle-sft"), OPEN_ENDED)
+        sft_preset = apply_overrides(get_preset(args.sft_preset), OPEN_ENDED)
         sft, rounds = warm_up(
             sft_preset,
             folder,
@@ -366,7 +384,9 @@ def kept_times(results: Path, runs: str) -> dict | None:
 BOOKKEEPING = ("--tag", "--runs-dir", "--base-from", "--warm-up-from", "--evaluate-only")
 
 
-def lineage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str | None, list[str] | str]:
+def lineage(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, protocol: Protocol = SMOLLM2
+) -> tuple[str | None, list[str] | str]:
     """The results file's ``parent`` (the file whose warm-up or base games it carries, or the
     reference run when it only changes flags) and ``changes`` (the flags that differ from the
     defaults)."""
@@ -376,7 +396,7 @@ def lineage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[
     elif args.base_from:
         parent = f"{args.base_from.name} (its base games carried)"
     else:
-        parent = "cpu_learning.json" if flags else None
+        parent = f"{protocol.name}.json" if flags else None
     return parent, flags or "none (the reference run: the script's defaults)"
 
 
@@ -386,16 +406,16 @@ def main() -> None:
     run(parser, args)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(protocol: Protocol = SMOLLM2) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--minutes", type=float, default=protocol.minutes)
     parser.add_argument("--games", type=int, default=200)
     parser.add_argument("--sft-share", type=float, default=0.5, help="share of the budget for the warm-up")
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument(
         "--own-games",
         type=int,
-        default=24,
+        default=protocol.own_games,
         help="after the first round, warm up on the states the round before reaches in N games of its own "
         "(0: one round)",
     )
@@ -403,10 +423,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--first-share", type=float, default=0.55, help="the first round's share")
     parser.add_argument("--later-rows", type=int, default=100, help="usual trace rows in each later round")
     parser.add_argument(
-        "--grpo-preset",
-        default=GRPO_PRESET,
+        "--sft-preset",
+        default=protocol.sft_preset,
         metavar="NAME",
-        help=f"the GRPO preset that continues the warm-up (rft presets lists them; default {GRPO_PRESET})",
+        help=f"the warm-up's preset (default {protocol.sft_preset})",
+    )
+    parser.add_argument(
+        "--grpo-preset",
+        default=protocol.grpo_preset,
+        metavar="NAME",
+        help=f"the GRPO preset that continues the warm-up (rft presets lists them; default "
+        f"{protocol.grpo_preset})",
     )
     parser.add_argument(
         "--grpo-set",
@@ -423,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the warm-up: GRPO continues the one an earlier results file measured (its runs under "
         "--runs-dir), with what that warm-up left of the budget; its games and the base model's are carried",
     )
-    parser.add_argument("--tag", help="names a variant's results file: results/cpu_learning-TAG.json")
+    parser.add_argument("--tag", help=f"names a variant's results file: results/{protocol.name}-TAG.json")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the runs are kept")
     parser.add_argument(
         "--base-from",
@@ -442,8 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    trained = saved_runs(args.evaluate_only) if args.evaluate_only else train_both(args)
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, protocol: Protocol = SMOLLM2) -> None:
+    trained = saved_runs(args.evaluate_only) if args.evaluate_only else train_both(args, protocol)
     folder, grpo_preset = trained.folder, trained.grpo_preset
     carried_from = args.warm_up_from or args.base_from
     if args.warm_up_from:
@@ -475,8 +502,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     metrics = evaluation["metrics"]
     base, warm, final = metrics["base"], metrics["sft"], metrics["sft+grpo"]
     worse = worse_beyond_interval(warm, final)
-    name = "cpu_learning"
-    if args.minutes != 60:
+    name = protocol.name
+    if args.minutes != protocol.minutes:
         name += f"-{args.minutes:g}min"
     if args.games != 200:
         name += f"-{args.games}games"
@@ -491,7 +518,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         # The saved runs' own settings are in the grpo_* fields; the flags may not be theirs.
         "grpo_set": None if args.evaluate_only else [f"{k}={v}" for k, v in grpo_set(args).items()],
     }
-    parent, changes = lineage(parser, args)
+    parent, changes = lineage(parser, args, protocol)
     if eval_seconds is None:  # games scored again: the times and lineage this run's file has still hold
         kept = kept_times(RESULTS / f"{name}.json", folder.name)
         if kept:
@@ -504,7 +531,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parent=parent,
         changes=changes,
         figures={
-            "model": "SmolLM2-135M-Instruct + LoRA r16 (embedded)",
+            "model": protocol.model,
             "budget_minutes": args.minutes,
             "grpo_rewards": dict(grpo_preset.rewards),
             "grpo_preset": grpo_preset.name,

@@ -246,3 +246,17 @@ def test_a_variants_lineage_is_the_file_it_carries_and_the_flags_it_changed(cpu_
         "cpu_learning.json",
         ["--grpo-preset cpu-smollm2-wordle"],
     )
+
+
+def test_the_qwen_benchmark_is_the_same_protocol_on_its_own_presets(cpu_learning):
+    import qwen_learning
+
+    protocol = qwen_learning.QWEN
+    parser = cpu_learning.build_parser(protocol)
+    reference = parser.parse_args([])
+    assert (reference.sft_preset, reference.grpo_preset) == (protocol.sft_preset, protocol.grpo_preset)
+    assert (reference.minutes, reference.own_games, reference.games) == (protocol.minutes, 0, 200)
+    for name in (protocol.sft_preset, protocol.grpo_preset):
+        assert cpu_learning.get_preset(name).model == "pypi:Qwen2.5-Coder-0.5B-Instruct"
+    variant = parser.parse_args(["--games", "100"])
+    assert cpu_learning.lineage(parser, variant, protocol) == ("qwen_learning.json", ["--games 100"])
