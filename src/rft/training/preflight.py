@@ -113,16 +113,18 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
-def measure(preset: Preset, folder: Path, progress: bool = False) -> dict[str, Any]:
-    """Train ``MEASURED_STEPS`` full-length steps of ``preset`` in ``folder``; the figures, or why
-    it ran out of memory. The run folder it trained is removed: two steps are nothing to keep."""
+def measure(
+    preset: Preset, folder: Path, progress: bool = False, steps: int = MEASURED_STEPS
+) -> dict[str, Any]:
+    """Train ``steps`` full-length steps of ``preset`` in ``folder``; the figures, or why it ran out
+    of memory. The run folder it trained is removed: two steps are nothing to keep."""
     import torch
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     started = time.monotonic()
     try:
-        result = train(full_length(preset), runs_dir=folder, progress=progress)
+        result = train(full_length(preset, steps), runs_dir=folder, progress=progress)
     except (RuntimeError, MemoryError) as error:
         if not is_out_of_memory(error):
             raise
