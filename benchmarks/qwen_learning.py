@@ -16,7 +16,7 @@ output and results field is cpu_learning.py's (see there), written to results/qw
 
 from __future__ import annotations
 
-from cpu_learning import Protocol, build_parser, run
+from _learning import Protocol, build_parser, run
 
 QWEN = Protocol(
     name="qwen_learning",

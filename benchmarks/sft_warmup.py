@@ -22,8 +22,8 @@ import json
 import time
 from pathlib import Path
 
+from _learning import OPEN_ENDED, finished_run, format_failures, stage_summary, step_seconds, warm_up
 from _results import changed_flags, write
-from cpu_learning import OPEN_ENDED, finished_run, format_failures, stage_summary, step_seconds, warm_up
 
 from rft.training.presets import apply_overrides, get_preset
 from rft.training.run import new_run_dir, read_run_config

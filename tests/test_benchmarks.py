@@ -19,11 +19,12 @@ STAGES = ("base", "sft", "sft+grpo")
 
 
 @pytest.fixture
-def cpu_learning(monkeypatch):
+def learning(monkeypatch):
+    """The learning benchmarks' shared protocol (benchmarks/_learning.py)."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
-    import cpu_learning
+    import _learning
 
-    return cpu_learning
+    return _learning
 
 
 def played(secrets: list[str], out_dir: Path, seed: int) -> dict:
@@ -32,14 +33,14 @@ def played(secrets: list[str], out_dir: Path, seed: int) -> dict:
     return evaluate(players, secrets, out_dir, progress=False)
 
 
-def results_file(path: Path, evaluation: dict, runs: str, record_secrets: bool, cpu_learning) -> Path:
+def results_file(path: Path, evaluation: dict, runs: str, record_secrets: bool, learning) -> Path:
     figures = {
         "measured_at": "2026-01-01T00:00:00+0000",
         "runs": runs,
         "games": len(evaluation["secrets"]),
         "metrics": evaluation["metrics"],
         "guess_distribution": {k: m["guess_distribution"] for k, m in evaluation["metrics"].items()},
-        "format_failures": {k: cpu_learning.format_failures(evaluation["games"][k]) for k in STAGES},
+        "format_failures": {k: learning.format_failures(evaluation["games"][k]) for k in STAGES},
     }
     if record_secrets:
         figures["held_out_secrets"] = evaluation["secrets"]
@@ -48,13 +49,13 @@ def results_file(path: Path, evaluation: dict, runs: str, record_secrets: bool, 
 
 
 @pytest.mark.parametrize("record_secrets", [True, False], ids=["recorded", "from-its-eval-json"])
-def test_carried_stages_come_from_games_on_the_same_secrets(tmp_path, cpu_learning, record_secrets):
-    secrets = held_out_secrets(4, cpu_learning.HELD_OUT_SEED)
+def test_carried_stages_come_from_games_on_the_same_secrets(tmp_path, learning, record_secrets):
+    secrets = held_out_secrets(4, learning.HELD_OUT_SEED)
     earlier = played(secrets, tmp_path / "runs" / "earlier" / "eval", seed=0)
-    results = results_file(tmp_path / "earlier.json", earlier, "earlier", record_secrets, cpu_learning)
+    results = results_file(tmp_path / "earlier.json", earlier, "earlier", record_secrets, learning)
     now = played(secrets, tmp_path / "runs" / "now" / "eval", seed=10)
 
-    merged, carried = cpu_learning.with_carried(now, results, tmp_path / "runs", ("base", "sft"))
+    merged, carried = learning.with_carried(now, results, tmp_path / "runs", ("base", "sft"))
 
     for stage in ("base", "sft"):
         assert merged["metrics"][stage]["wins"] == earlier["metrics"][stage]["wins"]
@@ -63,35 +64,35 @@ def test_carried_stages_come_from_games_on_the_same_secrets(tmp_path, cpu_learni
     assert carried["measured_at"] == "2026-01-01T00:00:00+0000"
 
 
-def test_stages_from_games_on_other_secrets_are_refused(tmp_path, cpu_learning):
+def test_stages_from_games_on_other_secrets_are_refused(tmp_path, learning):
     earlier = played(held_out_secrets(4, 1), tmp_path / "runs" / "earlier" / "eval", seed=0)
-    results = results_file(tmp_path / "earlier.json", earlier, "earlier", False, cpu_learning)
-    now = played(held_out_secrets(4, cpu_learning.HELD_OUT_SEED), tmp_path / "now", seed=0)
+    results = results_file(tmp_path / "earlier.json", earlier, "earlier", False, learning)
+    now = played(held_out_secrets(4, learning.HELD_OUT_SEED), tmp_path / "now", seed=0)
 
     with pytest.raises(ValueError, match="other secrets"):
-        cpu_learning.with_carried(now, results, tmp_path / "runs", ("base", "sft"))
+        learning.with_carried(now, results, tmp_path / "runs", ("base", "sft"))
 
 
-def test_stages_whose_secrets_cannot_be_checked_are_refused(tmp_path, cpu_learning):
-    secrets = held_out_secrets(4, cpu_learning.HELD_OUT_SEED)
+def test_stages_whose_secrets_cannot_be_checked_are_refused(tmp_path, learning):
+    secrets = held_out_secrets(4, learning.HELD_OUT_SEED)
     earlier = played(secrets, tmp_path / "elsewhere" / "eval", seed=0)
-    results = results_file(tmp_path / "earlier.json", earlier, "earlier", False, cpu_learning)
+    results = results_file(tmp_path / "earlier.json", earlier, "earlier", False, learning)
 
     with pytest.raises(FileNotFoundError, match=r"earlier\.json"):
-        cpu_learning.with_carried(earlier, results, tmp_path / "runs", ("base", "sft"))
+        learning.with_carried(earlier, results, tmp_path / "runs", ("base", "sft"))
 
 
-def test_carried_stages_get_figures_newer_than_their_file_from_its_games(tmp_path, cpu_learning):
-    secrets = held_out_secrets(4, cpu_learning.HELD_OUT_SEED)
+def test_carried_stages_get_figures_newer_than_their_file_from_its_games(tmp_path, learning):
+    secrets = held_out_secrets(4, learning.HELD_OUT_SEED)
     earlier = played(secrets, tmp_path / "runs" / "earlier" / "eval", seed=0)
-    results = results_file(tmp_path / "earlier.json", earlier, "earlier", True, cpu_learning)
+    results = results_file(tmp_path / "earlier.json", earlier, "earlier", True, learning)
     older = json.loads(results.read_text())
     for stage in STAGES:  # as a file written before the replay rate had an interval
         del older["metrics"][stage]["replayed_guess_rate_ci95"]
     results.write_text(json.dumps(older))
     now = played(secrets, tmp_path / "now", seed=10)
 
-    merged, _ = cpu_learning.with_carried(now, results, tmp_path / "runs", ("base", "sft"))
+    merged, _ = learning.with_carried(now, results, tmp_path / "runs", ("base", "sft"))
 
     assert merged["metrics"]["sft"] == earlier["metrics"]["sft"]
     assert "replayed_guess_rate_ci95" in merged["metrics"]["base"]
@@ -113,28 +114,28 @@ def rates(**counts: tuple[int, int]) -> dict:
     return metrics
 
 
-def test_grpo_is_worse_where_its_interval_lies_wholly_on_the_worse_side(cpu_learning):
+def test_grpo_is_worse_where_its_interval_lies_wholly_on_the_worse_side(learning):
     warm_up = rates(format_valid_rate=(820, 1000), replayed_guess_rate=(446, 1000))
     # More format-valid answers bought with replays: the replay rate is what is worse.
     replaying = rates(format_valid_rate=(950, 1000), replayed_guess_rate=(554, 1000))
-    assert cpu_learning.worse_beyond_interval(warm_up, replaying) == ["replayed_guess_rate"]
+    assert learning.worse_beyond_interval(warm_up, replaying) == ["replayed_guess_rate"]
     # Fewer replays is better, and overlapping intervals are no verdict either way.
     fewer_replays = rates(format_valid_rate=(820, 1000), replayed_guess_rate=(300, 1000))
-    assert cpu_learning.worse_beyond_interval(warm_up, fewer_replays) == []
+    assert learning.worse_beyond_interval(warm_up, fewer_replays) == []
     close = rates(format_valid_rate=(800, 1000), replayed_guess_rate=(460, 1000))
-    assert cpu_learning.worse_beyond_interval(warm_up, close) == []
+    assert learning.worse_beyond_interval(warm_up, close) == []
     fewer_valid = rates(format_valid_rate=(700, 1000), replayed_guess_rate=(446, 1000))
-    assert cpu_learning.worse_beyond_interval(warm_up, fewer_valid) == ["format_valid_rate"]
+    assert learning.worse_beyond_interval(warm_up, fewer_valid) == ["format_valid_rate"]
 
 
-def test_a_comparison_without_an_interval_names_what_is_missing(cpu_learning):
+def test_a_comparison_without_an_interval_names_what_is_missing(learning):
     older = rates()
     del older["rejected_repeated_rate_ci95"]
     with pytest.raises(ValueError, match="sft: no interval for rejected_repeated_rate"):
-        cpu_learning.worse_beyond_interval(older, rates())
+        learning.worse_beyond_interval(older, rates())
 
 
-def test_a_grpo_stage_counts_the_steps_whose_groups_had_rewards_to_learn_from(tmp_path, cpu_learning):
+def test_a_grpo_stage_counts_the_steps_whose_groups_had_rewards_to_learn_from(tmp_path, learning):
     from types import SimpleNamespace
 
     rows = [  # with a KL term every step has a gradient, a spread of rewards or not
@@ -144,12 +145,12 @@ def test_a_grpo_stage_counts_the_steps_whose_groups_had_rewards_to_learn_from(tm
     ]
     metrics = tmp_path / "metrics.jsonl"
     metrics.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    summary = cpu_learning.stage_summary(SimpleNamespace(metrics_path=metrics, global_step=3), 12.0)
+    summary = learning.stage_summary(SimpleNamespace(metrics_path=metrics, global_step=3), 12.0)
     assert summary["reward_first_last"] == [0.5, 0.9]
     assert (summary["steps_with_updates"], summary["steps_with_reward_spread"]) == (2, 1)
 
 
-def test_scoring_saved_games_again_keeps_the_budget_split_and_times_their_run_had(tmp_path, cpu_learning):
+def test_scoring_saved_games_again_keeps_the_budget_split_and_times_their_run_had(tmp_path, learning):
     earlier = {
         "measured_at": "2026-01-01T00:00:00+0000",
         "runs": "cpu-learning-1",
@@ -161,10 +162,10 @@ def test_scoring_saved_games_again_keeps_the_budget_split_and_times_their_run_ha
     }
     results = tmp_path / "cpu_learning-variant.json"
     results.write_text(json.dumps(earlier), encoding="utf-8")
-    kept = cpu_learning.kept_times(results, "cpu-learning-1")
+    kept = learning.kept_times(results, "cpu-learning-1")
     assert kept["sft_share"] == 0.6 and kept["stages"] == earlier["stages"]
     assert kept["games_measured_at"] == earlier["measured_at"]
-    assert cpu_learning.kept_times(results, "cpu-learning-2") is None  # another run's times are not these
+    assert learning.kept_times(results, "cpu-learning-2") is None  # another run's times are not these
 
 
 def grpo_args(
@@ -184,28 +185,28 @@ def grpo_args(
         ("own_games=many", "own_games: expected int, got 'many'"),
     ],
 )
-def test_a_wrong_grpo_setting_fails_before_the_warm_up_trains(tmp_path, cpu_learning, setting, message):
+def test_a_wrong_grpo_setting_fails_before_the_warm_up_trains(tmp_path, learning, setting, message):
     with pytest.raises(ValueError, match=message):
-        cpu_learning.train_both(grpo_args(tmp_path / "runs", setting))
+        learning.train_both(grpo_args(tmp_path / "runs", setting))
     assert not (tmp_path / "runs").exists()  # no run folder made, no step trained
 
 
-def test_an_unknown_grpo_preset_fails_before_the_warm_up_trains(tmp_path, cpu_learning):
+def test_an_unknown_grpo_preset_fails_before_the_warm_up_trains(tmp_path, learning):
     with pytest.raises(ValueError, match="unknown preset 'cpu-smollm2-wordel'"):
-        cpu_learning.train_both(grpo_args(tmp_path / "runs", preset="cpu-smollm2-wordel"))
+        learning.train_both(grpo_args(tmp_path / "runs", preset="cpu-smollm2-wordel"))
     assert not (tmp_path / "runs").exists()
 
 
-def test_grpo_settings_are_the_presets_then_the_command_lines(tmp_path, cpu_learning):
+def test_grpo_settings_are_the_presets_then_the_command_lines(tmp_path, learning):
     args = grpo_args(tmp_path, "learning_rate=2e-5", "rewards=format=1,feedback=2")
-    preset = cpu_learning.get_preset(cpu_learning.GRPO_PRESET)
-    settings = cpu_learning.grpo_settings(args, preset, "warm-up", own_rounds=1)
+    preset = learning.get_preset(learning.GRPO_PRESET)
+    settings = learning.grpo_settings(args, preset, "warm-up", own_rounds=1)
     assert settings["init_from"] == "warm-up" and "own_games" not in settings  # the preset's 48
     assert (settings["learning_rate"], settings["rewards"]) == ("2e-5", "format=1,feedback=2")
     assert settings["seed"] == preset.seed + 1  # its own games play answers past round 1
-    grpo = cpu_learning.apply_overrides(preset, settings, init_from_trained=False)
+    grpo = learning.apply_overrides(preset, settings, init_from_trained=False)
     assert (grpo.own_games, grpo.dataset.num_rows, grpo.rewards["feedback"]) == (48, 48, 2.0)
-    without = cpu_learning.grpo_settings(grpo_args(tmp_path, "own_games=0"), preset, "warm-up", own_rounds=1)
+    without = learning.grpo_settings(grpo_args(tmp_path, "own_games=0"), preset, "warm-up", own_rounds=1)
     assert "seed" not in without and without["own_games"] == "0"
 
 
@@ -229,34 +230,34 @@ def test_a_results_file_cannot_be_written_without_its_lineage(monkeypatch, tmp_p
     assert (figures["parent"], figures["changes"], figures["x"]) == ("cpu_learning.json", ["--minutes 20"], 1)
 
 
-def test_a_variants_lineage_is_the_file_it_carries_and_the_flags_it_changed(cpu_learning):
-    parser = cpu_learning.build_parser()
+def test_a_variants_lineage_is_the_file_it_carries_and_the_flags_it_changed(learning):
+    parser = learning.build_parser()
     reference = parser.parse_args([])
-    assert cpu_learning.lineage(parser, reference) == (
+    assert learning.lineage(parser, reference) == (
         None,
         "none (the reference run: the script's defaults)",
     )
     carried = ["--warm-up-from", "results/cpu_learning.json", "--tag", "kl"]
     variant = parser.parse_args([*carried, "--grpo-set", "beta=0.1", "--games", "50"])
-    parent, changes = cpu_learning.lineage(parser, variant)
+    parent, changes = learning.lineage(parser, variant)
     assert parent == "cpu_learning.json (its warm-up carried)"
     assert changes == ["--games 50", "--grpo-set beta=0.1"]  # --tag and --warm-up-from say no change
     flags_only = parser.parse_args(["--grpo-preset", "cpu-smollm2-wordle"])
-    assert cpu_learning.lineage(parser, flags_only) == (
+    assert learning.lineage(parser, flags_only) == (
         "cpu_learning.json",
         ["--grpo-preset cpu-smollm2-wordle"],
     )
 
 
-def test_the_qwen_benchmark_is_the_same_protocol_on_its_own_presets(cpu_learning):
+def test_the_qwen_benchmark_is_the_same_protocol_on_its_own_presets(learning):
     import qwen_learning
 
     protocol = qwen_learning.QWEN
-    parser = cpu_learning.build_parser(protocol)
+    parser = learning.build_parser(protocol)
     reference = parser.parse_args([])
     assert (reference.sft_preset, reference.grpo_preset) == (protocol.sft_preset, protocol.grpo_preset)
     assert (reference.minutes, reference.own_games, reference.games) == (50, 0, 100)
     for name in (protocol.sft_preset, protocol.grpo_preset):
-        assert cpu_learning.get_preset(name).model == "pypi:Qwen2.5-Coder-0.5B-Instruct"
+        assert learning.get_preset(name).model == "pypi:Qwen2.5-Coder-0.5B-Instruct"
     variant = parser.parse_args(["--games", "200"])
-    assert cpu_learning.lineage(parser, variant, protocol) == ("qwen_learning.json", ["--games 200"])
+    assert learning.lineage(parser, variant, protocol) == ("qwen_learning.json", ["--games 200"])
