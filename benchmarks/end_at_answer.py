@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _learning import finished_run
 from _results import write
-from cpu_learning import finished_run
 
 from rft.training.presets import apply_overrides, get_preset
 from rft.training.run import new_run_dir, read_metrics, train
