@@ -124,6 +124,25 @@ def test_every_warm_up_trace_fits_the_cpu_grpo_presets_completion_cap():
     assert 128 < longest <= get_preset("cpu-smollm2-wordle").trainer_args["max_completion_length"]
 
 
+def test_every_warm_up_trace_fits_the_qwen_cpu_presets_cap_in_qwens_own_tokens():
+    from dataclasses import replace
+
+    from transformers import AutoTokenizer
+
+    from rft.training.presets import get_preset
+    from rft.weights import QWEN_CODER_05B
+    from rft.wordle.solver import default_cache_dir
+
+    folder = default_cache_dir() / "models" / QWEN_CODER_05B.name
+    if not (folder / "tokenizer_config.json").is_file():
+        pytest.skip("the Qwen 0.5B is not in the cache (rft fetches it on first use)")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    warm_up = get_preset("cpu-qwen2.5-coder-0.5b-wordle-sft")
+    traces = build_trace_rows(replace(warm_up.dataset, num_rows=300), warm_up.seed, progress=False)
+    longest = max(len(tokenizer(row["completion"][0]["content"]).input_ids) + 1 for row in traces)
+    assert longest <= get_preset("cpu-qwen2.5-coder-0.5b-wordle").trainer_args["max_completion_length"]
+
+
 def test_traces_teach_the_solvers_opening(rows):
     assert {parse_completion(row["completion"]).word for row in rows if not row["history"]} == {"soare"}
 
