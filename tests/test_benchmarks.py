@@ -256,7 +256,7 @@ def test_the_qwen_benchmark_is_the_same_protocol_on_its_own_presets(learning):
     parser = learning.build_parser(protocol)
     reference = parser.parse_args([])
     assert (reference.sft_preset, reference.grpo_preset) == (protocol.sft_preset, protocol.grpo_preset)
-    assert (reference.minutes, reference.own_games, reference.games) == (50, 0, 100)
+    assert (reference.minutes, reference.own_games, reference.games) == (50, 0, 32)
     for name in (protocol.sft_preset, protocol.grpo_preset):
         assert learning.get_preset(name).model == "pypi:Qwen2.5-Coder-0.5B-Instruct"
     variant = parser.parse_args(["--games", "200"])
