@@ -176,6 +176,10 @@ def test_training_gets_the_session_left_less_a_measured_or_estimated_allowance(t
     reserve, how = preflight.after_training_seconds(tmp_path)
     assert reserve == 1.25 * 400 + preflight.AFTER_EVALUATION_SECONDS and how.startswith("measured")
     assert abs(notebook.training_time_limit(2, tmp_path) - (5400 - reserve)) < 5
+    for torn in ('{"seconds": 9', "[]"):  # a kill mid-write (before files were replaced whole), a hand edit
+        (tmp_path / "newer" / "eval").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "newer" / "eval" / "eval.json").write_text(torn)
+        assert preflight.after_training_seconds(tmp_path) == (reserve, how)  # skipped with a note
 
 
 def test_latest_finds_the_newest_unfinished_run_of_the_same_preset(tmp_path):

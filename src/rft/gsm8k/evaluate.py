@@ -7,13 +7,13 @@ module loads nothing.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from rft.files import write_json, write_text
 from rft.gsm8k.problems import Problem, build_messages, load_problems
 from rft.gsm8k.rewards import ANSWER_CLOSE, is_correct, parse_answer
 from rft.stats import intervals_overlap, overlap_verdict, wilson_interval
@@ -164,6 +164,6 @@ def write_report(result: dict[str, Any], out_dir: str | Path) -> Path:
     model card) in ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out / "eval.md").write_text(markdown_table(result), encoding="utf-8")
+    write_json(out / "eval.json", result)
+    write_text(out / "eval.md", markdown_table(result))
     return out

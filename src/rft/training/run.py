@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rft.files import write_json
 from rft.generation import EVAL_MAX_NEW_TOKENS, end_turns_after_answer
 from rft.rewarding import completion_text
 from rft.training.lock import writer_lock
@@ -153,7 +154,7 @@ def make_callbacks(run_dir: Path, recorder: SampleRecorder | None, sample_every:
             if checkpoint.is_dir():
                 save_training_args(args, checkpoint)
                 marker = {"step": state.global_step, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-                (checkpoint / CHECKPOINT_MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+                write_json(checkpoint / CHECKPOINT_MARKER, marker, indent=None)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or "train_runtime" in logs:  # the end-of-training summary is not a step
@@ -274,7 +275,7 @@ def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress
         "metrics": game_metrics(records),
         "games": [record.to_dict() for record in records],
     }
-    (run_dir / "own_games.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    write_json(run_dir / "own_games.json", summary, indent=1)
     return records
 
 
@@ -355,7 +356,7 @@ def train(
     run_dir = new_run_dir(runs_dir, preset.name)
     with writer_lock(run_dir):
         config = {"preset": redact_secrets(preset.to_dict()), "versions": versions(), "loader": policy.loader}
-        (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        write_json(run_dir / CONFIG_FILE, config)
         return _train_in(run_dir, preset, policy, None, progress, extra_callbacks, deadline)
 
 

@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rft.files import read_json, replacing, write_json, write_jsonl
 from rft.training.presets import Preset
 
 CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE, STATUS_FILE = (
@@ -136,7 +137,12 @@ def versions() -> dict[str, str]:
 
 def read_status(run_dir: Path) -> dict[str, Any] | None:
     path = Path(run_dir) / STATUS_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    status = read_json(path, "delete it and run the command again: rft writes it anew")
+    if not isinstance(status, dict):
+        raise ValueError(f"{path} is damaged (not a JSON object); delete it and run the command again")
+    return status
 
 
 def read_run_config(run_dir: Path) -> Preset:
@@ -189,7 +195,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 def _keep_lines_up_to(path: Path, step: int) -> None:
     """On resume, drop metrics and samples of steps after the checkpoint: they are trained again."""
     kept = [row for row in read_metrics(path) if row.get("step", 0) <= step]
-    path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+    write_jsonl(path, kept)  # replaced whole: a kill mid-rewrite leaves the old file, not half of it
 
 
 # Setting names whose values are credentials: never printed or written by the project.
@@ -230,7 +236,10 @@ def save_training_args(args: Any, folder: Path) -> None:
     for name, value in vars(args).items():
         if isinstance(value, str) and value:
             setattr(clean, name, REDACTED if SECRET_NAME.search(name) else redact_secrets(value))
-    torch.save(clean, folder / "training_args.bin")
+    with replacing(
+        folder / "training_args.bin"
+    ) as temporary:  # the token-bearing one is never left half-replaced
+        torch.save(clean, temporary)
 
 
 def check_writable(folder: Path) -> None:
@@ -259,5 +268,5 @@ def write_status(run_dir: Path, steps: int, max_steps: int, stopped_by_time_limi
             "resume": f'rft train --resume "{run_dir}"',
         }
     status["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    (run_dir / STATUS_FILE).write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
+    write_json(run_dir / STATUS_FILE, status)
     return status
