@@ -185,9 +185,14 @@ def test_training_gets_the_session_left_less_a_measured_or_estimated_allowance(t
 def test_latest_finds_the_newest_unfinished_run_of_the_same_preset(tmp_path):
     preset = get_preset("tiny-test")
 
-    def run(name, preset_name, checkpoint, state=None):
+    def run(name, preset_name, checkpoint, state=None, complete=True):
         folder = tmp_path / name
-        (folder / f"checkpoint-{checkpoint}").mkdir(parents=True)
+        saved = folder / f"checkpoint-{checkpoint}"
+        saved.mkdir(parents=True)
+        if complete:  # what the trainer and rft write into a checkpoint, the weights' header included
+            (saved / "trainer_state.json").write_text(json.dumps({"global_step": checkpoint}))
+            header = json.dumps({"__metadata__": {}}).encode()
+            (saved / "adapter_model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
         (folder / "config.json").write_text(json.dumps({"preset": get_preset(preset_name).to_dict()}))
         if state:
             (folder / "status.json").write_text(json.dumps({"state": state, "step": 2, "max_steps": 2}))
@@ -202,6 +207,10 @@ def test_latest_finds_the_newest_unfinished_run_of_the_same_preset(tmp_path):
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}")  # a model's config, not a run's
     assert notebook.run_to_continue("latest", tmp_path, preset) == cut_off
+    run("cut-before-its-first-checkpoint", "tiny-test", 1, complete=False)  # it can never resume
+    torn = run("torn-status", "tiny-test", 1)
+    (torn / "status.json").write_text('{"state": "sto')
+    assert notebook.run_to_continue("latest", tmp_path, preset) == cut_off  # both skipped
     assert notebook.run_to_continue(stopped, tmp_path, preset) == stopped
     assert notebook.run_to_continue(stopped, tmp_path, get_preset("tiny-test-sft")) is None
     assert notebook.run_to_continue(None, tmp_path, preset) is None

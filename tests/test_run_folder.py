@@ -246,3 +246,23 @@ def test_a_locked_run_is_refused_before_any_model_loads(stopped_run, tmp_path, m
     with pytest.raises(RunFolderLocked, match="is being written by"):
         train(resume_dir=run_dir, progress=False)
     assert [row["step"] for row in read_metrics(run_dir / "metrics.jsonl")] == [1, 2, 3]
+
+
+def test_a_run_that_dies_mid_training_says_it_was_running_not_what_an_earlier_stop_said(tmp_path):
+    """status.json is written when training starts too: a run resumed from "stopped at step 1" that
+    then crashes must not go on saying it stopped at step 1."""
+    from transformers import TrainerCallback
+
+    class Crash(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 2:
+                raise KeyboardInterrupt  # a kill, as far as the run folder can tell
+
+    preset = apply_overrides(get_preset("tiny-test"), {"max_steps": "3"})
+    first = train(preset, runs_dir=tmp_path, progress=False, extra_callbacks=[stop_after(1)])
+    assert read_status(first.run_dir)["state"] == "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        train(resume_dir=first.run_dir, progress=False, extra_callbacks=[Crash()])
+    status = read_status(first.run_dir)
+    assert (status["state"], status["from_step"]) == ("running", 1)
+    assert status["resume"] == f'rft train --resume "{first.run_dir}"'

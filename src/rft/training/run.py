@@ -39,6 +39,8 @@ from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.
     checkpoint_problem,
     checkpoints_newest_first,
     last_checkpoint,
+    last_complete_checkpoint,
+    mark_running,
     new_run_dir,
     read_metrics,
     read_run_config,
@@ -376,6 +378,7 @@ def _train_in(
     extra_callbacks: Sequence[Any],
     deadline: float | None,
 ) -> RunResult:
+    mark_running(run_dir, checkpoint_step(checkpoint)[0] if checkpoint else 0)
     limit = [] if deadline is None else [time_limit_callback(deadline)]
     trainer = build_trainer(preset, policy, run_dir, progress, [*extra_callbacks, *limit])
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

@@ -86,6 +86,11 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     return next(iter(checkpoints_newest_first(run_dir)), None)
 
 
+def last_complete_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint a run can resume from (:func:`checkpoint_problem` finds none), or None."""
+    return next((c for c in checkpoints_newest_first(run_dir) if checkpoint_problem(c) is None), None)
+
+
 def checkpoint_problem(checkpoint: Path) -> str | None:
     """Why ``checkpoint`` cannot be resumed from, or None. The trainer writes the weights, the
     optimizer and ``trainer_state.json``, then this project writes :data:`CHECKPOINT_MARKER`: a
@@ -253,6 +258,18 @@ def check_writable(folder: Path) -> None:
         probe.unlink()
     except OSError as error:
         raise ValueError(f"runs folder {folder} cannot be written: {error.strerror or error}") from None
+
+
+def mark_running(run_dir: Path, step: int) -> None:
+    """``status.json`` while a run trains: one that then dies says it was running from ``step`` and
+    how to continue, not what an earlier stop of the same run said."""
+    status = {
+        "state": "running",
+        "from_step": step,
+        "resume": f'rft train --resume "{run_dir}"',
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json(run_dir / STATUS_FILE, status)
 
 
 def write_status(run_dir: Path, steps: int, max_steps: int, stopped_by_time_limit: bool) -> dict[str, Any]:
