@@ -206,16 +206,91 @@ def write_lock(run_dir: Path, pid: int, host: str) -> Path:
     return path
 
 
+HOLDER = """
+import sys, time
+from rft.training.lock import writer_lock
+with writer_lock(sys.argv[1]):
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
 def test_a_second_writer_is_refused_while_the_first_runs(tmp_path):
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path), "60"], stdout=subprocess.PIPE, text=True
+    )
     try:
-        write_lock(tmp_path, sleeper.pid, socket.gethostname())
-        refused = pytest.raises(RunFolderLocked, match=f"process {sleeper.pid} on this machine")
+        assert holder.stdout.readline().strip() == "holding"
+        refused = pytest.raises(RunFolderLocked, match=f"process {holder.pid} on this machine")
         with refused, writer_lock(tmp_path):
             pass
+        old = time.time() - 2 * 3600
+        os.utime(tmp_path / LOCK_FILE, (old, old))  # two hours without a heartbeat: still held
+        with pytest.raises(RunFolderLocked), writer_lock(tmp_path):
+            pass
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        holder.kill()
+        holder.wait()
+    with writer_lock(tmp_path):  # killed: the OS freed its lock at once
+        pass
+
+
+RACER = """
+import sys, time
+from rft.training.lock import RunFolderLocked, writer_lock
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+try:
+    with writer_lock(sys.argv[1]):
+        print("won", flush=True)
+        time.sleep(1.0)
+except RunFolderLocked:
+    print("refused", flush=True)
+"""
+
+
+def test_writers_racing_for_a_dead_writers_lock_never_both_win(tmp_path):
+    """Four writers arrive together at a lock its dead writer left, five times over: exactly one
+    takes it each time (taking it over is one operation, not check-then-delete)."""
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    for trial in range(5):
+        folder = tmp_path / f"trial{trial}"
+        folder.mkdir()
+        write_lock(folder, int(finished.stdout), socket.gethostname())
+        start = str(time.time() + 1.5)
+        racers = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACER, str(folder), start], stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(4)
+        ]
+        outcomes = sorted(racer.communicate(timeout=60)[0].split()[-1] for racer in racers)
+        assert outcomes == ["refused", "refused", "refused", "won"], f"trial {trial}: {outcomes}"
+
+
+def test_a_lock_naming_this_very_process_is_taken_over(tmp_path, capsys):
+    """A restarted container's trainer has the pid its dead predecessor wrote into the lock."""
+    write_lock(tmp_path, os.getpid(), socket.gethostname())
+    with writer_lock(tmp_path):
+        pass
+    assert "which no longer holds it; taking the run over" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", ["", "garbage", "[1, 2]"])
+def test_an_empty_or_garbage_lock_is_taken_over_with_a_note(tmp_path, capsys, content):
+    (tmp_path / LOCK_FILE).write_text(content, encoding="utf-8")
+    with writer_lock(tmp_path) as lock:
+        assert json.loads(lock.read_text(encoding="utf-8"))["pid"] == os.getpid()
+    assert "taking the run over" in capsys.readouterr().out
+
+
+def test_a_lock_that_is_a_folder_is_one_clear_error(tmp_path):
+    (tmp_path / LOCK_FILE).mkdir()
+    with (
+        pytest.raises(RunFolderLocked, match="is a folder, not a lock file: remove it"),
+        writer_lock(tmp_path),
+    ):
+        pass
 
 
 def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capsys):
@@ -223,7 +298,7 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capsys):
     lock = write_lock(tmp_path, int(finished.stdout), socket.gethostname())
     with writer_lock(tmp_path):
         assert json.loads(lock.read_text(encoding="utf-8"))["pid"] == os.getpid()
-    assert "which no longer runs; taking the run over" in capsys.readouterr().out
+    assert "which no longer holds it; taking the run over" in capsys.readouterr().out
     assert not lock.exists()  # released
 
 
