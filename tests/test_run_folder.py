@@ -312,6 +312,17 @@ def test_a_lock_from_another_machine_holds_until_it_goes_stale(tmp_path):
         pass
 
 
+def test_rft_train_resume_on_a_locked_run_is_one_line(stopped_run, tmp_path, capsys):
+    from rft.cli import main
+
+    run_dir = copy_of(stopped_run, tmp_path)
+    write_lock(run_dir, 12345, "another-machine")
+    assert main(["train", "--resume", str(run_dir)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("rft train: error: ") and "is being written by process 12345" in error
+    assert len(error.strip().splitlines()) == 1
+
+
 def test_a_locked_run_is_refused_before_any_model_loads(stopped_run, tmp_path, monkeypatch):
     import rft.training.run as run
 

@@ -69,13 +69,19 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
         print(f"rft train: error: {error}", file=sys.stderr)
         return 2
 
-    result = train(
-        None if args.resume else preset,
-        runs_dir=args.runs_dir,
-        resume_dir=args.resume,
-        progress=not args.no_progress,
-        time_limit=time_limit,
-    )
+    from rft.training.lock import RunFolderLocked
+
+    try:
+        result = train(
+            None if args.resume else preset,
+            runs_dir=args.runs_dir,
+            resume_dir=args.resume,
+            progress=not args.no_progress,
+            time_limit=time_limit,
+        )
+    except RunFolderLocked as error:  # found before the model loads: another process trains this run
+        print(f"rft train: error: {error}", file=sys.stderr)
+        return 2
     print(f"\nrun folder:   {result.run_dir}")
     print(f"metrics:      {result.metrics_path}")
     print(f"reward curve: {result.plot_path or '(nothing logged)'}")
