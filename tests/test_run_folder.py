@@ -75,9 +75,15 @@ def test_a_token_given_as_a_setting_reaches_no_file_written_or_exported(tmp_path
         "save_steps": "1",
         "hub_token": SECRET,
         "run_name": "http://me:pw123@host/x",
+        "model_init_kwargs": json.dumps({"token": SECRET, "revision": "main"}),  # a dict-valued setting
     }
     run = train(apply_overrides(get_preset("tiny-test"), settings), runs_dir=tmp_path, progress=False)
-    assert (run.run_dir / "checkpoint-1" / "training_args.bin").is_file()  # rewritten, not dropped
+    saved = run.run_dir / "checkpoint-1" / "training_args.bin"
+    assert saved.is_file()  # kept (resume reads it), and never held the token: the trainer never had it
+    import torch
+
+    args = torch.load(saved, weights_only=False)
+    assert args.hub_token is None and args.model_init_kwargs == {"token": "<redacted>", "revision": "main"}
     export_run(run.run_dir, merged=False)
     assert (run.run_dir / "export" / "lora" / "adapter_model.safetensors").is_file()
     assert not (run.run_dir / "export" / "lora" / "training_args.bin").exists()

@@ -607,8 +607,8 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
             )
     if args.get("push_to_hub") and any(value and name.endswith("_token") for name, value in args.items()):
         raise ValueError(
-            "with push_to_hub, give the token as HF_TOKEN in the environment, not as a setting: the trainer "
-            "uploads its settings (training_args.bin) with every checkpoint, before rft can redact them"
+            "with push_to_hub, give the token as HF_TOKEN in the environment, not as a setting: rft keeps "
+            "credentials out of the trainer's settings (they are uploaded with every checkpoint)"
         )
     if preset.device == "cpu":
         for name in ("fp16", "bf16"):

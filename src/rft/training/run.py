@@ -48,8 +48,8 @@ from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.
     redact_secrets,
     resumable_checkpoint,
     safetensors_complete,
-    save_training_args,
     versions,
+    without_secrets,
     write_status,
 )
 from rft.training.trl_compat import enable_cpu_training
@@ -154,7 +154,6 @@ def make_callbacks(run_dir: Path, recorder: SampleRecorder | None, sample_every:
         def on_save(self, args, state, control, **kwargs):
             checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if checkpoint.is_dir():
-                save_training_args(args, checkpoint)
                 marker = {"step": state.global_step, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
                 write_json(checkpoint / CHECKPOINT_MARKER, marker, indent=None)
 
@@ -182,7 +181,7 @@ def build_trainer_config(
 ) -> Any:
     from rft.training.presets import trainer_config_class
 
-    settings = {"seed": preset.seed, **preset.trainer_args, "output_dir": str(run_dir)}
+    settings = {"seed": preset.seed, **without_secrets(preset.trainer_args), "output_dir": str(run_dir)}
     if not progress:
         settings["disable_tqdm"] = True
     if preset.trainer == "grpo":
@@ -385,7 +384,6 @@ def _train_in(
     steps, max_steps = trainer.state.global_step, trainer.state.max_steps
     adapter_dir = adapter_dir_of(run_dir)
     trainer.save_model(str(adapter_dir))
-    save_training_args(trainer.args, adapter_dir)
     _drop_reference_adapter(adapter_dir)
     policy.tokenizer.save_pretrained(str(adapter_dir))
     # Last: a run marked finished has its adapter. A kill before this line leaves a run that

@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rft.files import read_json, replacing, write_json, write_jsonl
+from rft.files import read_json, write_json, write_jsonl
 from rft.training.presets import Preset
 
 CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE, STATUS_FILE = (
@@ -229,22 +229,18 @@ def redact_secrets(value: Any) -> Any:
     return value
 
 
-def save_training_args(args: Any, folder: Path) -> None:
-    """Transformers pickles the whole trainer config into ``training_args.bin`` beside every
-    checkpoint and adapter, a hub token given as a setting included. This writes it again with
-    every credential replaced, so that no folder the project writes (or pushes) holds one."""
-    import copy
-
-    import torch
-
-    clean = copy.copy(args)
-    for name, value in vars(args).items():
-        if isinstance(value, str) and value:
-            setattr(clean, name, REDACTED if SECRET_NAME.search(name) else redact_secrets(value))
-    with replacing(
-        folder / "training_args.bin"
-    ) as temporary:  # the token-bearing one is never left half-replaced
-        torch.save(clean, temporary)
+def without_secrets(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The trainer's settings with every credential gone before the trainer exists. Transformers
+    pickles them into ``training_args.bin`` in every checkpoint and the adapter, and uploads them
+    with ``push_to_hub``: cleaning the files afterwards would leave a window in which a kill keeps
+    the token on disk. A top-level credential (``hub_token``) is left out, since the libraries read
+    ``HF_TOKEN`` and the like from the environment; one inside a dict-valued setting, or a password
+    in a URL, is replaced by the marker."""
+    return {
+        key: redact_secrets(value)
+        for key, value in settings.items()
+        if not (value and SECRET_NAME.search(key))
+    }
 
 
 def check_writable(folder: Path) -> None:
