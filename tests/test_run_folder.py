@@ -66,6 +66,25 @@ def test_redaction_covers_credential_names_and_passwords_in_urls():
     }
 
 
+def test_the_trainer_never_gets_a_credential_at_any_depth():
+    from rft.training.run import build_trainer_config, without_secrets
+
+    settings = {
+        "hub_token": SECRET,
+        "model_init_kwargs": {"token": SECRET, "nested": {"api_key": SECRET}, "revision": "main"},
+        "learning_rate": 1e-5,
+    }
+    assert without_secrets(settings) == {
+        "model_init_kwargs": {"token": "<redacted>", "nested": {"api_key": "<redacted>"}, "revision": "main"},
+        "learning_rate": 1e-5,
+    }
+    preset = apply_overrides(
+        get_preset("tiny-test"), {"hub_token": SECRET, "model_init_kwargs": '{"token": "x"}'}
+    )
+    config = build_trainer_config(preset, Path("unused"), [1.0, 1.0, 1.0])
+    assert config.hub_token is None and config.model_init_kwargs == {"token": "<redacted>"}
+
+
 @pytest.mark.slow
 def test_a_token_given_as_a_setting_reaches_no_file_written_or_exported(tmp_path):
     from rft.export import export_run
