@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from rft.checks import check_output
 from rft.files import write_text
 from rft.training.models import EMBEDDED_MODEL_ID, MissingDependencyError, adapter_dir_of, model_path, require
 from rft.training.run_folder import read_run_config, redact_secrets, safetensors_complete
@@ -139,6 +140,7 @@ def export_run(
         raise ValueError(f"{run_dir}: its adapter's weights are missing or cut short; nothing was exported")
     read_run_config(run_dir)  # a run folder whose config.json does not read is one line, here
     out = Path(out_dir) if out_dir is not None else run_dir / "export"
+    check_output(out)  # before the merge's minutes, not after
     written: dict[str, Any] = {}
 
     lora = out / "lora"

