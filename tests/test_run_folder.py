@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -133,6 +134,32 @@ def test_a_damaged_config_is_one_line_naming_the_file(tmp_path, text, message):
     with pytest.raises(ValueError, match=message) as error:
         read_run_config(tmp_path)
     assert str(tmp_path / "config.json") in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("lora_dropout", "0.1", "lora_dropout: expected float, got '0.1'"),
+        ("lora_target_modules", None, "lora_target_modules: expected tuple[str, ...], got None"),
+        ("rewards", {"format": "1"}, "rewards: expected Mapping[str, float]"),
+        ("max_seq_length", 1.5, "max_seq_length: expected int, got 1.5"),
+        ("end_at_answer", "yes", "end_at_answer: expected bool"),
+        ("init_from", 3, "init_from: expected str | None, got 3"),
+    ],
+)
+def test_a_hand_edited_config_of_the_wrong_type_names_the_file_and_the_field(tmp_path, field, value, message):
+    preset = get_preset("tiny-test").to_dict()
+    (tmp_path / "config.json").write_text(json.dumps({"preset": {**preset, field: value}}), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(message)) as error:
+        read_run_config(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path / 'config.json'}: ")
+
+
+def test_a_metrics_line_of_the_wrong_shape_is_named(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1}\n{"step": "two"}\n{"step": 3}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"metrics.jsonl, line 2: its step is not a whole number"):
+        read_metrics(path)
 
 
 def test_every_preset_keeps_two_checkpoints():

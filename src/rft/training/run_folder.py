@@ -167,11 +167,14 @@ def read_run_config(run_dir: Path) -> Preset:
     data["trainer_args"] = {
         key: value for key, value in (data.get("trainer_args") or {}).items() if value != REDACTED
     }
-    if data.get("init_from") and not Path(data["init_from"]).is_dir():
+    if isinstance(data.get("init_from"), str) and not Path(data["init_from"]).is_dir():
         # A finished run holds its whole adapter: it stays usable when moved or downloaded
         # without the warm-up run it started from.
         data = {**data, "init_from": None}
-    return Preset.from_dict(data)
+    try:
+        return Preset.from_dict(data)
+    except (ValueError, TypeError) as error:  # a field of the wrong type or value: name the file too
+        raise ValueError(f"{path}: {error}") from None
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -193,6 +196,11 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             raise ValueError(f"{path}, line {number}: not a JSON object; the file is damaged") from None
         if not isinstance(row, dict):
             raise ValueError(f"{path}, line {number}: not a JSON object; the file is damaged")
+        step = row.get("step", 0)
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise ValueError(
+                f"{path}, line {number}: its step is not a whole number ({step!r}); the file is damaged"
+            )
         rows.append(row)
     return rows
 
