@@ -142,3 +142,30 @@ def test_the_check_finds_an_in_place_write(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path)
     assert in_place_writes() == {("bad.py", "write_text")}
     assert os.path.exists(tmp_path / "bad.py")
+
+
+def test_results_that_cannot_be_written_where_asked_are_kept_and_said_where(tmp_path, capsys, monkeypatch):
+    """Minutes of evaluation are not lost to a disk that fills at the end: the games go to a new
+    temporary folder, and the message and the result say which."""
+    import errno
+
+    import rft.wordle.evaluate as wordle_evaluate
+    from rft.wordle.play import policy_player
+    from rft.wordle.solver import random_consistent_policy
+
+    out = tmp_path / "eval"
+    real = wordle_evaluate.write_json
+
+    def full_disk(path, data, indent=2):
+        if Path(path).parent == out:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data, indent)
+
+    monkeypatch.setattr(wordle_evaluate, "write_json", full_disk)
+    players = {"random-consistent": policy_player(random_consistent_policy, 0)}
+    result = wordle_evaluate.evaluate(players, ["crane", "slate"], out, progress=False)
+    kept = Path(result["out_dir"])
+    assert kept != out and json.loads((kept / "eval.json").read_text(encoding="utf-8"))["out_dir"] == str(
+        kept
+    )
+    assert f"they are in {kept}" in capsys.readouterr().err

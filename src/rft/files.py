@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,3 +62,22 @@ def read_json(path: str | Path, what_to_do: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is damaged ({error}); {what_to_do}") from None
+
+
+def keep_results(out_dir: str | Path, write: Callable[[Path], None]) -> Path:
+    """``write(folder)`` into ``out_dir``; where that fails after the work is done (a full disk, a
+    Drive that went away), into a new temporary folder instead, saying where: minutes of finished
+    evaluation are never thrown away for want of a place to put them. Returns the folder used."""
+    out_dir = Path(out_dir)
+    try:
+        write(out_dir)
+        return out_dir
+    except OSError as error:
+        fallback = Path(tempfile.mkdtemp(prefix="rft-results-"))
+        write(fallback)
+        print(
+            f"warning: could not write the results to {out_dir} ({error.strerror or error}); "
+            f"they are in {fallback}",
+            file=sys.stderr,
+        )
+        return fallback

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from rft.files import replacing, write_json, write_text
+from rft.files import keep_results, replacing, write_json, write_text
 from rft.generation import EVAL_MAX_NEW_TOKENS, generate_completions
 from rft.stats import intervals_overlap, overlap_verdict
 from rft.tasks import EvalRequest, PresetLike
@@ -143,10 +143,15 @@ def evaluate(
     if vs_base := versus_base(metrics):
         result["vs_base"] = vs_base
     result["games"] = {name: [g.to_dict() for g in games] for name, games in records.items()}
-    write_json(out_dir / "eval.json", result)
-    write_text(out_dir / "eval.md", markdown_table(result))
-    plot_guess_distribution(metrics, out_dir / "guesses.png")
-    plot_rates(metrics, out_dir / "rates.png")
+
+    def write(folder: Path) -> None:
+        result["out_dir"] = str(folder)
+        write_json(folder / "eval.json", result)
+        write_text(folder / "eval.md", markdown_table(result))
+        plot_guess_distribution(metrics, folder / "guesses.png")
+        plot_rates(metrics, folder / "rates.png")
+
+    keep_results(out_dir, write)
     return result
 
 
