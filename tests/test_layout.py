@@ -60,6 +60,8 @@ def test_gsm8k_borrows_nothing_from_wordle():
     assert borrowed == set()
 
 
-def test_weights_import_nothing_of_ours():
-    """Fetching and checking shipped weights sits on the bottom floor: every layer may use it."""
-    assert import_graph()["rft.weights"] == set()
+def test_the_bottom_floor_imports_nothing_of_ours():
+    """Fetching and checking shipped weights, and replacing files whole, sit on the bottom floor:
+    every layer may use them."""
+    graph = import_graph()
+    assert graph["rft.weights"] == graph["rft.files"] == set()

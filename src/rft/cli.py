@@ -69,13 +69,19 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
         print(f"rft train: error: {error}", file=sys.stderr)
         return 2
 
-    result = train(
-        None if args.resume else preset,
-        runs_dir=args.runs_dir,
-        resume_dir=args.resume,
-        progress=not args.no_progress,
-        time_limit=time_limit,
-    )
+    from rft.training.lock import RunFolderLocked
+
+    try:
+        result = train(
+            None if args.resume else preset,
+            runs_dir=args.runs_dir,
+            resume_dir=args.resume,
+            progress=not args.no_progress,
+            time_limit=time_limit,
+        )
+    except RunFolderLocked as error:  # found before the model loads: another process trains this run
+        print(f"rft train: error: {error}", file=sys.stderr)
+        return 2
     print(f"\nrun folder:   {result.run_dir}")
     print(f"metrics:      {result.metrics_path}")
     print(f"reward curve: {result.plot_path or '(nothing logged)'}")
@@ -89,19 +95,22 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from rft.checks import check_number
     from rft.training.models import check_device, model_path
     from rft.training.preflight import preflight, print_report
     from rft.training.presets import apply_overrides, get_preset
+    from rft.training.run import check_before_loading
 
     try:
         preset = apply_overrides(get_preset(args.preset), parse_overrides(extra))
         warm_up = None if args.warm_up is None else get_preset(args.warm_up)
+        if args.session_hours is not None:
+            check_number("--session-hours", args.session_hours)
         for stage in (preset, warm_up):
             if stage is not None:
                 check_device(stage)
+                check_before_loading(stage, args.runs_dir)  # trainer settings, runs folder, packages
                 model_path(stage.model)  # a shipped model: fetched and checked before measuring
-        if args.session_hours is not None and not args.session_hours > 0:
-            raise ValueError(f"--session-hours must be a positive number, got {args.session_hours}")
     except (ValueError, RuntimeError, ImportError) as error:
         print(f"rft preflight: error: {error}", file=sys.stderr)
         return 2
@@ -135,7 +144,14 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
     try:
         check_request(
-            args.model, args.adapter, args.games, args.max_new_tokens, args.temperature, args.batch_size
+            args.model,
+            args.adapter,
+            args.games,
+            args.max_new_tokens,
+            args.temperature,
+            args.batch_size,
+            args.seed,
+            args.out,
         )
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"rft eval: error: {error}", file=sys.stderr)
@@ -169,13 +185,19 @@ def _play(args: argparse.Namespace, extra: Sequence[str]) -> int:
             return 2
     if not args.model:
         raise SystemExit("rft play: give --model PRESET_OR_RUN to watch a model, or --human to play yourself")
-    from rft.loading import preset_of
+    from rft.loading import check_adapter, check_model, preset_of
     from rft.training.models import model_path
+    from rft.wordle.words import validate_word
 
-    try:
+    try:  # everything a game needs is checked before the model loads
+        check_model(args.model)
+        if args.adapter is not None:
+            check_adapter(args.adapter)
+        if args.secret is not None:
+            validate_word(args.secret, must_be_allowed=True)
         preset = preset_of(args.model)
         model_path(args.model if preset is None else preset.model)  # a shipped model: fetched now
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"rft play: error: {error}", file=sys.stderr)
         return 2
     return watch_model(args.model, adapter=args.adapter, secret=args.secret, seed=args.seed)

@@ -177,8 +177,9 @@ def training_time_limit(setting: float | str | None, runs: str | Path) -> float 
 
 def run_to_continue(resume: str | Path | None, runs: str | Path, preset: Preset) -> Path | None:
     """The run of ``preset`` that ``resume`` names: ``"latest"``, the newest unfinished one under
-    ``runs`` (stopped for time, or cut off with the session); a folder, that run; None, none."""
-    from rft.training.run import last_checkpoint, read_run_config, read_status
+    ``runs`` that has a complete checkpoint (stopped for time, or cut off with the session); a
+    folder, that run; None, none."""
+    from rft.training.run import last_complete_checkpoint, read_run_config, read_status
 
     if resume is None:
         return None
@@ -187,9 +188,15 @@ def run_to_continue(resume: str | Path | None, runs: str | Path, preset: Preset)
         return folder if read_run_config(folder).name == preset.name else None
     found = []
     for config in Path(runs).glob("**/config.json"):
-        run, checkpoint = config.parent, last_checkpoint(config.parent)
-        status = read_status(run)
-        if checkpoint is None or (status is not None and status.get("state") == "finished"):
+        run, checkpoint = config.parent, last_complete_checkpoint(config.parent)
+        if checkpoint is None:  # none yet, or only one a crash cut short: nothing to resume
+            continue
+        try:
+            status = read_status(run)
+        except ValueError as error:
+            print(f"note: skipping {run}: {error}")
+            continue
+        if status is not None and status.get("state") == "finished":
             continue
         try:
             same_preset = read_run_config(run).name == preset.name

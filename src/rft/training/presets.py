@@ -131,9 +131,44 @@ class Preset:
         unknown = sorted(set(dataset) - dataset_fields)
         if unknown:
             raise ValueError(f"unknown {dataset_class.__name__} field {unknown[0]!r} in dataset")
+        hints = typing.get_type_hints(cls)
+        for name, value in values.items():  # a hand-edited "lora_dropout": "0.1" is named, not a TypeError
+            if not _matches(value, hints[name]):
+                raise ValueError(f"{name}: expected {_describe(hints[name])}, got {value!r}")
         if "lora_target_modules" in values:
             values["lora_target_modules"] = tuple(values["lora_target_modules"])
         return validate(cls(**values, dataset=dataset_class(**dataset)))
+
+
+def _matches(value: Any, annotation: Any) -> bool:
+    """``value`` is of the type a preset field declares (JSON's types: an int is a float too)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, option) for option in args)
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation in (int, float):
+        allowed = (int,) if annotation is int else (int, float)
+        return isinstance(value, allowed) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if origin in (tuple, list):
+        return isinstance(value, (list, tuple)) and all(_matches(item, args[0]) for item in value)
+    if origin in (dict, Mapping, typing.Mapping) or annotation in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            return False
+        return not args or all(_matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+    return True
+
+
+def _describe(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "").replace("collections.abc.", "")
 
 
 # Fields older run folders name differently: their config.json still reads.
@@ -607,8 +642,8 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
             )
     if args.get("push_to_hub") and any(value and name.endswith("_token") for name, value in args.items()):
         raise ValueError(
-            "with push_to_hub, give the token as HF_TOKEN in the environment, not as a setting: the trainer "
-            "uploads its settings (training_args.bin) with every checkpoint, before rft can redact them"
+            "with push_to_hub, give the token as HF_TOKEN in the environment, not as a setting: rft keeps "
+            "credentials out of the trainer's settings (they are uploaded with every checkpoint)"
         )
     if preset.device == "cpu":
         for name in ("fp16", "bf16"):

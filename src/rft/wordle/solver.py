@@ -18,6 +18,7 @@ import numpy as np
 from platformdirs import user_cache_dir
 from tqdm.auto import tqdm
 
+from rft.files import replacing
 from rft.wordle.game import ALL_CORRECT_CODE, GuessWithFeedback, History, consistent_mask, pattern_codes
 from rft.wordle.words import allowed_words, answer_words, encode_words, validate_word
 
@@ -109,10 +110,8 @@ class PatternTable:
                 pass  # a truncated or foreign file: rebuild it below
         table = cls.build(guesses, answers, progress=progress)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(partial, "wb") as handle:
-            np.save(handle, table.codes)
-        os.replace(partial, path)  # atomic: a concurrent reader never sees half a file
+        with replacing(path) as temporary:  # a concurrent reader never sees half a file
+            np.save(temporary, table.codes)
         return table
 
     def row(self, guess: str) -> np.ndarray:
