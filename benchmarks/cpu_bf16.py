@@ -96,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="PRESET")
     args = parser.parse_args()
-    from rft.training.models import cpu_has_bf16
+    from rft.runtime import cpu_has_bf16
 
     if not cpu_has_bf16():
         sys.exit("this CPU has no native bf16 (avx512_bf16 or amx_bf16): nothing to compare")

@@ -66,8 +66,8 @@ def test_unsloth_is_imported_before_trl_transformers_and_peft(tmp_path):
         )
     )
     script = (
-        "import rft.training.models as models\n"
-        "models.cuda_available = lambda: True\n"
+        "import rft.runtime as runtime\n"
+        "runtime.cuda_available = lambda: True\n"
         "from rft.cli import main\n"
         "raise SystemExit(main(['train', '--preset', 'tiny-test', '--dry-run']))\n"
     )

@@ -6,7 +6,8 @@ import pytest
 
 from rft.cli import main, parse_overrides
 from rft.gsm8k.problems import GSM8KDatasetConfig
-from rft.training.models import MissingDependencyError, check_device, require
+from rft.runtime import MissingDependencyError, require
+from rft.training.models import check_device
 from rft.training.presets import PRESETS, Preset, apply_overrides, get_preset, validate
 from rft.training.run import last_checkpoint, new_run_dir, read_metrics, read_run_config, train
 from rft.wordle.dataset import WordleDatasetConfig
@@ -343,7 +344,7 @@ def test_resume_refuses_a_folder_without_checkpoints(tmp_path):
 
 
 def test_recipe_checks_the_grpo_stage_before_the_warm_up_trains(tmp_path):
-    from rft.training.recipe import run_recipe
+    from rft.recipe import run_recipe
 
     with pytest.raises(ValueError, match="max_steps must be a positive integer"):
         run_recipe("tiny-test-sft", "tiny-test", sft_steps=1, grpo_steps=0, runs_dir=tmp_path, progress=False)

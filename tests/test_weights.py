@@ -234,7 +234,7 @@ def test_pins_are_complete_and_distinct() -> None:
 
 
 def cached_qwen() -> Path | None:
-    from rft.wordle.solver import default_cache_dir
+    from rft.runtime import default_cache_dir
 
     folder = default_cache_dir() / "models" / QWEN_CODER_05B.name
     return folder if (folder / "config.json").is_file() else None

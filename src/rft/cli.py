@@ -120,7 +120,7 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from rft.training.recipe import run_recipe, summary
+    from rft.recipe import run_recipe, summary
 
     try:
         result = run_recipe(
@@ -357,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command not in OVERRIDE_COMMANDS:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
     if args.command in MODEL_COMMANDS:
-        from rft.training.models import import_unsloth_first
+        from rft.runtime import import_unsloth_first
 
         import_unsloth_first()
     return args.handler(args, extra)

@@ -16,8 +16,9 @@ from typing import Any
 from rft.checks import check_integer, check_number, check_output
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.loading import LoadedModel, check_adapter, check_model, load_models, preset_of
+from rft.runtime import release_memory
 from rft.tasks import EvalRequest, Task
-from rft.training.models import model_path, release_memory
+from rft.training.models import model_path
 from rft.training.presets import Preset, get_task
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from rft.checks import check_output
 from rft.files import write_text
-from rft.training.models import EMBEDDED_MODEL_ID, MissingDependencyError, adapter_dir_of, model_path, require
+from rft.runtime import MissingDependencyError, require
+from rft.training.models import EMBEDDED_MODEL_ID, adapter_dir_of, model_path
 from rft.training.run_folder import read_run_config, redact_secrets, safetensors_complete
 from rft.weights import SHIPPED_MODELS
 

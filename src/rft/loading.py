@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from rft.generation import EVAL_MAX_NEW_TOKENS
+from rft.runtime import inference_dtype, unsloth_usable
 from rft.training.models import (
     EMBEDDED_MODEL_ID,
     adapter_dir_of,
     cpu_dtype,
-    inference_dtype,
     load_unsloth_for_inference,
     model_path,
-    unsloth_usable,
 )
 from rft.training.presets import PRESETS, Preset, get_preset
 from rft.weights import SHIPPED_MODELS

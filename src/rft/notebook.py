@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from rft.training.models import cuda_available, import_unsloth_first, release_memory
+from rft.runtime import cuda_available, import_unsloth_first, release_memory
 from rft.training.preflight import after_training_seconds
 from rft.training.presets import Preset, apply_overrides, get_preset, task_rewards
 

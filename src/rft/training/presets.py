@@ -601,7 +601,7 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
         raise ValueError("lora_target_modules must name at least one module")
     task.check_settings(preset)  # raises naming the field
     check_integer("own_games", preset.own_games, minimum=0)
-    if preset.own_games and (not task.own_games or preset.init_from is None):
+    if preset.own_games and (task.play_own_games is None or preset.init_from is None):
         raise ValueError(
             "own_games is for a Wordle run with init_from (--init-from RUN): the run it continues "
             "plays the games"

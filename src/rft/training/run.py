@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from rft.files import write_json
-from rft.generation import EVAL_MAX_NEW_TOKENS, end_turns_after_answer
+from rft.generation import end_turns_after_answer
 from rft.rewarding import completion_text
+from rft.runtime import release_memory
 from rft.training.lock import writer_lock
-from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, model_path, release_memory
+from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, model_path
 from rft.training.plots import plot_training_curves
 from rft.training.presets import Preset, task_rewards
 from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.run is the public entry)
@@ -53,9 +54,6 @@ from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.
     write_status,
 )
 from rft.training.trl_compat import enable_cpu_training
-from rft.wordle.evaluate import ModelPlayer, played_with_progress
-from rft.wordle.play import GameRecord, game_metrics
-from rft.wordle.traces import own_game_secrets
 
 
 @dataclass
@@ -296,24 +294,11 @@ def time_limit_callback(deadline: float) -> Any:
     return TimeLimit()
 
 
-OWN_GAME_TOKENS = EVAL_MAX_NEW_TOKENS  # as an evaluation allows: the games are the ones it would see
-
-
-def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool) -> list[GameRecord]:
-    """``preset.own_games`` games by the model being continued, on training answers. They are kept
-    in the run folder (``own_games.json``): where the model stood before this run."""
-    player = ModelPlayer(policy.model, policy.tokenizer, preset.prompt_style, OWN_GAME_TOKENS)
-    secrets = own_game_secrets(preset.own_games, preset.seed)
-    padding_side = policy.tokenizer.padding_side  # generation pads on the left, training may not
-    started = time.monotonic()
-    records = played_with_progress("its own games", player, secrets, progress)
-    policy.tokenizer.padding_side = padding_side
-    summary = {
-        "states": sum(len(record.turns) for record in records),  # the state before each turn
-        "seconds": round(time.monotonic() - started, 1),  # they count against a time-boxed run
-        "metrics": game_metrics(records),
-        "games": [record.to_dict() for record in records],
-    }
+def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool) -> list[Any]:
+    """``preset.own_games`` games by the model being continued, played by its task. They are kept in
+    the run folder (``own_games.json``): where the model stood before this run."""
+    assert preset.task_spec.play_own_games is not None  # validate() refuses own_games otherwise
+    records, summary = preset.task_spec.play_own_games(preset, policy.model, policy.tokenizer, progress)
     write_json(run_dir / "own_games.json", summary, indent=1)
     return records
 
