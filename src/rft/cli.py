@@ -229,8 +229,21 @@ def _export(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _presets(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from rft.training.presets import PRESETS
+    from rft.training.presets import PRESETS, get_preset
 
+    if args.markdown:
+        from rft.tables import metrics_table, settings_table
+
+        print(settings_table() + "\n" + metrics_table(), end="")
+        return 0
+    if args.show:
+        try:
+            preset = get_preset(args.show)
+        except ValueError as error:
+            print(f"rft presets: error: {error}", file=sys.stderr)
+            return 2
+        print(json.dumps(preset.to_dict(), indent=2))
+        return 0
     width = max(len(name) for name in PRESETS)
     for name, preset in PRESETS.items():
         print(f"{name:<{width}}  [{preset.device}] {preset.description}")
@@ -347,6 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_export)
 
     presets = commands.add_parser("presets", help="list the presets")
+    presets.add_argument("--show", metavar="NAME", help="every setting of one preset, resolved")
+    presets.add_argument(
+        "--markdown", action="store_true", help="the README's tables: main settings, evaluation rates"
+    )
     presets.set_defaults(handler=_presets)
     return parser
 
