@@ -61,7 +61,8 @@ def generation(preset, dtype: str) -> dict:
 
 
 def training(preset_name: str, dtype: str, steps: int, out_dir: Path) -> dict:
-    from rft.training.presets import apply_overrides, get_preset
+    from rft.training.config import apply_overrides
+    from rft.training.presets import get_preset
     from rft.training.run import read_metrics, train
 
     preset = apply_overrides(

@@ -153,7 +153,7 @@ notebook.show_image(sft and sft.plot_path)
 # `samples.jsonl` in the run folder as it trains.
 
 # %%
-from rft.training.presets import apply_overrides
+from rft.training.config import apply_overrides
 
 if sft is not None:
     grpo_preset = apply_overrides(grpo_preset, {"init_from": str(sft.run_dir)})

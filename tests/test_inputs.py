@@ -9,7 +9,8 @@ import json
 import pytest
 
 from rft import cli
-from rft.training.presets import apply_overrides, get_preset
+from rft.training.config import apply_overrides
+from rft.training.presets import get_preset
 from rft.training.run import check_before_loading
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from rft.training.config import apply_overrides
 from rft.training.lock import LOCK_FILE, STALE_AFTER_SECONDS, RunFolderLocked, writer_lock
-from rft.training.presets import PRESETS, apply_overrides, get_preset
+from rft.training.presets import PRESETS, get_preset
 from rft.training.run import (
     CHECKPOINT_MARKER,
     checkpoint_problem,

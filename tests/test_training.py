@@ -7,8 +7,9 @@ import pytest
 from rft.cli import main, parse_overrides
 from rft.gsm8k.problems import GSM8KDatasetConfig
 from rft.runtime import MissingDependencyError, require
+from rft.training.config import Preset, apply_overrides, validate
 from rft.training.models import check_device
-from rft.training.presets import PRESETS, Preset, apply_overrides, get_preset, validate
+from rft.training.presets import PRESETS, get_preset
 from rft.training.run import last_checkpoint, new_run_dir, read_metrics, read_run_config, train
 from rft.wordle.dataset import WordleDatasetConfig
 
@@ -26,27 +27,15 @@ def test_every_preset_is_valid_and_survives_a_round_trip(name, tmp_path):
     assert Preset.from_dict(json.loads(json.dumps(preset.to_dict()))) == preset
 
 
-def flat_config(preset: Preset) -> dict:
-    """A preset as config.json held it before Preset.dataset: the dataset's fields among its own,
-    a GSM8K run's with Wordle's (unused) fields too, as every preset had them."""
-    old = preset.to_dict()
-    dataset = old.pop("dataset")
-    dataset.pop("split", None)
-    wordle = {"min_history": 0, "max_history": 5, "prompt_style": "full", "rejected_share": 0.0}
-    return {**old, "problems": "openai/gsm8k", **wordle, "history_players": {"solver": 1.0}, **dataset}
-
-
-def test_a_config_json_from_before_the_renames_and_removals_still_reads():
-    preset = get_preset("cpu-smollm2-wordle")
-    old = flat_config(preset)
-    old["policies"], old["use_vllm"] = old.pop("history_players"), old.pop("fast_inference")
-    old |= {"trace_guesser": "hard-solver", "own_lost_repeats": 1}  # the values every run now has
-    assert Preset.from_dict(old) == preset
-    assert Preset.from_dict(flat_config(get_preset("tiny-test-gsm8k"))) == get_preset("tiny-test-gsm8k")
-    with pytest.raises(ValueError, match="own_lost_repeats = 3: this option was removed"):
-        Preset.from_dict(old | {"own_lost_repeats": 3})
-    with pytest.raises(ValueError, match="trace_guesser = 'best-answer': this option was removed"):
-        Preset.from_dict(old | {"trace_guesser": "best-answer"})
+def test_a_config_json_with_an_unknown_or_misplaced_field_is_named():
+    """No release carried the older field names, so they are unknown fields now, like any other."""
+    preset = get_preset("cpu-smollm2-wordle").to_dict()
+    with pytest.raises(ValueError, match="unknown preset field 'use_vllm'"):
+        Preset.from_dict({**preset, "use_vllm": True})
+    with pytest.raises(ValueError, match="unknown WordleDatasetConfig field 'problems' in dataset"):
+        Preset.from_dict({**preset, "dataset": {**preset["dataset"], "problems": "x"}})
+    with pytest.raises(ValueError, match="dataset: expected an object of WordleDatasetConfig fields"):
+        Preset.from_dict({**preset, "dataset": [1]})
 
 
 def test_overrides_take_the_type_of_their_field():

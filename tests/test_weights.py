@@ -284,7 +284,8 @@ def test_cpu_dtype_is_checked_and_auto_follows_the_cpu(monkeypatch: pytest.Monke
     import torch
 
     from rft.training import models
-    from rft.training.presets import apply_overrides, get_preset
+    from rft.training.config import apply_overrides
+    from rft.training.presets import get_preset
 
     preset = get_preset("cpu-qwen2.5-coder-0.5b-wordle")
     with pytest.raises(ValueError, match="cpu_dtype must be one of"):

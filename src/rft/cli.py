@@ -34,8 +34,9 @@ def parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
 
 
 def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from rft.training.config import apply_overrides
     from rft.training.models import check_device
-    from rft.training.presets import apply_overrides, get_preset
+    from rft.training.presets import get_preset
     from rft.training.run import (
         check_before_loading,
         describe_run,
@@ -96,9 +97,10 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.checks import check_number
+    from rft.training.config import apply_overrides
     from rft.training.models import check_device, model_path
     from rft.training.preflight import preflight, print_report
-    from rft.training.presets import apply_overrides, get_preset
+    from rft.training.presets import get_preset
     from rft.training.run import check_before_loading
 
     try:

@@ -18,8 +18,8 @@ from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.loading import LoadedModel, check_adapter, check_model, load_models, preset_of
 from rft.runtime import release_memory
 from rft.tasks import EvalRequest, Task
+from rft.training.config import Preset, get_task
 from rft.training.models import model_path
-from rft.training.presets import Preset, get_task
 
 
 def task_of(model: str | Path, adapter: str | Path | None = None) -> tuple[Task, Preset | None]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.runtime import inference_dtype, unsloth_usable
+from rft.training.config import Preset
 from rft.training.models import (
     EMBEDDED_MODEL_ID,
     adapter_dir_of,
@@ -22,7 +23,7 @@ from rft.training.models import (
     load_unsloth_for_inference,
     model_path,
 )
-from rft.training.presets import PRESETS, Preset, get_preset
+from rft.training.presets import PRESETS, get_preset
 from rft.weights import SHIPPED_MODELS
 
 

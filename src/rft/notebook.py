@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from rft.runtime import cuda_available, import_unsloth_first, release_memory
+from rft.training.config import Preset, apply_overrides, task_rewards
 from rft.training.preflight import after_training_seconds
-from rft.training.presets import Preset, apply_overrides, get_preset, task_rewards
+from rft.training.presets import get_preset
 
 if TYPE_CHECKING:
     from rft.training.run import RunResult

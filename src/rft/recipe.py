@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from rft.runtime import release_memory
+from rft.training.config import Preset, apply_overrides
 from rft.training.models import check_device
-from rft.training.presets import Preset, apply_overrides, get_preset
+from rft.training.presets import get_preset
 from rft.training.run import RunResult, check_before_loading, new_run_dir, read_metrics, train
 
 

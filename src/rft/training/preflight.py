@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rft.files import write_json
-from rft.training.presets import Preset
+from rft.training.config import Preset
 from rft.training.run import new_run_dir, read_metrics, train
 
 MEASURED_STEPS = 2

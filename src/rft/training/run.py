@@ -22,10 +22,10 @@ from rft.files import write_json
 from rft.generation import end_turns_after_answer
 from rft.rewarding import completion_text
 from rft.runtime import release_memory
+from rft.training.config import Preset, task_rewards
 from rft.training.lock import writer_lock
 from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, model_path
 from rft.training.plots import plot_training_curves
-from rft.training.presets import Preset, task_rewards
 from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.run is the public entry)
     CHECKPOINT_MARKER,
     CONFIG_FILE,
@@ -177,7 +177,7 @@ def make_callbacks(run_dir: Path, recorder: SampleRecorder | None, sample_every:
 def build_trainer_config(
     preset: Preset, run_dir: Path, reward_weights: list[float] | None = None, progress: bool = True
 ) -> Any:
-    from rft.training.presets import trainer_config_class
+    from rft.training.config import trainer_config_class
 
     settings = {"seed": preset.seed, **without_secrets(preset.trainer_args), "output_dir": str(run_dir)}
     if not progress:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rft.files import read_json, write_json, write_jsonl
-from rft.training.presets import Preset
+from rft.training.config import Preset
 
 CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE, STATUS_FILE = (
     "config.json",
