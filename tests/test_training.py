@@ -362,6 +362,37 @@ def test_recipe_runs_warm_up_grpo_and_evaluates_every_stage(tmp_path, capsys):
     assert "| sft+grpo |" in printed and f"evaluation:    {folder / 'eval'}" in printed
 
 
+def test_the_recipe_keeps_its_time_limit_and_resumes_where_it_stopped(tmp_path, capsys):
+    """rft recipe --time-limit stops both stages with a checkpoint once the time is spent (each
+    trains one step); --resume latest then carries on with GRPO in the same folder, the warm-up
+    kept, and finishes, as Run all does in the next session."""
+    from rft.training.run import read_status
+
+    arguments = ["recipe", "--sft-preset", "tiny-test-sft", "--grpo-preset", "tiny-test", "--sft-steps", "3"]
+    arguments += ["--grpo-steps", "2", "--eval-games", "0", "--runs-dir", str(tmp_path), "--no-progress"]
+    assert main([*arguments, "--time-limit", "1s"]) == 0
+    (folder,) = tmp_path.glob("recipe-*")
+    (sft,) = folder.glob("tiny-test-sft-*")
+    (grpo,) = folder.glob("tiny-test-2*")
+    assert (read_status(sft)["state"], read_status(sft)["step"]) == ("stopped", 1)
+    assert (read_status(grpo)["state"], read_status(grpo)["step"]) == ("stopped", 1)
+    assert main([*arguments, "--resume", "latest"]) == 0
+    assert list(tmp_path.glob("recipe-*")) == [folder] and list(folder.glob("tiny-test-2*")) == [grpo]
+    assert (read_status(grpo)["state"], read_status(grpo)["step"]) == ("finished", 2)
+    assert read_status(sft)["state"] == "stopped"  # GRPO was under way: the warm-up is not trained again
+    assert f"Continuing {grpo} from its last checkpoint." in capsys.readouterr().out
+
+
+def test_rft_train_resume_latest_finds_the_newest_unfinished_run_of_the_preset(tmp_path, capsys):
+    assert main(["train", "--preset", "tiny-test", "--resume", "latest", "--runs-dir", str(tmp_path)]) == 2
+    assert "no unfinished run of tiny-test with a complete checkpoint" in capsys.readouterr().err
+    arguments = ["train", "--preset", "tiny-test", "--runs-dir", str(tmp_path), "--no-progress"]
+    assert main([*arguments, "--max_steps", "2", "--time-limit", "1s"]) == 0
+    assert main([*arguments, "--resume", "latest"]) == 0
+    printed = capsys.readouterr().out
+    assert "steps:        2" in printed and "stopped:" not in printed.split("steps:        2")[-1]
+
+
 @pytest.mark.slow
 def test_export_writes_lora_merged_model_and_card_and_needs_a_token_to_push(tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM

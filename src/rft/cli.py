@@ -43,12 +43,25 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
         parse_duration,
         read_run_config,
         resumable_checkpoint,
+        run_to_continue,
         train,
     )
 
     # Everything that can be wrong with the request is found here, before any model loads;
     # errors from training itself keep their traceback.
     try:
+        if args.resume is not None and str(args.resume) == "latest":
+            if not args.preset or extra:
+                raise ValueError(
+                    "--resume latest continues the newest unfinished run of --preset NAME under "
+                    "--runs-dir, with its saved settings: give --preset and no overrides"
+                )
+            found = run_to_continue("latest", args.runs_dir, get_preset(args.preset))
+            if found is None:
+                raise FileNotFoundError(
+                    f"no unfinished run of {args.preset} with a complete checkpoint under {args.runs_dir}"
+                )
+            args.resume, args.preset = found, None
         if args.resume:
             if args.preset or extra:
                 raise ValueError(
@@ -123,19 +136,25 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.recipe import run_recipe, summary
+    from rft.training.run import parse_duration
 
+    grpo_preset = args.preset or args.grpo_preset
+    sft_preset = None if args.no_warm_up else (f"{args.preset}-sft" if args.preset else args.sft_preset)
     try:
+        time_limit = None if args.time_limit is None else parse_duration(args.time_limit)
         result = run_recipe(
-            args.sft_preset,
-            args.grpo_preset,
+            sft_preset,
+            grpo_preset,
             args.sft_steps,
             args.grpo_steps,
             args.runs_dir,
             not args.no_progress,
             eval_games=args.eval_games,
+            resume=args.resume,
+            time_limit=time_limit,
         )
     except (ValueError, RuntimeError, ImportError) as error:  # raised before training starts
-        print(f"rft demo: error: {error}", file=sys.stderr)
+        print(f"rft {args.command}: error: {error}", file=sys.stderr)
         return 2
     print("\n" + summary(result))
     return 0
@@ -253,7 +272,7 @@ def _presets(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 # The commands that load a model: on a GPU, Unsloth is imported before anything imports TRL.
-MODEL_COMMANDS = ("train", "preflight", "demo", "eval", "play", "export")
+MODEL_COMMANDS = ("train", "preflight", "demo", "recipe", "eval", "play", "export")
 # The commands that take preset and trainer settings after their own arguments.
 OVERRIDE_COMMANDS = ("train", "preflight")
 
@@ -269,7 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--max_steps 10, --learning_rate 1e-5, --rewards format=1,guess_value=2, any GRPOConfig field.",
     )
     train.add_argument("--preset", help="a name from `rft presets`")
-    train.add_argument("--resume", type=Path, help="a run folder to continue from its last checkpoint")
+    train.add_argument(
+        "--resume",
+        type=Path,
+        help='a run folder to continue from its last checkpoint; "latest" with --preset: the newest '
+        "unfinished run of that preset",
+    )
     train.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where new run folders go")
     train.add_argument(
         "--time-limit",
@@ -300,20 +324,37 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-progress", action="store_true")
     check.set_defaults(handler=_preflight)
 
-    demo = commands.add_parser(
-        "demo",
-        help="the whole recipe: SFT warm-up on solver traces, GRPO, evaluation",
-        description="Supervised warm-up on solver traces, GRPO continuing the same adapter, then "
-        "held-out games for the base model, the warm-up and the result beside the baselines.",
-    )
-    demo.add_argument("--sft-preset", default="cpu-smollm2-wordle-sft")
-    demo.add_argument("--grpo-preset", default="cpu-smollm2-wordle")
-    demo.add_argument("--sft-steps", type=int, help="override the SFT preset's max_steps")
-    demo.add_argument("--grpo-steps", type=int, help="override the GRPO preset's max_steps")
-    demo.add_argument("--eval-games", type=int, default=16, help="held-out games per player (0: skip)")
-    demo.add_argument("--runs-dir", type=Path, default=Path("runs"))
-    demo.add_argument("--no-progress", action="store_true")
-    demo.set_defaults(handler=_demo)
+    # One recipe, two doors: `rft demo` (the CPU demo's presets, 16 games) and `rft recipe` (any
+    # preset, 100 games), which does on a command line what notebook 01's Run all does.
+    for name, games, what in (
+        ("demo", 16, "the whole recipe on the demo's CPU presets"),
+        ("recipe", 100, "the whole recipe on any preset, as notebook 01 runs it"),
+    ):
+        recipe = commands.add_parser(
+            name,
+            help=f"{what}: SFT warm-up on solver traces, GRPO, evaluation",
+            description="Supervised warm-up on solver traces, GRPO continuing the same adapter, then "
+            "held-out games for the base model, the warm-up and the result beside the baselines.",
+        )
+        recipe.add_argument("--preset", help="a GRPO preset; its warm-up is PRESET-sft")
+        recipe.add_argument("--sft-preset", default="cpu-smollm2-wordle-sft", help=argparse.SUPPRESS)
+        recipe.add_argument("--grpo-preset", default="cpu-smollm2-wordle", help=argparse.SUPPRESS)
+        recipe.add_argument("--no-warm-up", action="store_true", help="GRPO from the base model")
+        recipe.add_argument("--sft-steps", type=int, help="override the SFT preset's max_steps")
+        recipe.add_argument("--grpo-steps", type=int, help="override the GRPO preset's max_steps")
+        recipe.add_argument(
+            "--eval-games", type=int, default=games, help="held-out games per player (0: skip)"
+        )
+        recipe.add_argument(
+            "--resume",
+            help='"latest": carry on with the newest unfinished run of these presets; or a run folder',
+        )
+        recipe.add_argument(
+            "--time-limit", help="both training stages together, e.g. 3h10m; each stops with a checkpoint"
+        )
+        recipe.add_argument("--runs-dir", type=Path, default=Path("runs"))
+        recipe.add_argument("--no-progress", action="store_true")
+        recipe.set_defaults(handler=_demo)
 
     evaluation = commands.add_parser(
         "eval",

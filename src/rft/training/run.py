@@ -41,6 +41,7 @@ from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.
     checkpoints_newest_first,
     last_checkpoint,
     last_complete_checkpoint,
+    latest_run,
     mark_running,
     new_run_dir,
     read_metrics,
@@ -48,6 +49,8 @@ from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.
     read_status,
     redact_secrets,
     resumable_checkpoint,
+    run_to_continue,
+    runs_under,
     safetensors_complete,
     versions,
     without_secrets,
@@ -64,6 +67,20 @@ class RunResult:
     plot_path: Path | None
     global_step: int
     status: dict[str, Any] | None = None  # what status.json says: finished, or stopped and how to resume
+
+
+def read_run_result(run_dir: Path) -> RunResult:
+    """A run folder that trained earlier, as :func:`train` returned it then."""
+    steps = max((row["step"] for row in read_metrics(run_dir / METRICS_FILE)), default=0)
+    plot = run_dir / PLOT_FILE
+    return RunResult(
+        run_dir,
+        adapter_dir_of(run_dir),
+        run_dir / METRICS_FILE,
+        plot if plot.is_file() else None,
+        steps,
+        read_status(run_dir),
+    )
 
 
 # ---------------------------------------------------------------------------------------------

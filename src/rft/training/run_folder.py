@@ -177,6 +177,54 @@ def read_run_config(run_dir: Path) -> Preset:
         raise ValueError(f"{path}: {error}") from None
 
 
+def runs_under(folder: str | Path) -> list[tuple[Path, Preset]]:
+    """Every run folder under ``folder`` (a recipe's two stages too), with its preset, in one scan.
+    A folder whose ``config.json`` is not a run's (a model's own, an unreadable one) is skipped."""
+    found = []
+    for config in sorted(Path(folder).glob("**/config.json")):
+        try:
+            found.append((config.parent, read_run_config(config.parent)))
+        except (ValueError, FileNotFoundError):
+            continue
+    return found
+
+
+def run_to_continue(resume: str | Path | None, runs: str | Path, preset: Preset) -> Path | None:
+    """The run of ``preset`` that ``resume`` names: ``"latest"``, the newest unfinished one under
+    ``runs`` that has a complete checkpoint (stopped for time, or cut off with its session); a
+    folder, that run when it trained the same preset; None, none."""
+    if resume is None:
+        return None
+    if str(resume) != "latest":
+        folder = Path(resume)
+        return folder if read_run_config(folder).name == preset.name else None
+    found = []
+    for run, config in runs_under(runs):
+        checkpoint = last_complete_checkpoint(run)
+        if config.name != preset.name or checkpoint is None:  # none, or only one a crash cut short
+            continue
+        try:
+            status = read_status(run)
+        except ValueError as error:
+            print(f"note: skipping {run}: {error}")
+            continue
+        if status is None or status.get("state") != "finished":
+            found.append((checkpoint.stat().st_mtime, run))
+    return max(found)[1] if found else None
+
+
+def latest_run(folder: str | Path, task: str | None = None) -> Path | None:
+    """The newest finished GRPO run under ``folder`` (recipes searched too), not a warm-up."""
+    found = [
+        run
+        for run, preset in runs_under(folder)
+        if (run / "adapter" / "adapter_config.json").is_file()
+        and preset.trainer == "grpo"
+        and task in (None, preset.task)
+    ]
+    return max(found, key=lambda run: (run / "adapter").stat().st_mtime, default=None)
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The rows of a run's ``.jsonl`` file. A kill in the middle of a write leaves a torn last line:
     it is dropped with a note (its step is trained again on resume). A bad line anywhere else means
