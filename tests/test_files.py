@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rft.files import read_json, replacing, write_json, write_jsonl, write_text
+from rft.files import read_json, replace_text, replacing, write_json, write_jsonl
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "rft"
 OLD = [{"step": step, "reward": 0.5} for step in range(1, 2001)]
@@ -54,7 +54,7 @@ def test_a_finished_rewrite_replaces_the_file_and_leaves_no_temporary(tmp_path: 
 
 
 def test_an_error_while_writing_keeps_the_old_file_and_removes_the_temporary(tmp_path: Path) -> None:
-    path = write_text(tmp_path / "eval.md", "old")
+    path = replace_text(tmp_path / "eval.md", "old")
     with pytest.raises(RuntimeError), replacing(path) as temporary:
         temporary.write_text("half", encoding="utf-8")
         raise RuntimeError("killed")
@@ -118,7 +118,7 @@ def in_place_writes() -> set[tuple[str, str]]:
                 continue
             name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
             if isinstance(node.func, ast.Name) and name != "open":
-                continue  # rft.files' own write_text and write_json, called by name
+                continue  # rft.files' own replace_text and write_json, called by name
             if name == "open":
                 modes = [
                     a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rft.checks import check_output
-from rft.files import write_text
+from rft.files import replace_text
 from rft.runtime import MissingDependencyError, require
 from rft.training.models import EMBEDDED_MODEL_ID, adapter_dir_of, model_path
 from rft.training.run_folder import read_run_config, redact_secrets, safetensors_complete
@@ -147,7 +147,7 @@ def export_run(
     lora = out / "lora"
     # training_args.bin is the trainer's pickled config: of no use to whoever loads the adapter.
     shutil.copytree(adapter, lora, dirs_exist_ok=True, ignore=shutil.ignore_patterns("training_args.bin"))
-    write_text(lora / "README.md", model_card(run_dir, push_to))
+    replace_text(lora / "README.md", model_card(run_dir, push_to))
     written["lora"] = lora
 
     if merged or gguf_quantization:
@@ -160,7 +160,7 @@ def export_run(
         model.save_pretrained(merged_dir)
         tokenizer.save_pretrained(merged_dir)
         merged_repo = f"{push_to}-merged" if push_to else None
-        write_text(merged_dir / "README.md", model_card(run_dir, merged_repo, merged=True))
+        replace_text(merged_dir / "README.md", model_card(run_dir, merged_repo, merged=True))
         written["merged"] = merged_dir
         if gguf_quantization:
             written["gguf"] = _export_gguf(merged_dir, out / "model", gguf_quantization)

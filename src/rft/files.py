@@ -38,7 +38,7 @@ def replacing(path: str | Path) -> Iterator[Path]:
         raise
 
 
-def write_text(path: str | Path, text: str) -> Path:
+def replace_text(path: str | Path, text: str) -> Path:
     """``path`` replaced whole by ``text`` (UTF-8)."""
     with replacing(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
@@ -47,12 +47,12 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def write_json(path: str | Path, data: Any, indent: int | None = 2) -> Path:
     """``path`` replaced whole by ``data`` as JSON, with a trailing newline."""
-    return write_text(path, json.dumps(data, indent=indent) + "\n")
+    return replace_text(path, json.dumps(data, indent=indent) + "\n")
 
 
 def write_jsonl(path: str | Path, rows: list[dict[str, Any]]) -> Path:
     """``path`` replaced whole by one JSON object a line."""
-    return write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
+    return replace_text(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
 def read_json(path: str | Path, what_to_do: str) -> Any:

@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from rft.files import keep_results, write_json, write_text
+from rft.files import keep_results, replace_text, write_json
 from rft.gsm8k.problems import Problem, build_messages, load_problems
 from rft.gsm8k.rewards import ANSWER_CLOSE, is_correct, parse_answer
 from rft.stats import intervals_overlap, overlap_verdict, wilson_interval
@@ -168,6 +168,6 @@ def write_report(result: dict[str, Any], out_dir: str | Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         result["out_dir"] = str(folder)
         write_json(folder / "eval.json", result)
-        write_text(folder / "eval.md", markdown_table(result))
+        replace_text(folder / "eval.md", markdown_table(result))
 
     return keep_results(out_dir, write)

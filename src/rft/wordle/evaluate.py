@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from rft.files import keep_results, replacing, write_json, write_text
+from rft.files import keep_results, replace_text, replacing, write_json
 from rft.generation import EVAL_MAX_NEW_TOKENS, generate_completions
 from rft.stats import intervals_overlap, overlap_verdict
 from rft.tasks import EvalRequest, PresetLike
@@ -147,7 +147,7 @@ def evaluate(
     def write(folder: Path) -> None:
         result["out_dir"] = str(folder)
         write_json(folder / "eval.json", result)
-        write_text(folder / "eval.md", markdown_table(result))
+        replace_text(folder / "eval.md", markdown_table(result))
         plot_guess_distribution(metrics, folder / "guesses.png")
         plot_rates(metrics, folder / "rates.png")
 
