@@ -55,7 +55,7 @@ lint: $(STAMP)
 # Every test, the slow ones too (they fit in a few minutes on 2 cores); then the training,
 # recipe and notebook tests again under the version set GPU users install.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=10
 	$(MAKE) test-gpu-set
 
 test-gpu-set: $(GPU_SET_STAMP)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -77,6 +79,12 @@ def commands(gpu: bool, torch: str | None, editable: bool, python: str = sys.exe
     return steps
 
 
+def shell_line(command: list[str]) -> str:
+    """The command as a line that pastes into this system's shell: a path with a space or a
+    requirement like ``datasets>=4.0,<5`` quoted."""
+    return subprocess.list2cmdline(command) if os.name == "nt" else shlex.join(command)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     found = parser.add_mutually_exclusive_group()
@@ -90,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     gpu = args.gpu or (not args.cpu and has_gpu())
     print(f"Installing the {'GPU' if gpu else 'CPU'} version set of the recipe from {HERE}", flush=True)
     for command in commands(gpu, args.torch, args.editable):
-        print("$", " ".join(command), flush=True)
+        print("$", shell_line(command), flush=True)
         if not args.dry_run:
             subprocess.run([*command, "--quiet"], check=True)
     return 0

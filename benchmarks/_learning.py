@@ -13,9 +13,10 @@ from pathlib import Path
 
 from _results import RESULTS, changed_flags, write
 
+from rft.recipe import RecipeResult, evaluate_stages
+from rft.training.config import Preset, apply_overrides
 from rft.training.models import adapter_dir_of
-from rft.training.presets import Preset, apply_overrides, get_preset
-from rft.training.recipe import RecipeResult, evaluate_stages
+from rft.training.presets import get_preset
 from rft.training.run import RunResult, new_run_dir, read_metrics, read_run_config, train
 from rft.wordle.evaluate import plot_rates, versus_base
 from rft.wordle.play import GameRecord, game_metrics

@@ -11,6 +11,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from rft.files import write_json
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -63,7 +65,7 @@ def write(name: str, figures: dict[str, Any], *, parent: str | None, changes: st
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     payload = stamped(name, figures, parent=parent, changes=changes)
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    write_json(path, payload)  # replaced whole: a benchmark killed while writing keeps the old file
     print(json.dumps(figures, indent=2))
     print(f"written to {path}")
     return path

@@ -61,7 +61,8 @@ def generation(preset, dtype: str) -> dict:
 
 
 def training(preset_name: str, dtype: str, steps: int, out_dir: Path) -> dict:
-    from rft.training.presets import apply_overrides, get_preset
+    from rft.training.config import apply_overrides
+    from rft.training.presets import get_preset
     from rft.training.run import read_metrics, train
 
     preset = apply_overrides(
@@ -96,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="PRESET")
     args = parser.parse_args()
-    from rft.training.models import cpu_has_bf16
+    from rft.runtime import cpu_has_bf16
 
     if not cpu_has_bf16():
         sys.exit("this CPU has no native bf16 (avx512_bf16 or amx_bf16): nothing to compare")

@@ -29,7 +29,8 @@ from typing import Any
 from _learning import finished_run
 from _results import write
 
-from rft.training.presets import apply_overrides, get_preset
+from rft.training.config import apply_overrides
+from rft.training.presets import get_preset
 from rft.training.run import new_run_dir, read_metrics, train
 
 VARIANTS: dict[str, dict[str, Any]] = {

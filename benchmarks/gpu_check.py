@@ -333,8 +333,9 @@ def check_preset(
     completions forced to full length. Beyond ``overrides``, what the machine forces: bitsandbytes'
     8-bit Adam needs bitsandbytes, and vLLM sizes its pool on the GPU's whole memory, so its share is
     scaled by the cap's (``memory_share``). Returns the preset and the generation_kwargs it got."""
+    from rft.training.config import apply_overrides
     from rft.training.preflight import full_length
-    from rft.training.presets import apply_overrides, get_preset
+    from rft.training.presets import get_preset
 
     preset = apply_overrides(get_preset(name), overrides)
     extra: dict[str, Any] = {}

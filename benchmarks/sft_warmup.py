@@ -25,7 +25,8 @@ from pathlib import Path
 from _learning import OPEN_ENDED, finished_run, format_failures, stage_summary, step_seconds, warm_up
 from _results import changed_flags, write
 
-from rft.training.presets import apply_overrides, get_preset
+from rft.training.config import apply_overrides
+from rft.training.presets import get_preset
 from rft.training.run import new_run_dir, read_run_config
 
 BOOKKEEPING = ("--label", "--runs-dir", "--evaluate-only")  # flags that change no figure

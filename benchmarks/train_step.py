@@ -36,7 +36,8 @@ def timing_callback(times: list[float]):
 
 
 def run_child(which: str, out_dir: Path) -> dict:
-    from rft.training.presets import apply_overrides, get_preset
+    from rft.training.config import apply_overrides
+    from rft.training.presets import get_preset
 
     preset = apply_overrides(get_preset("cpu-smollm2-wordle"), SETTINGS)
     times: list[float] = []

@@ -75,7 +75,7 @@ GGUF = None  # e.g. "q4_k_m" for llama.cpp / Ollama (GPU, Unsloth)
 PUSH_TO = None  # e.g. "your-name/wordle-qwen2.5-3b" (private repo)
 
 # %%
-from rft import notebook
+from rft import notebook, recipe
 from rft.evaluate import evaluate_model, markdown_table
 from rft.export import export_run
 from rft.loading import load_models
@@ -85,6 +85,7 @@ notebook.prepare()
 RUNS = notebook.runs_dir(RUNS_DIR)
 sft_preset = notebook.pick_preset(PRESET + "-sft", smoke="tiny-test-sft", max_steps=SFT_STEPS)
 grpo_preset = notebook.pick_preset(PRESET, smoke="tiny-test", max_steps=GRPO_STEPS)
+plan = recipe.plan_recipe(sft_preset if WARM_UP else None, grpo_preset, RUNS)  # both checked now
 print(grpo_preset.description)
 
 # %% [markdown]
@@ -141,9 +142,7 @@ if PREFLIGHT:
 # the clues, then a guess that fits them. The loss is on the answer only.
 
 # %%
-sft = None
-if WARM_UP and notebook.run_to_continue(RESUME, RUNS, grpo_preset) is None:  # else GRPO carries on
-    sft = notebook.train_or_continue(sft_preset, RUNS, RESUME, SESSION_HOURS)
+sft = notebook.warm_up(plan, RESUME, SESSION_HOURS)  # skipped when GRPO is already under way
 notebook.show_image(sft and sft.plot_path)
 
 # %% [markdown]
@@ -153,11 +152,7 @@ notebook.show_image(sft and sft.plot_path)
 # `samples.jsonl` in the run folder as it trains.
 
 # %%
-from rft.training.presets import apply_overrides
-
-if sft is not None:
-    grpo_preset = apply_overrides(grpo_preset, {"init_from": str(sft.run_dir)})
-grpo = notebook.train_or_continue(grpo_preset, RUNS, RESUME, SESSION_HOURS)
+grpo = notebook.reinforce(plan, sft, RESUME, SESSION_HOURS)  # continues the warm-up's adapter
 print("run folder:", grpo.run_dir)
 notebook.show_image(grpo.plot_path)
 

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from rft.generation import EndAfterAnswer, end_turns_after_answer, eos_token_ids, generate_completions
+from rft.training.config import TASKS, apply_overrides
 from rft.training.models import embedded_model_dir, load_tiny
-from rft.training.presets import TASKS, apply_overrides, get_preset
+from rft.training.presets import get_preset
 from rft.training.run import read_metrics, train
 
 

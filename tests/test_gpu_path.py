@@ -13,7 +13,8 @@ from rich.console import Console
 
 from rft import cli
 from rft.generation import EVAL_MAX_NEW_TOKENS
-from rft.training.presets import PRESETS, Preset, apply_overrides, get_preset
+from rft.training.config import apply_overrides
+from rft.training.presets import PRESETS, get_preset
 
 
 def dry_run(capsys, *arguments: str) -> dict:
@@ -44,13 +45,10 @@ def test_dry_run_of_a_warm_up_shows_the_sft_config(capsys):
     assert described["trainer_config"]["max_steps"] == get_preset("tiny-test-sft").trainer_args["max_steps"]
 
 
-def test_fast_inference_is_unsloths_and_old_run_folders_still_read():
+def test_fast_inference_is_unsloths():
     with pytest.raises(ValueError, match=r"fast_inference .* needs loader 'unsloth'"):
         apply_overrides(get_preset("cpu-smollm2-wordle"), {"fast_inference": "true"})
     assert apply_overrides(get_preset("t4-qwen2.5-3b-wordle"), {"fast_inference": "true"}).fast_inference
-    written_before = {**get_preset("t4-qwen2.5-3b-wordle").to_dict(), "use_vllm": True}
-    del written_before["fast_inference"]
-    assert Preset.from_dict(written_before).fast_inference is True
 
 
 def test_unsloth_is_imported_before_trl_transformers_and_peft(tmp_path):
@@ -66,8 +64,8 @@ def test_unsloth_is_imported_before_trl_transformers_and_peft(tmp_path):
         )
     )
     script = (
-        "import rft.training.models as models\n"
-        "models.cuda_available = lambda: True\n"
+        "import rft.runtime as runtime\n"
+        "runtime.cuda_available = lambda: True\n"
         "from rft.cli import main\n"
         "raise SystemExit(main(['train', '--preset', 'tiny-test', '--dry-run']))\n"
     )

@@ -42,6 +42,13 @@ def test_gold_answers_and_bad_files_are_named(tmp_path):
         gold_answer("the answer is 4")
     with pytest.raises(ValueError, match="is not a number"):
         gold_answer("#### four")
+    for unreadable in ("nan", "inf", "-inf", "1,2,3", "1e5"):  # no completion could be paid for these
+        with pytest.raises(ValueError, match=f"'#### {unreadable}' is not a number as the rewards read one"):
+            gold_answer(f"#### {unreadable}")
+    bad_gold = tmp_path / "gold.jsonl"
+    bad_gold.write_text(json.dumps({"question": "q", "answer": "#### nan"}) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"gold\.jsonl line 1: '#### nan'"):
+        read_jsonl(bad_gold)
     bad = tmp_path / "bad.jsonl"
     good = json.dumps({"question": "1+1?", "answer": "1+1=2\n#### 2"})
     bad.write_text(good + "\n\n" + json.dumps({"question": "2+2?"}) + "\n", encoding="utf-8")

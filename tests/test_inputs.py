@@ -9,7 +9,8 @@ import json
 import pytest
 
 from rft import cli
-from rft.training.presets import apply_overrides, get_preset
+from rft.training.config import apply_overrides
+from rft.training.presets import get_preset
 from rft.training.run import check_before_loading
 
 
@@ -172,3 +173,99 @@ def test_a_failed_push_keeps_and_reports_the_local_export(tmp_path, capsys, monk
     assert "pushing to someone/tiny failed" in captured.err and "local export above is kept" in captured.err
     assert str(run.run_dir / "export" / "lora") in captured.out
     assert (run.run_dir / "export" / "lora" / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (["--report_to", "trackio"], "report_to trackio: the package 'trackio' is not installed"),
+        (["--optim", "adamw_8bit"], "optim adamw_8bit: bitsandbytes' optimizers need a CUDA GPU"),
+        (["--use_vllm", "true"], "use_vllm: vLLM is not installed"),
+    ],
+)
+def test_a_setting_naming_a_missing_package_or_device_is_one_line(
+    no_model_loads, capsys, tmp_path, monkeypatch, setting, message
+):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    missing = {"trackio", "vllm"}
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in missing else real(name, *a)
+    )
+    runs = tmp_path / "runs"
+    err = one_line_error(capsys, ["train", "--preset", "tiny-test", "--runs-dir", str(runs), *setting])
+    assert message in err and not runs.exists()
+    err = one_line_error(capsys, ["preflight", "--preset", "tiny-test", "--runs-dir", str(runs), *setting])
+    assert message in err and not runs.exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--lr_scheduler_type", "bogus"], "not a valid SchedulerType"),
+        (["--session-hours", "inf"], "--session-hours must be a positive number, got inf"),
+        (["--session-hours", "0"], "--session-hours must be a positive number"),
+    ],
+)
+def test_preflight_checks_everything_before_it_measures(no_model_loads, capsys, tmp_path, arguments, message):
+    runs = tmp_path / "runs"
+    err = one_line_error(capsys, ["preflight", "--preset", "tiny-test", "--runs-dir", str(runs), *arguments])
+    assert message in err and not runs.exists()
+
+
+def test_preflight_refuses_a_runs_folder_it_cannot_write(no_model_loads, capsys, tmp_path):
+    runs = tmp_path / "runs"
+    runs.write_text("", encoding="utf-8")
+    err = one_line_error(capsys, ["preflight", "--preset", "tiny-test", "--runs-dir", str(runs)])
+    assert "is a file, not a folder" in err
+
+
+def test_eval_and_export_check_their_output_and_seed_first(no_model_loads, capsys, tmp_path):
+    taken = tmp_path / "a-file"
+    taken.write_text("", encoding="utf-8")
+    base = ["eval", "--model", "tiny-test", "--games", "2"]
+    err = one_line_error(capsys, [*base, "--out", str(taken)])
+    assert err.startswith("rft eval: error: --out ") and "is a file, not a folder" in err
+    err = one_line_error(capsys, [*base, "--out", str(taken / "below")])
+    assert "is a file, so the folder cannot be made" in err
+    assert "seed must be a whole number >= 0, got -1" in one_line_error(capsys, [*base, "--seed", "-1"])
+    run = tmp_path / "run"
+    (run / "adapter").mkdir(parents=True)
+    (run / "adapter" / "adapter_config.json").write_text("{}", encoding="utf-8")
+    header = json.dumps({"__metadata__": {}}).encode()
+    (run / "adapter" / "adapter_model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    (run / "config.json").write_text(
+        json.dumps({"preset": get_preset("tiny-test").to_dict()}), encoding="utf-8"
+    )
+    err = one_line_error(capsys, ["export", str(run), "--out", str(taken)])
+    assert "is a file, not a folder" in err
+
+
+def test_eval_refuses_folders_that_are_not_a_model_saying_what_to_give(no_model_loads, capsys, tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "some-run").mkdir(parents=True)
+    (runs / "some-run" / "config.json").write_text(json.dumps({"preset": {}}), encoding="utf-8")
+    err = one_line_error(capsys, ["eval", "--model", str(runs)])
+    assert "not a model or run folder" in err and "give one of its runs" in err
+    checkpoint = tmp_path / "checkpoint-3"
+    checkpoint.mkdir()
+    (checkpoint / "adapter_config.json").write_text("{}", encoding="utf-8")
+    err = one_line_error(capsys, ["eval", "--model", str(checkpoint)])
+    assert "is an adapter (a checkpoint or an export's lora/), not a model" in err
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text('{"colour": "blue"}', encoding="utf-8")
+    assert "neither a run's nor a model's" in one_line_error(capsys, ["eval", "--model", str(other)])
+
+
+def test_play_checks_model_adapter_and_secret_before_loading(no_model_loads, capsys, tmp_path):
+    assert "is not a preset" in one_line_error(capsys, ["play", "--model", "bogus"])
+    err = one_line_error(capsys, ["play", "--model", "tiny-test", "--secret", "zzzzz"])
+    assert "zzzzz" in err
+    garbage = tmp_path / "adapter"
+    garbage.mkdir()
+    (garbage / "adapter_config.json").write_text("{not json", encoding="utf-8")
+    assert "is not valid JSON" in one_line_error(
+        capsys, ["play", "--model", "tiny-test", "--adapter", str(garbage)]
+    )

@@ -107,3 +107,18 @@ def test_the_gpu_version_set_is_what_requirements_txt_pins():
     from rft.training.trl_compat import needs_cpu_fallback
 
     assert needs_cpu_fallback()  # so the training tests in this job exercise the fallback
+
+
+@pytest.mark.skipif(os.name == "nt", reason="reads the line back with a POSIX shell's rules")
+def test_dry_run_prints_lines_that_paste_into_a_shell(capsys, monkeypatch):
+    import shlex
+
+    monkeypatch.setattr(install, "HERE", Path("/tmp/a folder/rft"))
+    command = [sys.executable, "-m", "pip", "install", "datasets>=4.0,<5", "/tmp/a folder/rft"]
+    assert shlex.split(install.shell_line(command)) == command
+    assert install.main(["--cpu", "--dry-run"]) == 0
+    printed = [line[2:] for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
+    assert printed and all(shlex.split(line)[0] == sys.executable for line in printed)
+    assert any("<" in line or ">" in line for line in printed)
+    for line in printed:  # every specifier survives the shell as one argument
+        assert not any(word.startswith((">", "<", "=")) for word in shlex.split(line))

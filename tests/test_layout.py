@@ -60,6 +60,62 @@ def test_gsm8k_borrows_nothing_from_wordle():
     assert borrowed == set()
 
 
-def test_weights_import_nothing_of_ours():
-    """Fetching and checking shipped weights sits on the bottom floor: every layer may use it."""
-    assert import_graph()["rft.weights"] == set()
+def test_the_bottom_floor_imports_nothing_of_ours():
+    """The machine's facts, fetching and checking shipped weights, and replacing files whole sit on
+    the bottom floor: every layer may use them."""
+    graph = import_graph()
+    assert graph["rft.runtime"] == graph["rft.weights"] == graph["rft.files"] == set()
+
+
+# The floors, bottom first: a module imports only from its own floor or below. Arrows point down:
+# entry points -> front doors (loading, evaluation, export, the recipe) -> training -> tasks ->
+# generation and rewards -> runtime.
+FLOORS = [
+    ("runtime", ("rft.runtime", "rft.weights", "rft.files", "rft.checks", "rft.stats")),
+    ("generation", ("rft.generation", "rft.rewarding", "rft.grpo_math")),
+    ("tasks", ("rft.tasks", "rft.wordle", "rft.gsm8k")),
+    ("training", ("rft.training",)),
+    ("front doors", ("rft.loading", "rft.evaluate", "rft.export", "rft.recipe")),
+    ("entry points", ("rft.cli", "rft.notebook", "rft.terminal", "rft.figures", "rft.tables")),
+]
+
+
+def floor_of(module: str) -> int:
+    for number, (_, prefixes) in enumerate(FLOORS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return number
+    if module == "rft":
+        return 0
+    raise AssertionError(f"{module} is on no floor: add it to FLOORS")
+
+
+def climbing(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
+        f"{name} ({FLOORS[floor_of(name)][0]}) imports {other} ({FLOORS[floor_of(other)][0]})"
+        for name, imported in graph.items()
+        for other in imported
+        if floor_of(other) > floor_of(name)
+    )
+
+
+def test_no_import_climbs_a_floor():
+    assert climbing(import_graph()) == []
+
+
+def test_the_floor_check_finds_a_climb():
+    assert climbing({"rft.training.run": {"rft.loading"}, "rft.loading": set()}) == [
+        "rft.training.run (training) imports rft.loading (front doors)"
+    ]
+
+
+def test_training_reaches_a_task_only_through_the_task_interface():
+    """Training drives any task through rft.tasks.Task; only the preset machinery (the registry of
+    tasks) and the named recipes (their dataset configs) import a task's package."""
+    reaching = {
+        (name, module)
+        for name, imported in import_graph().items()
+        if name.startswith("rft.training") and name not in ("rft.training.config", "rft.training.presets")
+        for module in imported
+        if module.startswith(("rft.wordle", "rft.gsm8k"))
+    }
+    assert reaching == set()

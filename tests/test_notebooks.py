@@ -176,14 +176,23 @@ def test_training_gets_the_session_left_less_a_measured_or_estimated_allowance(t
     reserve, how = preflight.after_training_seconds(tmp_path)
     assert reserve == 1.25 * 400 + preflight.AFTER_EVALUATION_SECONDS and how.startswith("measured")
     assert abs(notebook.training_time_limit(2, tmp_path) - (5400 - reserve)) < 5
+    for torn in ('{"seconds": 9', "[]"):  # a kill mid-write (before files were replaced whole), a hand edit
+        (tmp_path / "newer" / "eval").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "newer" / "eval" / "eval.json").write_text(torn)
+        assert preflight.after_training_seconds(tmp_path) == (reserve, how)  # skipped with a note
 
 
 def test_latest_finds_the_newest_unfinished_run_of_the_same_preset(tmp_path):
     preset = get_preset("tiny-test")
 
-    def run(name, preset_name, checkpoint, state=None):
+    def run(name, preset_name, checkpoint, state=None, complete=True):
         folder = tmp_path / name
-        (folder / f"checkpoint-{checkpoint}").mkdir(parents=True)
+        saved = folder / f"checkpoint-{checkpoint}"
+        saved.mkdir(parents=True)
+        if complete:  # what the trainer and rft write into a checkpoint, the weights' header included
+            (saved / "trainer_state.json").write_text(json.dumps({"global_step": checkpoint}))
+            header = json.dumps({"__metadata__": {}}).encode()
+            (saved / "adapter_model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
         (folder / "config.json").write_text(json.dumps({"preset": get_preset(preset_name).to_dict()}))
         if state:
             (folder / "status.json").write_text(json.dumps({"state": state, "step": 2, "max_steps": 2}))
@@ -198,6 +207,10 @@ def test_latest_finds_the_newest_unfinished_run_of_the_same_preset(tmp_path):
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}")  # a model's config, not a run's
     assert notebook.run_to_continue("latest", tmp_path, preset) == cut_off
+    run("cut-before-its-first-checkpoint", "tiny-test", 1, complete=False)  # it can never resume
+    torn = run("torn-status", "tiny-test", 1)
+    (torn / "status.json").write_text('{"state": "sto')
+    assert notebook.run_to_continue("latest", tmp_path, preset) == cut_off  # both skipped
     assert notebook.run_to_continue(stopped, tmp_path, preset) == stopped
     assert notebook.run_to_continue(stopped, tmp_path, get_preset("tiny-test-sft")) is None
     assert notebook.run_to_continue(None, tmp_path, preset) is None

@@ -9,7 +9,8 @@ import pytest
 
 from rft import cli
 from rft.training import preflight
-from rft.training.presets import apply_overrides, get_preset
+from rft.training.config import apply_overrides
+from rft.training.presets import get_preset
 
 
 def test_measured_steps_force_every_completion_to_full_length():

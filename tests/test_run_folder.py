@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from rft.training.config import apply_overrides
 from rft.training.lock import LOCK_FILE, STALE_AFTER_SECONDS, RunFolderLocked, writer_lock
-from rft.training.presets import PRESETS, apply_overrides, get_preset
+from rft.training.presets import PRESETS, get_preset
 from rft.training.run import (
     CHECKPOINT_MARKER,
     checkpoint_problem,
@@ -66,6 +68,25 @@ def test_redaction_covers_credential_names_and_passwords_in_urls():
     }
 
 
+def test_the_trainer_never_gets_a_credential_at_any_depth():
+    from rft.training.run import build_trainer_config, without_secrets
+
+    settings = {
+        "hub_token": SECRET,
+        "model_init_kwargs": {"token": SECRET, "nested": {"api_key": SECRET}, "revision": "main"},
+        "learning_rate": 1e-5,
+    }
+    assert without_secrets(settings) == {
+        "model_init_kwargs": {"token": "<redacted>", "nested": {"api_key": "<redacted>"}, "revision": "main"},
+        "learning_rate": 1e-5,
+    }
+    preset = apply_overrides(
+        get_preset("tiny-test"), {"hub_token": SECRET, "model_init_kwargs": '{"token": "x"}'}
+    )
+    config = build_trainer_config(preset, Path("unused"), [1.0, 1.0, 1.0])
+    assert config.hub_token is None and config.model_init_kwargs == {"token": "<redacted>"}
+
+
 @pytest.mark.slow
 def test_a_token_given_as_a_setting_reaches_no_file_written_or_exported(tmp_path):
     from rft.export import export_run
@@ -75,9 +96,15 @@ def test_a_token_given_as_a_setting_reaches_no_file_written_or_exported(tmp_path
         "save_steps": "1",
         "hub_token": SECRET,
         "run_name": "http://me:pw123@host/x",
+        "model_init_kwargs": json.dumps({"token": SECRET, "revision": "main"}),  # a dict-valued setting
     }
     run = train(apply_overrides(get_preset("tiny-test"), settings), runs_dir=tmp_path, progress=False)
-    assert (run.run_dir / "checkpoint-1" / "training_args.bin").is_file()  # rewritten, not dropped
+    saved = run.run_dir / "checkpoint-1" / "training_args.bin"
+    assert saved.is_file()  # kept (resume reads it), and never held the token: the trainer never had it
+    import torch
+
+    args = torch.load(saved, weights_only=False)
+    assert args.hub_token is None and args.model_init_kwargs == {"token": "<redacted>", "revision": "main"}
     export_run(run.run_dir, merged=False)
     assert (run.run_dir / "export" / "lora" / "adapter_model.safetensors").is_file()
     assert not (run.run_dir / "export" / "lora" / "training_args.bin").exists()
@@ -108,6 +135,32 @@ def test_a_damaged_config_is_one_line_naming_the_file(tmp_path, text, message):
     with pytest.raises(ValueError, match=message) as error:
         read_run_config(tmp_path)
     assert str(tmp_path / "config.json") in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("lora_dropout", "0.1", "lora_dropout: expected float, got '0.1'"),
+        ("lora_target_modules", None, "lora_target_modules: expected tuple[str, ...], got None"),
+        ("rewards", {"format": "1"}, "rewards: expected Mapping[str, float]"),
+        ("max_seq_length", 1.5, "max_seq_length: expected int, got 1.5"),
+        ("end_at_answer", "yes", "end_at_answer: expected bool"),
+        ("init_from", 3, "init_from: expected str | None, got 3"),
+    ],
+)
+def test_a_hand_edited_config_of_the_wrong_type_names_the_file_and_the_field(tmp_path, field, value, message):
+    preset = get_preset("tiny-test").to_dict()
+    (tmp_path / "config.json").write_text(json.dumps({"preset": {**preset, field: value}}), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(message)) as error:
+        read_run_config(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path / 'config.json'}: ")
+
+
+def test_a_metrics_line_of_the_wrong_shape_is_named(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1}\n{"step": "two"}\n{"step": 3}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"metrics.jsonl, line 2: its step is not a whole number"):
+        read_metrics(path)
 
 
 def test_every_preset_keeps_two_checkpoints():
@@ -206,16 +259,91 @@ def write_lock(run_dir: Path, pid: int, host: str) -> Path:
     return path
 
 
+HOLDER = """
+import sys, time
+from rft.training.lock import writer_lock
+with writer_lock(sys.argv[1]):
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
 def test_a_second_writer_is_refused_while_the_first_runs(tmp_path):
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path), "60"], stdout=subprocess.PIPE, text=True
+    )
     try:
-        write_lock(tmp_path, sleeper.pid, socket.gethostname())
-        refused = pytest.raises(RunFolderLocked, match=f"process {sleeper.pid} on this machine")
+        assert holder.stdout.readline().strip() == "holding"
+        refused = pytest.raises(RunFolderLocked, match=f"process {holder.pid} on this machine")
         with refused, writer_lock(tmp_path):
             pass
+        old = time.time() - 2 * 3600
+        os.utime(tmp_path / LOCK_FILE, (old, old))  # two hours without a heartbeat: still held
+        with pytest.raises(RunFolderLocked), writer_lock(tmp_path):
+            pass
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        holder.kill()
+        holder.wait()
+    with writer_lock(tmp_path):  # killed: the OS freed its lock at once
+        pass
+
+
+RACER = """
+import sys, time
+from rft.training.lock import RunFolderLocked, writer_lock
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+try:
+    with writer_lock(sys.argv[1]):
+        print("won", flush=True)
+        time.sleep(3.0)  # held well past the last racer's arrival
+except RunFolderLocked:
+    print("refused", flush=True)
+"""
+
+
+def test_writers_racing_for_a_dead_writers_lock_never_both_win(tmp_path):
+    """Four writers arrive together at a lock its dead writer left, three times over: exactly one
+    takes it each time (taking it over is one operation, not check-then-delete)."""
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    for trial in range(3):
+        folder = tmp_path / f"trial{trial}"
+        folder.mkdir()
+        write_lock(folder, int(finished.stdout), socket.gethostname())
+        start = str(time.time() + 2.0)
+        racers = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACER, str(folder), start], stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(4)
+        ]
+        outcomes = sorted(racer.communicate(timeout=60)[0].split()[-1] for racer in racers)
+        assert outcomes == ["refused", "refused", "refused", "won"], f"trial {trial}: {outcomes}"
+
+
+def test_a_lock_naming_this_very_process_is_taken_over(tmp_path, capsys):
+    """A restarted container's trainer has the pid its dead predecessor wrote into the lock."""
+    write_lock(tmp_path, os.getpid(), socket.gethostname())
+    with writer_lock(tmp_path):
+        pass
+    assert "which no longer holds it; taking the run over" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", ["", "garbage", "[1, 2]"])
+def test_an_empty_or_garbage_lock_is_taken_over_with_a_note(tmp_path, capsys, content):
+    (tmp_path / LOCK_FILE).write_text(content, encoding="utf-8")
+    with writer_lock(tmp_path) as lock:
+        assert json.loads(lock.read_text(encoding="utf-8"))["pid"] == os.getpid()
+    assert "taking the run over" in capsys.readouterr().out
+
+
+def test_a_lock_that_is_a_folder_is_one_clear_error(tmp_path):
+    (tmp_path / LOCK_FILE).mkdir()
+    with (
+        pytest.raises(RunFolderLocked, match="is a folder, not a lock file: remove it"),
+        writer_lock(tmp_path),
+    ):
+        pass
 
 
 def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capsys):
@@ -223,7 +351,7 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capsys):
     lock = write_lock(tmp_path, int(finished.stdout), socket.gethostname())
     with writer_lock(tmp_path):
         assert json.loads(lock.read_text(encoding="utf-8"))["pid"] == os.getpid()
-    assert "which no longer runs; taking the run over" in capsys.readouterr().out
+    assert "which no longer holds it; taking the run over" in capsys.readouterr().out
     assert not lock.exists()  # released
 
 
@@ -237,6 +365,17 @@ def test_a_lock_from_another_machine_holds_until_it_goes_stale(tmp_path):
         pass
 
 
+def test_rft_train_resume_on_a_locked_run_is_one_line(stopped_run, tmp_path, capsys):
+    from rft.cli import main
+
+    run_dir = copy_of(stopped_run, tmp_path)
+    write_lock(run_dir, 12345, "another-machine")
+    assert main(["train", "--resume", str(run_dir)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("rft train: error: ") and "is being written by process 12345" in error
+    assert len(error.strip().splitlines()) == 1
+
+
 def test_a_locked_run_is_refused_before_any_model_loads(stopped_run, tmp_path, monkeypatch):
     import rft.training.run as run
 
@@ -246,3 +385,23 @@ def test_a_locked_run_is_refused_before_any_model_loads(stopped_run, tmp_path, m
     with pytest.raises(RunFolderLocked, match="is being written by"):
         train(resume_dir=run_dir, progress=False)
     assert [row["step"] for row in read_metrics(run_dir / "metrics.jsonl")] == [1, 2, 3]
+
+
+def test_a_run_that_dies_mid_training_says_it_was_running_not_what_an_earlier_stop_said(tmp_path):
+    """status.json is written when training starts too: a run resumed from "stopped at step 1" that
+    then crashes must not go on saying it stopped at step 1."""
+    from transformers import TrainerCallback
+
+    class Crash(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 2:
+                raise KeyboardInterrupt  # a kill, as far as the run folder can tell
+
+    preset = apply_overrides(get_preset("tiny-test"), {"max_steps": "3"})
+    first = train(preset, runs_dir=tmp_path, progress=False, extra_callbacks=[stop_after(1)])
+    assert read_status(first.run_dir)["state"] == "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        train(resume_dir=first.run_dir, progress=False, extra_callbacks=[Crash()])
+    status = read_status(first.run_dir)
+    assert (status["state"], status["from_step"]) == ("running", 1)
+    assert status["resume"] == f'rft train --resume "{first.run_dir}"'

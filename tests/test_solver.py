@@ -54,7 +54,7 @@ def test_the_table_is_cached_and_a_broken_cache_is_rebuilt(tmp_path):
 
 
 def test_the_cache_folder_follows_the_environment(monkeypatch, tmp_path):
-    from rft.wordle.solver import default_cache_dir
+    from rft.runtime import default_cache_dir
 
     monkeypatch.setenv("RFT_CACHE_DIR", str(tmp_path))
     assert default_cache_dir() == tmp_path

@@ -6,7 +6,8 @@ import pytest
 
 from rft.rewarding import choose_rewards, completion_text
 from rft.tasks import Task
-from rft.training.presets import TASKS, apply_overrides, get_preset, get_task, validate
+from rft.training.config import TASKS, apply_overrides, get_task, validate
+from rft.training.presets import get_preset
 from rft.training.run import read_metrics, train
 
 

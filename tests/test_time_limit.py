@@ -10,7 +10,8 @@ import time
 import pytest
 
 from rft import cli
-from rft.training.presets import apply_overrides, get_preset
+from rft.training.config import apply_overrides
+from rft.training.presets import get_preset
 from rft.training.run import last_checkpoint, parse_duration, read_metrics, read_status, train
 
 

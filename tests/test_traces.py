@@ -129,9 +129,9 @@ def test_every_warm_up_trace_fits_the_qwen_cpu_presets_cap_in_qwens_own_tokens()
 
     from transformers import AutoTokenizer
 
+    from rft.runtime import default_cache_dir
     from rft.training.presets import get_preset
     from rft.weights import QWEN_CODER_05B
-    from rft.wordle.solver import default_cache_dir
 
     folder = default_cache_dir() / "models" / QWEN_CODER_05B.name
     if not (folder / "tokenizer_config.json").is_file():

@@ -6,8 +6,10 @@ import pytest
 
 from rft.cli import main, parse_overrides
 from rft.gsm8k.problems import GSM8KDatasetConfig
-from rft.training.models import MissingDependencyError, check_device, require
-from rft.training.presets import PRESETS, Preset, apply_overrides, get_preset, validate
+from rft.runtime import MissingDependencyError, require
+from rft.training.config import Preset, apply_overrides, validate
+from rft.training.models import check_device
+from rft.training.presets import PRESETS, get_preset
 from rft.training.run import last_checkpoint, new_run_dir, read_metrics, read_run_config, train
 from rft.wordle.dataset import WordleDatasetConfig
 
@@ -25,27 +27,15 @@ def test_every_preset_is_valid_and_survives_a_round_trip(name, tmp_path):
     assert Preset.from_dict(json.loads(json.dumps(preset.to_dict()))) == preset
 
 
-def flat_config(preset: Preset) -> dict:
-    """A preset as config.json held it before Preset.dataset: the dataset's fields among its own,
-    a GSM8K run's with Wordle's (unused) fields too, as every preset had them."""
-    old = preset.to_dict()
-    dataset = old.pop("dataset")
-    dataset.pop("split", None)
-    wordle = {"min_history": 0, "max_history": 5, "prompt_style": "full", "rejected_share": 0.0}
-    return {**old, "problems": "openai/gsm8k", **wordle, "history_players": {"solver": 1.0}, **dataset}
-
-
-def test_a_config_json_from_before_the_renames_and_removals_still_reads():
-    preset = get_preset("cpu-smollm2-wordle")
-    old = flat_config(preset)
-    old["policies"], old["use_vllm"] = old.pop("history_players"), old.pop("fast_inference")
-    old |= {"trace_guesser": "hard-solver", "own_lost_repeats": 1}  # the values every run now has
-    assert Preset.from_dict(old) == preset
-    assert Preset.from_dict(flat_config(get_preset("tiny-test-gsm8k"))) == get_preset("tiny-test-gsm8k")
-    with pytest.raises(ValueError, match="own_lost_repeats = 3: this option was removed"):
-        Preset.from_dict(old | {"own_lost_repeats": 3})
-    with pytest.raises(ValueError, match="trace_guesser = 'best-answer': this option was removed"):
-        Preset.from_dict(old | {"trace_guesser": "best-answer"})
+def test_a_config_json_with_an_unknown_or_misplaced_field_is_named():
+    """No release carried the older field names, so they are unknown fields now, like any other."""
+    preset = get_preset("cpu-smollm2-wordle").to_dict()
+    with pytest.raises(ValueError, match="unknown preset field 'use_vllm'"):
+        Preset.from_dict({**preset, "use_vllm": True})
+    with pytest.raises(ValueError, match="unknown WordleDatasetConfig field 'problems' in dataset"):
+        Preset.from_dict({**preset, "dataset": {**preset["dataset"], "problems": "x"}})
+    with pytest.raises(ValueError, match="dataset: expected an object of WordleDatasetConfig fields"):
+        Preset.from_dict({**preset, "dataset": [1]})
 
 
 def test_overrides_take_the_type_of_their_field():
@@ -343,7 +333,7 @@ def test_resume_refuses_a_folder_without_checkpoints(tmp_path):
 
 
 def test_recipe_checks_the_grpo_stage_before_the_warm_up_trains(tmp_path):
-    from rft.training.recipe import run_recipe
+    from rft.recipe import run_recipe
 
     with pytest.raises(ValueError, match="max_steps must be a positive integer"):
         run_recipe("tiny-test-sft", "tiny-test", sft_steps=1, grpo_steps=0, runs_dir=tmp_path, progress=False)
@@ -370,6 +360,37 @@ def test_recipe_runs_warm_up_grpo_and_evaluates_every_stage(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "SFT warm-up:   1 steps" in printed and "GRPO:          1 steps" in printed
     assert "| sft+grpo |" in printed and f"evaluation:    {folder / 'eval'}" in printed
+
+
+def test_the_recipe_keeps_its_time_limit_and_resumes_where_it_stopped(tmp_path, capsys):
+    """rft recipe --time-limit stops both stages with a checkpoint once the time is spent (each
+    trains one step); --resume latest then carries on with GRPO in the same folder, the warm-up
+    kept, and finishes, as Run all does in the next session."""
+    from rft.training.run import read_status
+
+    arguments = ["recipe", "--sft-preset", "tiny-test-sft", "--grpo-preset", "tiny-test", "--sft-steps", "3"]
+    arguments += ["--grpo-steps", "2", "--eval-games", "0", "--runs-dir", str(tmp_path), "--no-progress"]
+    assert main([*arguments, "--time-limit", "1s"]) == 0
+    (folder,) = tmp_path.glob("recipe-*")
+    (sft,) = folder.glob("tiny-test-sft-*")
+    (grpo,) = folder.glob("tiny-test-2*")
+    assert (read_status(sft)["state"], read_status(sft)["step"]) == ("stopped", 1)
+    assert (read_status(grpo)["state"], read_status(grpo)["step"]) == ("stopped", 1)
+    assert main([*arguments, "--resume", "latest"]) == 0
+    assert list(tmp_path.glob("recipe-*")) == [folder] and list(folder.glob("tiny-test-2*")) == [grpo]
+    assert (read_status(grpo)["state"], read_status(grpo)["step"]) == ("finished", 2)
+    assert read_status(sft)["state"] == "stopped"  # GRPO was under way: the warm-up is not trained again
+    assert f"Continuing {grpo} from its last checkpoint." in capsys.readouterr().out
+
+
+def test_rft_train_resume_latest_finds_the_newest_unfinished_run_of_the_preset(tmp_path, capsys):
+    assert main(["train", "--preset", "tiny-test", "--resume", "latest", "--runs-dir", str(tmp_path)]) == 2
+    assert "no unfinished run of tiny-test with a complete checkpoint" in capsys.readouterr().err
+    arguments = ["train", "--preset", "tiny-test", "--runs-dir", str(tmp_path), "--no-progress"]
+    assert main([*arguments, "--max_steps", "2", "--time-limit", "1s"]) == 0
+    assert main([*arguments, "--resume", "latest"]) == 0
+    printed = capsys.readouterr().out
+    assert "steps:        2" in printed and "stopped:" not in printed.split("steps:        2")[-1]
 
 
 @pytest.mark.slow

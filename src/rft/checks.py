@@ -25,3 +25,24 @@ def check_number(name: str, value: Any, allow_zero: bool = False) -> None:
     ):
         kind = "a number >= 0" if allow_zero else "a positive number"
         raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+def check_output(folder: Any, name: str = "--out") -> None:
+    """``folder`` can be written to, or made where it does not exist yet, without making it: the
+    check comes before the work, so a finished evaluation or export is never lost to a bad path.
+    None (a fresh folder will be chosen) passes."""
+    import os
+    from pathlib import Path
+
+    if folder is None:
+        return
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} {path} is a file, not a folder")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{name} {path}: {existing} is a file, so the folder cannot be made")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {path}: {existing} cannot be written")

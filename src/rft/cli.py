@@ -34,20 +34,34 @@ def parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
 
 
 def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from rft.training.config import apply_overrides
     from rft.training.models import check_device
-    from rft.training.presets import apply_overrides, get_preset
+    from rft.training.presets import get_preset
     from rft.training.run import (
         check_before_loading,
         describe_run,
         parse_duration,
         read_run_config,
         resumable_checkpoint,
+        run_to_continue,
         train,
     )
 
     # Everything that can be wrong with the request is found here, before any model loads;
     # errors from training itself keep their traceback.
     try:
+        if args.resume is not None and str(args.resume) == "latest":
+            if not args.preset or extra:
+                raise ValueError(
+                    "--resume latest continues the newest unfinished run of --preset NAME under "
+                    "--runs-dir, with its saved settings: give --preset and no overrides"
+                )
+            found = run_to_continue("latest", args.runs_dir, get_preset(args.preset))
+            if found is None:
+                raise FileNotFoundError(
+                    f"no unfinished run of {args.preset} with a complete checkpoint under {args.runs_dir}"
+                )
+            args.resume, args.preset = found, None
         if args.resume:
             if args.preset or extra:
                 raise ValueError(
@@ -69,13 +83,19 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
         print(f"rft train: error: {error}", file=sys.stderr)
         return 2
 
-    result = train(
-        None if args.resume else preset,
-        runs_dir=args.runs_dir,
-        resume_dir=args.resume,
-        progress=not args.no_progress,
-        time_limit=time_limit,
-    )
+    from rft.training.lock import RunFolderLocked
+
+    try:
+        result = train(
+            None if args.resume else preset,
+            runs_dir=args.runs_dir,
+            resume_dir=args.resume,
+            progress=not args.no_progress,
+            time_limit=time_limit,
+        )
+    except RunFolderLocked as error:  # found before the model loads: another process trains this run
+        print(f"rft train: error: {error}", file=sys.stderr)
+        return 2
     print(f"\nrun folder:   {result.run_dir}")
     print(f"metrics:      {result.metrics_path}")
     print(f"reward curve: {result.plot_path or '(nothing logged)'}")
@@ -89,19 +109,23 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from rft.checks import check_number
+    from rft.training.config import apply_overrides
     from rft.training.models import check_device, model_path
     from rft.training.preflight import preflight, print_report
-    from rft.training.presets import apply_overrides, get_preset
+    from rft.training.presets import get_preset
+    from rft.training.run import check_before_loading
 
     try:
         preset = apply_overrides(get_preset(args.preset), parse_overrides(extra))
         warm_up = None if args.warm_up is None else get_preset(args.warm_up)
+        if args.session_hours is not None:
+            check_number("--session-hours", args.session_hours)
         for stage in (preset, warm_up):
             if stage is not None:
                 check_device(stage)
+                check_before_loading(stage, args.runs_dir)  # trainer settings, runs folder, packages
                 model_path(stage.model)  # a shipped model: fetched and checked before measuring
-        if args.session_hours is not None and not args.session_hours > 0:
-            raise ValueError(f"--session-hours must be a positive number, got {args.session_hours}")
     except (ValueError, RuntimeError, ImportError) as error:
         print(f"rft preflight: error: {error}", file=sys.stderr)
         return 2
@@ -111,20 +135,26 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from rft.training.recipe import run_recipe, summary
+    from rft.recipe import run_recipe, summary
+    from rft.training.run import parse_duration
 
+    grpo_preset = args.preset or args.grpo_preset
+    sft_preset = None if args.no_warm_up else (f"{args.preset}-sft" if args.preset else args.sft_preset)
     try:
+        time_limit = None if args.time_limit is None else parse_duration(args.time_limit)
         result = run_recipe(
-            args.sft_preset,
-            args.grpo_preset,
+            sft_preset,
+            grpo_preset,
             args.sft_steps,
             args.grpo_steps,
             args.runs_dir,
             not args.no_progress,
             eval_games=args.eval_games,
+            resume=args.resume,
+            time_limit=time_limit,
         )
     except (ValueError, RuntimeError, ImportError) as error:  # raised before training starts
-        print(f"rft demo: error: {error}", file=sys.stderr)
+        print(f"rft {args.command}: error: {error}", file=sys.stderr)
         return 2
     print("\n" + summary(result))
     return 0
@@ -135,7 +165,14 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
     try:
         check_request(
-            args.model, args.adapter, args.games, args.max_new_tokens, args.temperature, args.batch_size
+            args.model,
+            args.adapter,
+            args.games,
+            args.max_new_tokens,
+            args.temperature,
+            args.batch_size,
+            args.seed,
+            args.out,
         )
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"rft eval: error: {error}", file=sys.stderr)
@@ -169,13 +206,19 @@ def _play(args: argparse.Namespace, extra: Sequence[str]) -> int:
             return 2
     if not args.model:
         raise SystemExit("rft play: give --model PRESET_OR_RUN to watch a model, or --human to play yourself")
-    from rft.loading import preset_of
+    from rft.loading import check_adapter, check_model, preset_of
     from rft.training.models import model_path
+    from rft.wordle.words import validate_word
 
-    try:
+    try:  # everything a game needs is checked before the model loads
+        check_model(args.model)
+        if args.adapter is not None:
+            check_adapter(args.adapter)
+        if args.secret is not None:
+            validate_word(args.secret, must_be_allowed=True)
         preset = preset_of(args.model)
         model_path(args.model if preset is None else preset.model)  # a shipped model: fetched now
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"rft play: error: {error}", file=sys.stderr)
         return 2
     return watch_model(args.model, adapter=args.adapter, secret=args.secret, seed=args.seed)
@@ -207,8 +250,21 @@ def _export(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _presets(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from rft.training.presets import PRESETS
+    from rft.training.presets import PRESETS, get_preset
 
+    if args.markdown:
+        from rft.tables import metrics_table, settings_table
+
+        print(settings_table() + "\n" + metrics_table(), end="")
+        return 0
+    if args.show:
+        try:
+            preset = get_preset(args.show)
+        except ValueError as error:
+            print(f"rft presets: error: {error}", file=sys.stderr)
+            return 2
+        print(json.dumps(preset.to_dict(), indent=2))
+        return 0
     width = max(len(name) for name in PRESETS)
     for name, preset in PRESETS.items():
         print(f"{name:<{width}}  [{preset.device}] {preset.description}")
@@ -216,7 +272,7 @@ def _presets(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 # The commands that load a model: on a GPU, Unsloth is imported before anything imports TRL.
-MODEL_COMMANDS = ("train", "preflight", "demo", "eval", "play", "export")
+MODEL_COMMANDS = ("train", "preflight", "demo", "recipe", "eval", "play", "export")
 # The commands that take preset and trainer settings after their own arguments.
 OVERRIDE_COMMANDS = ("train", "preflight")
 
@@ -232,7 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--max_steps 10, --learning_rate 1e-5, --rewards format=1,guess_value=2, any GRPOConfig field.",
     )
     train.add_argument("--preset", help="a name from `rft presets`")
-    train.add_argument("--resume", type=Path, help="a run folder to continue from its last checkpoint")
+    train.add_argument(
+        "--resume",
+        type=Path,
+        help='a run folder to continue from its last checkpoint; "latest" with --preset: the newest '
+        "unfinished run of that preset",
+    )
     train.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where new run folders go")
     train.add_argument(
         "--time-limit",
@@ -263,20 +324,37 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-progress", action="store_true")
     check.set_defaults(handler=_preflight)
 
-    demo = commands.add_parser(
-        "demo",
-        help="the whole recipe: SFT warm-up on solver traces, GRPO, evaluation",
-        description="Supervised warm-up on solver traces, GRPO continuing the same adapter, then "
-        "held-out games for the base model, the warm-up and the result beside the baselines.",
-    )
-    demo.add_argument("--sft-preset", default="cpu-smollm2-wordle-sft")
-    demo.add_argument("--grpo-preset", default="cpu-smollm2-wordle")
-    demo.add_argument("--sft-steps", type=int, help="override the SFT preset's max_steps")
-    demo.add_argument("--grpo-steps", type=int, help="override the GRPO preset's max_steps")
-    demo.add_argument("--eval-games", type=int, default=16, help="held-out games per player (0: skip)")
-    demo.add_argument("--runs-dir", type=Path, default=Path("runs"))
-    demo.add_argument("--no-progress", action="store_true")
-    demo.set_defaults(handler=_demo)
+    # One recipe, two doors: `rft demo` (the CPU demo's presets, 16 games) and `rft recipe` (any
+    # preset, 100 games), which does on a command line what notebook 01's Run all does.
+    for name, games, what in (
+        ("demo", 16, "the whole recipe on the demo's CPU presets"),
+        ("recipe", 100, "the whole recipe on any preset, as notebook 01 runs it"),
+    ):
+        recipe = commands.add_parser(
+            name,
+            help=f"{what}: SFT warm-up on solver traces, GRPO, evaluation",
+            description="Supervised warm-up on solver traces, GRPO continuing the same adapter, then "
+            "held-out games for the base model, the warm-up and the result beside the baselines.",
+        )
+        recipe.add_argument("--preset", help="a GRPO preset; its warm-up is PRESET-sft")
+        recipe.add_argument("--sft-preset", default="cpu-smollm2-wordle-sft", help=argparse.SUPPRESS)
+        recipe.add_argument("--grpo-preset", default="cpu-smollm2-wordle", help=argparse.SUPPRESS)
+        recipe.add_argument("--no-warm-up", action="store_true", help="GRPO from the base model")
+        recipe.add_argument("--sft-steps", type=int, help="override the SFT preset's max_steps")
+        recipe.add_argument("--grpo-steps", type=int, help="override the GRPO preset's max_steps")
+        recipe.add_argument(
+            "--eval-games", type=int, default=games, help="held-out games per player (0: skip)"
+        )
+        recipe.add_argument(
+            "--resume",
+            help='"latest": carry on with the newest unfinished run of these presets; or a run folder',
+        )
+        recipe.add_argument(
+            "--time-limit", help="both training stages together, e.g. 3h10m; each stops with a checkpoint"
+        )
+        recipe.add_argument("--runs-dir", type=Path, default=Path("runs"))
+        recipe.add_argument("--no-progress", action="store_true")
+        recipe.set_defaults(handler=_demo)
 
     evaluation = commands.add_parser(
         "eval",
@@ -325,6 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_export)
 
     presets = commands.add_parser("presets", help="list the presets")
+    presets.add_argument("--show", metavar="NAME", help="every setting of one preset, resolved")
+    presets.add_argument(
+        "--markdown", action="store_true", help="the README's tables: main settings, evaluation rates"
+    )
     presets.set_defaults(handler=_presets)
     return parser
 
@@ -335,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command not in OVERRIDE_COMMANDS:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
     if args.command in MODEL_COMMANDS:
-        from rft.training.models import import_unsloth_first
+        from rft.runtime import import_unsloth_first
 
         import_unsloth_first()
     return args.handler(args, extra)

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rft.checks import check_integer, check_number
+from rft.checks import check_integer, check_number, check_output
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.loading import LoadedModel, check_adapter, check_model, load_models, preset_of
+from rft.runtime import release_memory
 from rft.tasks import EvalRequest, Task
-from rft.training.models import model_path, release_memory
-from rft.training.presets import Preset, get_task
+from rft.training.config import Preset, get_task
+from rft.training.models import model_path
 
 
 def task_of(model: str | Path, adapter: str | Path | None = None) -> tuple[Task, Preset | None]:
@@ -45,10 +46,14 @@ def check_request(
     max_new_tokens: int | None,
     temperature: float,
     batch_size: int,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
 ) -> tuple[Task, Preset | None]:
     """Every argument of an evaluation, checked before any model loads or any folder is made,
     the task's data too (GSM8K's problems are read now); the task and preset, as :func:`task_of`."""
     check_integer("games", games, minimum=1)
+    check_integer("seed", seed, minimum=0)
+    check_output(out_dir)
     check_integer("batch_size", batch_size, minimum=1)
     if max_new_tokens is not None:
         check_integer("max_new_tokens", max_new_tokens, minimum=1)
@@ -83,7 +88,9 @@ def evaluate_model(
     cut shorter than training allowed. ``loaded``: the models :func:`load_models` returned, to use
     them again afterwards (watching a game); without it they are loaded here and their memory is
     handed back at the end, before anything else needs the GPU."""
-    task, preset = check_request(model, adapter, games, max_new_tokens, temperature, batch_size)
+    task, preset = check_request(
+        model, adapter, games, max_new_tokens, temperature, batch_size, seed, out_dir
+    )
     if max_new_tokens is None:  # what the run trained with, where there is one
         max_new_tokens = EVAL_MAX_NEW_TOKENS if preset is None else preset.eval_max_new_tokens
     models = load_models(model, adapter) if loaded is None else list(loaded)

@@ -14,7 +14,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from rft.training.models import EMBEDDED_MODEL_ID, MissingDependencyError, adapter_dir_of, model_path, require
+from rft.checks import check_output
+from rft.files import replace_text
+from rft.runtime import MissingDependencyError, require
+from rft.training.models import EMBEDDED_MODEL_ID, adapter_dir_of, model_path
 from rft.training.run_folder import read_run_config, redact_secrets, safetensors_complete
 from rft.weights import SHIPPED_MODELS
 
@@ -138,12 +141,13 @@ def export_run(
         raise ValueError(f"{run_dir}: its adapter's weights are missing or cut short; nothing was exported")
     read_run_config(run_dir)  # a run folder whose config.json does not read is one line, here
     out = Path(out_dir) if out_dir is not None else run_dir / "export"
+    check_output(out)  # before the merge's minutes, not after
     written: dict[str, Any] = {}
 
     lora = out / "lora"
     # training_args.bin is the trainer's pickled config: of no use to whoever loads the adapter.
     shutil.copytree(adapter, lora, dirs_exist_ok=True, ignore=shutil.ignore_patterns("training_args.bin"))
-    (lora / "README.md").write_text(model_card(run_dir, push_to), encoding="utf-8")
+    replace_text(lora / "README.md", model_card(run_dir, push_to))
     written["lora"] = lora
 
     if merged or gguf_quantization:
@@ -156,7 +160,7 @@ def export_run(
         model.save_pretrained(merged_dir)
         tokenizer.save_pretrained(merged_dir)
         merged_repo = f"{push_to}-merged" if push_to else None
-        (merged_dir / "README.md").write_text(model_card(run_dir, merged_repo, merged=True), encoding="utf-8")
+        replace_text(merged_dir / "README.md", model_card(run_dir, merged_repo, merged=True))
         written["merged"] = merged_dir
         if gguf_quantization:
             written["gguf"] = _export_gguf(merged_dir, out / "model", gguf_quantization)

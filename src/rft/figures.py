@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
+from rft.files import replacing
 from rft.grpo_math import clipped_surrogate, group_advantages, kl_penalty, toy_policy_run
 
 OBJECTIVE_LINES = (
@@ -149,7 +150,8 @@ def save_all(folder: str | Path) -> list[Path]:
     written = []
     for name, draw in FIGURES.items():
         path = folder / name
-        draw().savefig(path, dpi=110)
+        with replacing(path) as temporary:
+            draw().savefig(temporary, dpi=110)
         written.append(path)
     return written
 

@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from rft.generation import EVAL_MAX_NEW_TOKENS
+from rft.runtime import inference_dtype, unsloth_usable
+from rft.training.config import Preset
 from rft.training.models import (
     EMBEDDED_MODEL_ID,
     adapter_dir_of,
     cpu_dtype,
-    inference_dtype,
     load_unsloth_for_inference,
     model_path,
-    unsloth_usable,
 )
-from rft.training.presets import PRESETS, Preset, get_preset
+from rft.training.presets import PRESETS, get_preset
 from rft.weights import SHIPPED_MODELS
 
 
@@ -125,7 +125,10 @@ def check_model(model: str | Path) -> None:
     """``model`` is a preset name, a run folder, a local model folder or a Hub id (``org/name``);
     anything else is a ``ValueError`` before anything loads."""
     text = str(model)
-    if text in PRESETS or Path(text).is_dir() or text == EMBEDDED_MODEL_ID or text in SHIPPED_MODELS:
+    if text in PRESETS or text == EMBEDDED_MODEL_ID or text in SHIPPED_MODELS:
+        return
+    if Path(text).is_dir():
+        check_model_folder(Path(text))
         return
     if HUB_ID.fullmatch(text) and not Path(text).parent.is_dir():
         return
@@ -134,6 +137,29 @@ def check_model(model: str | Path) -> None:
     raise ValueError(
         f"--model {text!r} is not a preset, a run folder, a model folder nor a Hub id like org/name{hint}"
     )
+
+
+def check_model_folder(folder: Path) -> None:
+    """A folder given as ``--model`` is a run folder or a model's own folder; a folder of runs, a
+    training checkpoint or any other folder is a ``ValueError`` saying what to give instead."""
+    config = folder / "config.json"
+    if (folder / "adapter_config.json").is_file():
+        raise ValueError(
+            f"--model {folder} is an adapter (a checkpoint or an export's lora/), not a model: give its "
+            f"base as --model (a preset or model) and --adapter {folder}"
+        )
+    if not config.is_file():
+        runs = [p.parent.name for p in sorted(folder.glob("*/config.json"))[:3]]
+        hint = f"; give one of its runs, say {folder / runs[0]}" if runs else ""
+        raise ValueError(f"--model {folder} is not a model or run folder (no config.json in it){hint}")
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"--model {folder}: {config} is not valid JSON") from None
+    if not isinstance(data, dict) or not (
+        "preset" in data or "model_type" in data or "architectures" in data
+    ):
+        raise ValueError(f"--model {folder}: its config.json is neither a run's nor a model's")
 
 
 def check_adapter(adapter: str | Path) -> None:

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from rft.training.models import cuda_available, import_unsloth_first, release_memory
+from rft.runtime import cuda_available, import_unsloth_first, release_memory
+from rft.training.config import Preset, apply_overrides, task_rewards
 from rft.training.preflight import after_training_seconds
-from rft.training.presets import Preset, apply_overrides, get_preset, task_rewards
+from rft.training.presets import get_preset
 
 if TYPE_CHECKING:
+    from rft.recipe import Plan
     from rft.training.run import RunResult
 
 SMOKE_VARIABLE = "RFT_NOTEBOOK_SMOKE"
@@ -176,51 +178,39 @@ def training_time_limit(setting: float | str | None, runs: str | Path) -> float 
 
 
 def run_to_continue(resume: str | Path | None, runs: str | Path, preset: Preset) -> Path | None:
-    """The run of ``preset`` that ``resume`` names: ``"latest"``, the newest unfinished one under
-    ``runs`` (stopped for time, or cut off with the session); a folder, that run; None, none."""
-    from rft.training.run import last_checkpoint, read_run_config, read_status
+    """The run of ``preset`` that ``resume`` names (``"latest"``, a folder, or None), as
+    :func:`rft.training.run_folder.run_to_continue` finds it, with Drive mounted when it lies there."""
+    from rft.training.run_folder import run_to_continue as find
 
-    if resume is None:
-        return None
-    if str(resume) != "latest":
-        folder = reach(resume)
-        return folder if read_run_config(folder).name == preset.name else None
-    found = []
-    for config in Path(runs).glob("**/config.json"):
-        run, checkpoint = config.parent, last_checkpoint(config.parent)
-        status = read_status(run)
-        if checkpoint is None or (status is not None and status.get("state") == "finished"):
-            continue
-        try:
-            same_preset = read_run_config(run).name == preset.name
-        except (KeyError, ValueError):  # not a run folder (a model's own config.json)
-            continue
-        if same_preset:
-            found.append((checkpoint.stat().st_mtime, run))
-    return max(found)[1] if found else None
+    return find(resume if resume in (None, "latest") else reach(resume), runs, preset)
 
 
 def train_or_continue(
     preset: Preset, runs: str | Path, resume: str | Path | None, session: float | str | None
 ) -> RunResult:
-    """Continue the run ``resume`` names (:func:`run_to_continue`), else train ``preset`` anew;
-    either way within what is left of the session (:func:`training_time_limit`)."""
-    from rft.training.run import train
+    """One run, continued or started (:func:`rft.recipe.train_or_continue`), within what is left of
+    the session (:func:`training_time_limit`)."""
+    from rft.recipe import train_or_continue as stage
 
-    limit = training_time_limit(session, runs)
-    run = run_to_continue(resume, runs, preset)
-    if run is not None:
-        print(f"Continuing {run} from its last checkpoint.")
-    result = (
-        train(resume_dir=run, time_limit=limit) if run else train(preset, runs_dir=runs, time_limit=limit)
-    )
-    if result.status and result.status["state"] == "stopped":
-        status = result.status
-        print(
-            f"Stopped for the {status['reason']} at step {status['step']} of {status['max_steps']}; the "
-            'cells below use what was trained. In a new session, Run all continues it (RESUME = "latest").'
-        )
-    return result
+    return stage(preset, runs, run_to_continue(resume, runs, preset), training_time_limit(session, runs))
+
+
+def warm_up(plan: Plan, resume: str | Path | None, session: float | str | None) -> RunResult | None:
+    """The recipe's warm-up stage (:func:`rft.recipe.warm_up_stage`) within the session's time."""
+    from rft.recipe import warm_up_stage
+
+    resume = resume if resume in (None, "latest") else reach(resume)
+    return warm_up_stage(plan, plan.runs, resume, training_time_limit(session, plan.runs))
+
+
+def reinforce(
+    plan: Plan, warmed_up: RunResult | None, resume: str | Path | None, session: float | str | None
+) -> RunResult:
+    """The recipe's GRPO stage (:func:`rft.recipe.grpo_stage`) within the session's time."""
+    from rft.recipe import grpo_stage
+
+    resume = resume if resume in (None, "latest") else reach(resume)
+    return grpo_stage(plan, plan.runs, warmed_up, resume, training_time_limit(session, plan.runs))
 
 
 def pick_preset(wanted: str, smoke: str, **overrides: Any) -> Preset:
@@ -329,17 +319,9 @@ def _one_line(text: str, width: int = 70) -> str:
 
 def latest_run(folder: str | Path, task: str | None = None) -> Path | None:
     """The newest finished GRPO run under ``folder`` (recipes searched too), not a warm-up."""
-    from rft.training.run import read_run_config
+    from rft.training.run_folder import latest_run as newest
 
-    found = []
-    for config in Path(folder).glob("**/config.json"):
-        run = config.parent
-        if not (run / "adapter" / "adapter_config.json").is_file():
-            continue
-        preset = read_run_config(run)
-        if preset.trainer == "grpo" and task in (None, preset.task):
-            found.append(run)
-    return max(found, key=lambda run: (run / "adapter").stat().st_mtime, default=None)
+    return newest(folder, task)
 
 
 def games_table(evaluation: dict[str, Any], player: str) -> Any:

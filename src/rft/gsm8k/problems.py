@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rft.checks import check_integer
+from rft.gsm8k.rewards import BARE_NUMBER
 
 HUB_DATASET = "openai/gsm8k"
 SAMPLE = "sample"
@@ -61,16 +62,21 @@ class Problem:
 
 
 def gold_answer(solution: str, where: str = "solution") -> str:
-    """The number after the final ``####`` of a GSM8K solution, commas removed."""
+    """The number after the final ``####`` of a GSM8K solution, commas removed; anything else there
+    is an error naming ``where``."""
     _, mark, tail = solution.rpartition(ANSWER_MARK)
-    number = tail.strip().replace(",", "")
-    if not mark or not number:
+    written = tail.strip()
+    if not mark or not written:
         raise ValueError(f"{where}: the answer must end with '{ANSWER_MARK} <number>'")
-    try:
-        float(number)
-    except ValueError:
-        raise ValueError(f"{where}: '{ANSWER_MARK} {tail.strip()}' is not a number") from None
-    return number
+    # The rewards' own rule, so that every gold answer is one a completion can match: no nan or
+    # inf, and commas only between thousands ("1,2,3" is not 123).
+    match = BARE_NUMBER.fullmatch(written)
+    if match is None:
+        raise ValueError(
+            f"{where}: '{ANSWER_MARK} {written}' is not a number as the rewards read one "
+            "(digits, an optional sign and decimals, commas only between thousands)"
+        )
+    return match.group(1).replace(",", "")
 
 
 def sample_path() -> Path:

@@ -25,7 +25,8 @@ _TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 MAX_ANSWER_CHARS = 64  # longer answer blocks are prose, not a number
 # A number; commas only as thousands separators (1,234,567), so "1,2,3" is three numbers, not 123.
 _NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?")
-_BARE_NUMBER = re.compile(r"\$?\s*(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*")
+# A block that is one number and nothing else (the gold answers are read by the same rule).
+BARE_NUMBER = re.compile(r"\$?\s*(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*")
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def parse_answer(completion: Any) -> ParsedAnswer:
     block = text[start + len(ANSWER_OPEN) : close].strip() if start != -1 else None
     number, bare = None, False
     if block is not None and len(block) <= MAX_ANSWER_CHARS:
-        bare_match = _BARE_NUMBER.fullmatch(block)
+        bare_match = BARE_NUMBER.fullmatch(block)
         bare = bare_match is not None
         digits = bare_match.group(1) if bare_match else block
         found = _NUMBER.findall(digits)

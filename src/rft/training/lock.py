@@ -2,15 +2,18 @@
 
 Two processes training into the same folder (a second ``--resume`` while the first still runs, or
 a notebook run twice) interleave their steps in ``metrics.jsonl`` and overwrite each other's
-checkpoints. The writer holds ``rft-writer.lock``: its process id, host and start, refreshed every
-:data:`HEARTBEAT_SECONDS` while it holds the folder. A second writer gets a clear error. A lock
-whose writer is gone never sticks: on the same host a process id that no longer runs frees it at
-once; from another host (a Colab session that ended, with the run on Drive) a lock that was not
+checkpoints. The writer holds ``rft-writer.lock`` open under the operating system's exclusive lock
+(``flock``; ``msvcrt.locking`` on Windows), with its process id, host and start written in it and
+its time refreshed every :data:`HEARTBEAT_SECONDS`. A second writer gets a one-line error. A lock
+whose writer is gone never sticks: on the same machine the OS frees it when the process dies,
+whatever its id (a restarted container's trainer is pid 1 again); from another machine (a Colab
+session that ended, with the run on Drive, where OS locks do not reach) a lock that was not
 refreshed for :data:`STALE_AFTER_SECONDS` is taken over, with a note.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -48,7 +51,9 @@ def _process_runs(pid: int) -> bool:
 
 
 def why_held(path: Path, now: float | None = None) -> str | None:
-    """Who holds the lock at ``path`` and until when it counts as held, or None when it is stale."""
+    """Who holds the lock at ``path`` by what it says, and until when that counts, or None when it
+    is stale. Used where the operating system's lock cannot tell: a holder on another machine (a
+    run on a shared Drive), or a file system without locks."""
     now = time.time() if now is None else now
     try:
         refreshed = path.stat().st_mtime
@@ -56,11 +61,10 @@ def why_held(path: Path, now: float | None = None) -> str | None:
         return None
     holder = _holder(path)
     if holder is None:
-        # Being written this very moment, or left half-written by a crash long ago.
-        return "a lock being written" if now - refreshed < 10 else None
+        return None  # empty or garbage: nobody can be named, and the OS lock says nobody holds it
     pid, host = holder.get("pid"), holder.get("host")
     if host == socket.gethostname() and isinstance(pid, int):
-        if pid == os.getpid() or _process_runs(pid):
+        if pid != os.getpid() and _process_runs(pid):
             return f"process {pid} on this machine (since {holder.get('since', '?')})"
         return None
     if now - refreshed < STALE_AFTER_SECONDS:
@@ -72,34 +76,97 @@ def why_held(path: Path, now: float | None = None) -> str | None:
     return None
 
 
+def _os_lock(descriptor: int) -> bool | None:
+    """Take the operating system's exclusive lock on an open file without waiting: True when taken,
+    False when another process holds it, None when the file system has no such locks (then the
+    lock's content decides, as :func:`why_held` reads it). The OS frees it when its process dies,
+    however it dies: no process id to trust, so a restarted container's pid 1 is no obstacle."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError as error:
+        if isinstance(error, BlockingIOError) or error.errno in (errno.EACCES, errno.EAGAIN, errno.EDEADLK):
+            return False
+        return None  # ENOLCK, EOPNOTSUPP, EINVAL: locks not supported here
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    """The file open under ``descriptor`` is still the one at ``path`` (not one a releasing writer
+    removed after this process opened it)."""
+    try:
+        mine, there = os.fstat(descriptor), os.stat(path)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _acquire(run_dir: Path, path: Path, mine: dict[str, Any]) -> int:
+    """The open, locked lock file, with ``mine`` written into it; :class:`RunFolderLocked` if another
+    process holds it."""
+    for _ in range(5):
+        if path.is_dir():
+            raise RunFolderLocked(
+                f"{path} is a folder, not a lock file: remove it, then run the command again"
+            )
+        existed = path.exists()
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise RunFolderLocked(
+                f"{path} cannot be opened as a lock file ({error.strerror or error})"
+            ) from None
+        locked = _os_lock(descriptor)
+        if locked and not _same_file(descriptor, path):
+            os.close(descriptor)  # a writer released and removed it meanwhile: open the new one
+            continue
+        if locked is False:  # the OS says a live process holds it: never taken over
+            held = why_held(path) or "another process on this machine"
+        elif locked is None or _on_another_machine(path):  # only the content can tell
+            held = why_held(path)
+        else:  # the OS lock is ours: whoever the file names is gone
+            held = None
+        if held is not None:
+            os.close(descriptor)
+            raise RunFolderLocked(
+                f"{run_dir} is being written by {held}: wait for it to finish, or stop it first"
+            )
+        before = _holder(path)
+        if existed:
+            who = (
+                f"process {before.get('pid', '?')} on {before.get('host', '?')}"
+                if before
+                else "a writer that left it empty or unreadable"
+            )
+            print(f"note: {run_dir} was locked by {who}, which no longer holds it; taking the run over")
+        os.ftruncate(descriptor, 0)
+        os.lseek(descriptor, 0, os.SEEK_SET)
+        os.write(descriptor, json.dumps(mine).encode("utf-8"))
+        os.fsync(descriptor)
+        return descriptor
+    raise RunFolderLocked(f"{run_dir}: another process keeps taking its lock ({path})")
+
+
+def _on_another_machine(path: Path) -> bool:
+    holder = _holder(path)
+    return holder is not None and holder.get("host") != socket.gethostname()
+
+
 @contextmanager
 def writer_lock(run_dir: str | Path) -> Iterator[Path]:
-    """Hold ``run_dir`` for this process while the block runs; :class:`RunFolderLocked` if another
-    process holds it. Uses only exclusive file creation, so it works on Windows and on Drive."""
+    """Hold ``run_dir`` for this process while the block runs; :class:`RunFolderLocked` (one line)
+    if another process holds it. On one machine the operating system's file lock decides, so two
+    writers arriving together never both win, and a dead writer's lock is free at once whatever its
+    process id; a writer on another machine is known by the heartbeat in the file."""
     path = Path(run_dir) / LOCK_FILE
     mine = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    for _ in range(3):
-        try:
-            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            held = why_held(path)
-            if held is not None:
-                raise RunFolderLocked(
-                    f"{run_dir} is being written by {held}: wait for it to finish, or stop it first"
-                ) from None
-            holder = _holder(path) or {}
-            print(
-                f"note: {run_dir} was locked by process {holder.get('pid', '?')} on "
-                f"{holder.get('host', '?')}, which no longer runs; taking the run over"
-            )
-            path.unlink(missing_ok=True)
-            continue
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(mine, handle)
-        break
-    else:
-        raise RunFolderLocked(f"{run_dir}: another process keeps taking its lock ({path})")
-
+    descriptor = _acquire(Path(run_dir), path, mine)
     stop = threading.Event()
 
     def heartbeat() -> None:
@@ -116,5 +183,9 @@ def writer_lock(run_dir: str | Path) -> Iterator[Path]:
     finally:
         stop.set()
         beat.join()
-        if _holder(path) == mine:
-            path.unlink(missing_ok=True)
+        try:
+            if _same_file(descriptor, path) and _holder(path) == mine:
+                path.unlink()  # removed while still locked: a newcomer opens a new file
+        except OSError:
+            pass  # Windows keeps a file others hold open: the next writer takes it over
+        os.close(descriptor)  # frees the OS lock

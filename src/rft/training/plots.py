@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rft.files import replacing
+
 
 def plot_training_curves(rows: Sequence[dict[str, Any]], out_path: Path, title: str = "") -> Path | None:
     """Reward curves for a GRPO run, the loss for an SFT run; None if nothing was logged."""
@@ -22,7 +24,8 @@ def plot_training_curves(rows: Sequence[dict[str, Any]], out_path: Path, title: 
     fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
     ax.plot([row["step"] for row in losses], [row["loss"] for row in losses], marker="o", color="black")
     ax.set(xlabel="step", ylabel="loss on the completion", title=title or "supervised warm-up")
-    fig.savefig(out_path, dpi=110)
+    with replacing(out_path) as temporary:  # a kill mid-write leaves the old figure
+        fig.savefig(temporary, dpi=110)
     plt.close(fig)
     return out_path
 
@@ -53,6 +56,7 @@ def plot_reward_curves(rows: Sequence[dict[str, Any]], out_path: Path, title: st
     parts_ax.legend(loc="best")
     if title:
         fig.suptitle(title)
-    fig.savefig(out_path, dpi=110)
+    with replacing(out_path) as temporary:  # a kill mid-write leaves the old figure
+        fig.savefig(temporary, dpi=110)
     plt.close(fig)
     return out_path

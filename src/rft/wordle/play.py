@@ -181,6 +181,25 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
+# What each rate of an evaluation means, one line each (the README's table is made from this).
+METRIC_MEANINGS: dict[str, str] = {
+    "win_rate": "games solved within six guesses, with its 95% Wilson interval",
+    "mean_guesses_when_won": "guesses a won game took, on average",
+    "format_valid_rate": (
+        "turns written exactly as asked: `<think>…</think>` then `<guess>WORD</guess>`, an allowed word"
+    ),
+    "valid_guess_rate": "turns the game accepted (an allowed word in a guess tag); the others are lost",
+    "invalid_word_rate": "five-letter answers that are not allowed words (made up), of all such answers",
+    "consistency_rate": "accepted guesses after the first that fit every clue so far: playing, not guessing",
+    "rejected_repeated_rate": "after a lost turn, the same turned-down answer written again",
+    "recovered_after_lost_rate": "after a lost turn, an accepted guess on the next one",
+    "replayed_guess_rate": "accepted guesses that repeat an earlier one of the same game: no news, no win",
+    "top_later_guess_share": (
+        "the share of later guesses taken by the most played word: one safe word everywhere is a habit"
+    ),
+}
+
+
 def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
     """Win rate (with its interval), guesses, and how well the turns follow format and clues."""
     wins = [r for r in records if r.won]

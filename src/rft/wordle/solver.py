@@ -8,16 +8,16 @@ keyed by a hash of the word lists; it never goes into the repository.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from platformdirs import user_cache_dir
 from tqdm.auto import tqdm
 
+from rft.files import replacing
+from rft.runtime import default_cache_dir
 from rft.wordle.game import ALL_CORRECT_CODE, GuessWithFeedback, History, consistent_mask, pattern_codes
 from rft.wordle.words import allowed_words, answer_words, encode_words, validate_word
 
@@ -27,11 +27,6 @@ _BUILD_CHUNK = 256  # guesses per vectorised block: bounds peak memory at ~15 MB
 
 # The best opening by expected information over the 2,315 answers (5.886 bits); a test re-derives it.
 FIRST_GUESS = "soare"
-
-
-def default_cache_dir() -> Path:
-    """``$RFT_CACHE_DIR`` if set, else the platform's user cache folder (e.g. ~/.cache/rft)."""
-    return Path(os.environ.get("RFT_CACHE_DIR") or user_cache_dir("rft", appauthor=False))
 
 
 def entropy_bits(codes: np.ndarray) -> np.ndarray:
@@ -109,10 +104,8 @@ class PatternTable:
                 pass  # a truncated or foreign file: rebuild it below
         table = cls.build(guesses, answers, progress=progress)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(partial, "wb") as handle:
-            np.save(handle, table.codes)
-        os.replace(partial, path)  # atomic: a concurrent reader never sees half a file
+        with replacing(path) as temporary:  # a concurrent reader never sees half a file
+            np.save(temporary, table.codes)
         return table
 
     def row(self, guess: str) -> np.ndarray:

@@ -3,16 +3,18 @@ evaluation by whole games on held-out answers."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.tasks import PresetLike, Task
 from rft.wordle.dataset import WordleDatasetConfig, build_dataset, build_rows, check_rows, own_game_rows
-from rft.wordle.evaluate import evaluate_models, markdown_table
-from rft.wordle.play import GameRecord
+from rft.wordle.evaluate import ModelPlayer, evaluate_models, markdown_table, played_with_progress
+from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, GUESS_CLOSE, select_rewards
-from rft.wordle.traces import build_trace_rows, own_game_trace_rows
+from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
 
 
 def grpo_dataset(preset: PresetLike, progress: bool, own_games: Sequence[GameRecord] = ()) -> Any:
@@ -38,6 +40,29 @@ def warm_up_rows(
     return own_game_trace_rows(own_games, preset.dataset.prompt_style) + rows if own_games else rows
 
 
+OWN_GAME_TOKENS = EVAL_MAX_NEW_TOKENS  # as an evaluation allows: the games are the ones it would see
+
+
+def play_own_games(
+    preset: PresetLike, model: Any, tokenizer: Any, progress: bool
+) -> tuple[list[GameRecord], dict[str, Any]]:
+    """``preset.own_games`` games on training answers by the model a run continues, and their
+    summary: how many states they gave, how long they took, how the model played."""
+    player = ModelPlayer(model, tokenizer, preset.prompt_style, OWN_GAME_TOKENS)
+    secrets = own_game_secrets(preset.own_games, preset.seed)
+    padding_side = tokenizer.padding_side  # generation pads on the left, training may not
+    started = time.monotonic()
+    records = played_with_progress("its own games", player, secrets, progress)
+    tokenizer.padding_side = padding_side
+    summary = {
+        "states": sum(len(record.turns) for record in records),  # the state before each turn
+        "seconds": round(time.monotonic() - started, 1),  # they count against a time-boxed run
+        "metrics": game_metrics(records),
+        "games": [record.to_dict() for record in records],
+    }
+    return records, summary
+
+
 def how_to_prompt(preset: PresetLike) -> str:
     style = preset.dataset.prompt_style
     return (
@@ -57,7 +82,7 @@ WORDLE = Task(
     example_rows=example_rows,
     how_to_prompt=how_to_prompt,
     warm_up_rows=warm_up_rows,
-    own_games=True,
+    play_own_games=play_own_games,
     evaluate=evaluate_models,
     evaluation_table=markdown_table,
 )
