@@ -15,9 +15,8 @@ from _results import RESULTS, changed_flags, write
 
 from rft.recipe import RecipeResult, evaluate_stages
 from rft.training.config import Preset, apply_overrides
-from rft.training.models import adapter_dir_of
 from rft.training.presets import get_preset
-from rft.training.run import RunResult, new_run_dir, read_metrics, read_run_config, train
+from rft.training.run import RunResult, new_run_dir, read_metrics, read_run_config, read_run_result, train
 from rft.wordle.evaluate import plot_rates, versus_base
 from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.rewards import parse_completion
@@ -302,7 +301,7 @@ def saved_runs(folder: Path) -> Trained:
     timings (model loading and own games not included)."""
     grpo = saved_run(folder, "grpo")
     grpo_preset = read_run_config(grpo.run_dir)
-    sft = finished_run(Path(grpo_preset.init_from))
+    sft = read_run_result(Path(grpo_preset.init_from))
     own_rounds = len(stage_runs(sft.run_dir.parent, "sft")) - 1
     stages = {
         "sft": stage_summary(sft, step_seconds(sft)),
@@ -324,14 +323,7 @@ def saved_run(folder: Path, trainer: str) -> RunResult:
     stage = stage_runs(folder, trainer)
     continued = {Path(c.init_from) for c in stage.values() if c.init_from}
     (run_dir,) = [d for d in stage if d.resolve() not in continued]
-    return finished_run(run_dir)
-
-
-def finished_run(run_dir: Path) -> RunResult:
-    """A run folder as ``train`` returned it."""
-    metrics = run_dir / "metrics.jsonl"
-    steps = max((row["step"] for row in read_metrics(metrics)), default=0)
-    return RunResult(run_dir, adapter_dir_of(run_dir), metrics, run_dir / "curves.png", steps)
+    return read_run_result(run_dir)
 
 
 def step_seconds(result: RunResult) -> float:

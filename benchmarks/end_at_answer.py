@@ -26,12 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _learning import finished_run
 from _results import write
 
 from rft.training.config import apply_overrides
 from rft.training.presets import get_preset
-from rft.training.run import new_run_dir, read_metrics, train
+from rft.training.run import new_run_dir, read_metrics, read_run_result, train
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "before": {"end_at_answer": False},
@@ -97,7 +96,7 @@ def main() -> None:
 
     folder = new_run_dir(args.runs_dir, "end-at-answer")
     if args.warm_up:
-        sft = finished_run(args.warm_up)
+        sft = read_run_result(args.warm_up)
     else:
         sft = train(
             apply_overrides(get_preset("cpu-smollm2-wordle-sft"), {"max_steps": args.sft_steps}),

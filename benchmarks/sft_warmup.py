@@ -22,12 +22,12 @@ import json
 import time
 from pathlib import Path
 
-from _learning import OPEN_ENDED, finished_run, format_failures, stage_summary, step_seconds, warm_up
+from _learning import OPEN_ENDED, format_failures, stage_summary, step_seconds, warm_up
 from _results import changed_flags, write
 
 from rft.training.config import apply_overrides
 from rft.training.presets import get_preset
-from rft.training.run import new_run_dir, read_run_config
+from rft.training.run import new_run_dir, read_run_config, read_run_result
 
 BOOKKEEPING = ("--label", "--runs-dir", "--evaluate-only")  # flags that change no figure
 REPORTED = ("history_players", "rejected_share", "num_rows", "own_games", "prompt_style", "lora_r")
@@ -79,7 +79,7 @@ def main() -> None:
             key=lambda run_dir: read_run_config(run_dir).own_games,
         )
         for number, run_dir in enumerate(runs, start=1):
-            run = finished_run(run_dir)
+            run = read_run_result(run_dir)
             rounds[f"round{number}"] = stage_summary(run, step_seconds(run))
     else:
         preset = apply_overrides(get_preset(args.preset), {**OPEN_ENDED, **parse_settings(args.set)})
