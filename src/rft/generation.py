@@ -142,3 +142,79 @@ def generate_completions(
         new_tokens = output[:, encoded["input_ids"].shape[1] :]
         texts.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
     return texts
+
+
+def generate_from_ids(
+    model: Any,
+    tokenizer: Any,
+    sequences: Sequence[Sequence[int]],
+    max_new_tokens: Sequence[int],
+    temperature: float = 0.0,
+    batch_size: int = 32,
+    seed: int | None = 0,
+    end_after: str | None = None,
+    generation_config: Any = None,
+) -> list[list[int]]:
+    """The new token ids after each token sequence, at most ``max_new_tokens[i]`` for row ``i``,
+    each ending at its first end-of-sequence token (kept: it is what the model wrote).
+
+    For conversations kept in token space (whole games): a turn is generated after the exact ids
+    of everything before it, never after a re-rendered chat. ``generation_config`` (a training
+    run's sampling settings) replaces ``temperature``; ``seed`` None leaves torch's generator as
+    the caller has it, so a training run's sampling stream is not reset every turn. A row whose
+    turn was forced to full length (``min_new_tokens``, as preflight measures) runs on past the tag.
+    """
+    import copy
+
+    import torch
+    from transformers import LogitsProcessorList
+
+    if len(max_new_tokens) != len(sequences):
+        raise ValueError(f"{len(max_new_tokens)} token limits for {len(sequences)} sequences")
+    stop_ids = eos_token_ids(model, tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
+    forced = bool(getattr(generation_config, "min_new_tokens", None))
+    new_ids: list[list[int]] = []
+    for number, start in enumerate(range(0, len(sequences), batch_size)):
+        rows = [list(ids) for ids in sequences[start : start + batch_size]]
+        limits = list(max_new_tokens[start : start + batch_size])
+        width = max(len(ids) for ids in rows)
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in rows], device=model.device)
+        attention = torch.tensor(
+            [[0] * (width - len(ids)) + [1] * len(ids) for ids in rows], device=model.device
+        )
+        processors = LogitsProcessorList()
+        if end_after and not forced:
+            processors.append(EndAfterAnswer(tokenizer, end_after, stop_ids[0]))
+        if generation_config is not None:
+            config = copy.deepcopy(generation_config)
+            config.max_new_tokens = max(limits)
+            if forced:  # a turn forced to full length is forced to its own cap, not past it
+                config.min_new_tokens = min(config.min_new_tokens, max(limits))
+            config.pad_token_id, config.eos_token_id = pad, stop_ids
+            settings: dict[str, Any] = {"generation_config": config}
+        else:
+            sampling = temperature > 0
+            settings = {
+                "pad_token_id": pad,
+                "eos_token_id": stop_ids,
+                "max_new_tokens": max(limits),
+                "do_sample": sampling,
+                "temperature": temperature if sampling else None,
+                "top_p": None,
+                "top_k": None,
+            }
+        if seed is not None:
+            torch.manual_seed(seed * 1_000_003 + number)
+        with torch.inference_mode():
+            output = model.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                logits_processor=processors,
+                **settings,
+            )
+        for row, limit in zip(output[:, width:].tolist(), limits):
+            row = row[:limit]
+            ends = [i for i, token in enumerate(row) if token in stop_ids]
+            new_ids.append(row[: ends[0] + 1] if ends else row)
+    return new_ids

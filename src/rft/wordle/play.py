@@ -5,6 +5,10 @@ the baselines answer one by one). Each answer is text: a model's raw completion,
 word in the same ``<guess>`` format, parsed by the same function the rewards use. An answer with
 no guess, or a word Wordle does not accept, costs the turn and is recorded with its text; the
 next state names what was turned down, so a model can try something else.
+
+One loop, :func:`play_games`, plays every game the project plays: evaluation, a model's own games,
+and whole-game GRPO rollouts (:mod:`rft.wordle.conversation`), which start from the dataset's
+mid-game states and may be cut when their token budget runs out.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ class GameState:
     history: History
     turns_left: int
     rejected: tuple[str, ...] = ()
+    # Which of the games played together this state belongs to: a player that keeps one
+    # conversation per game (rft.wordle.conversation) continues the right one. Bookkeeping, not
+    # part of the state: two games in the same state are equal states.
+    game: int = field(default=0, compare=False)
 
     def messages(self, style: str = "full") -> list[dict[str, str]]:
         """The chat a model is shown in this state. Training rows are built by the same call, so
@@ -45,7 +53,10 @@ class GameState:
 
 
 class Player(Protocol):
-    def __call__(self, states: Sequence[GameState]) -> list[str]: ...
+    """Answers each state with its text; None for a game the player cannot go on with (its token
+    budget is spent): that game ends there, lost, and is recorded as cut."""
+
+    def __call__(self, states: Sequence[GameState]) -> Sequence[str | None]: ...
 
 
 def policy_player(policy: Policy, seed: int = 0) -> Player:
@@ -74,6 +85,7 @@ class GameRecord:
     secret: str
     turns: list[Turn] = field(default_factory=list)
     won: bool = False
+    cut: bool = False  # ended by the player's token budget, not by the rules: counted as lost
 
     @property
     def guesses(self) -> int:
@@ -84,13 +96,15 @@ class GameRecord:
             "secret": self.secret,
             "won": self.won,
             "guesses": self.guesses,
+            "cut": self.cut,
             "turns": [asdict(t) for t in self.turns],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GameRecord:
         """A game saved by :meth:`to_dict` (an ``eval.json``), so its metrics can be recomputed."""
-        return cls(data["secret"], [Turn(**turn) for turn in data["turns"]], bool(data["won"]))
+        turns = [Turn(**turn) for turn in data["turns"]]
+        return cls(data["secret"], turns, bool(data["won"]), bool(data.get("cut", False)))
 
 
 def play_game(policy: Policy, secret: str, rng: np.random.Generator, max_guesses: int = MAX_GUESSES) -> Game:
@@ -106,25 +120,37 @@ def play_games(
     secrets: Sequence[str],
     max_guesses: int = MAX_GUESSES,
     progress: Callable[[int, int], None] | None = None,
+    starts: Sequence[GameState] | None = None,
 ) -> list[GameRecord]:
     """Play one game per secret, all in step: each round asks the player about every game still
-    running in a single call, so a model generates for the whole batch at once."""
+    running in a single call, so a model generates for the whole batch at once.
+
+    ``starts``: the state each game begins in (a dataset's mid-game state: its history, turns left
+    and turned-down answers), one per secret; by default an empty board. A record holds the turns
+    played here, not the start's."""
     records = [GameRecord(secret) for secret in secrets]
-    histories: list[list[GuessWithFeedback]] = [[] for _ in secrets]
-    rejected: list[list[str]] = [[] for _ in secrets]
+    if starts is None:
+        starts = [GameState((), max_guesses) for _ in secrets]
+    if len(starts) != len(secrets):
+        raise ValueError(f"{len(starts)} start states for {len(secrets)} secrets")
+    histories: list[list[GuessWithFeedback]] = [list(start.history) for start in starts]
+    rejected: list[list[str]] = [list(start.rejected) for start in starts]
+    turns_left = [start.turns_left for start in starts]
     for round_number in range(max_guesses):
-        running = [i for i, r in enumerate(records) if not r.won]
+        running = [i for i, r in enumerate(records) if not (r.won or r.cut) and turns_left[i] > 0]
         if not running:
             break
-        states = [
-            GameState(tuple(histories[i]), max_guesses - round_number, tuple(rejected[i])) for i in running
-        ]
+        states = [GameState(tuple(histories[i]), turns_left[i], tuple(rejected[i]), game=i) for i in running]
         answers = player(states)
         if len(answers) != len(states):
             raise ValueError(f"the player answered {len(answers)} of {len(states)} game states")
         for i, text in zip(running, answers):
+            if text is None:
+                records[i].cut = True
+                continue
             turn = _judge(text, records[i].secret, histories[i])
             records[i].turns.append(turn)
+            turns_left[i] -= 1
             records[i].won = bool(histories[i]) and histories[i][-1].is_win
             if turn.guess is None:
                 rejected[i].append(rejected_text(text))
@@ -141,9 +167,10 @@ def states_met(record: GameRecord, max_guesses: int = MAX_GUESSES) -> list[GameS
     states: list[GameState] = []
     texts = iter([turn.text for turn in record.turns])
 
-    def replay(asked: Sequence[GameState]) -> list[str]:
-        states.extend(asked)
-        return [next(texts) for _ in asked]
+    def replay(asked: Sequence[GameState]) -> list[str | None]:
+        answers = [next(texts, None) for _ in asked]  # None: a cut game, ended where it was cut
+        states.extend(state for state, text in zip(asked, answers) if text is not None)
+        return answers
 
     play_games(replay, [record.secret], max_guesses)  # the same rules, so the same states
     return states
@@ -222,6 +249,8 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
     return {
         "games": len(records),
         "wins": len(wins),
+        # Games a token budget ended (whole-game play): lost, and said apart from lost by the rules.
+        "cut_games": sum(1 for r in records if r.cut),
         "win_rate": _rate(len(wins), len(records)),
         "win_rate_ci95": [low, high],
         "mean_guesses_when_won": (sum(r.guesses for r in wins) / len(wins)) if wins else None,
