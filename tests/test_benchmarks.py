@@ -261,3 +261,34 @@ def test_the_qwen_benchmark_is_the_same_protocol_on_its_own_presets(learning):
         assert learning.get_preset(name).model == "pypi:Qwen2.5-Coder-0.5B-Instruct"
     variant = parser.parse_args(["--games", "200"])
     assert learning.lineage(parser, variant, protocol) == ("qwen_learning.json", ["--games 200"])
+
+
+def test_the_whole_game_benchmark_reads_a_steps_cost_and_compares_with_intervals(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import whole_games
+
+    step = {"reward": 1.0, "frac_reward_zero_std": 0.0, "games/mean_turns": 4.0, "games/cut_rate": 0.0}
+    rows = [
+        {**step, "step": 1, "wall_seconds": 100.0, "num_tokens": 3000.0, "completions/mean_length": 300.0},
+        {**step, "step": 2, "wall_seconds": 80.0, "num_tokens": 7000.0, "completions/mean_length": 400.0},
+    ]
+    rows[0]["games/win_rate"], rows[1]["games/win_rate"] = 0.25, 0.5
+    rows[1]["frac_reward_zero_std"] = 1.0
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    summary = whole_games.arm_summary(tmp_path, 200.0)
+    assert (summary["steps"], summary["seconds_per_step"], summary["tokens_per_step"]) == (2, 90.0, 3500)
+    assert summary["model_tokens_per_completion"] == 350.0 and summary["steps_with_reward_spread"] == 1
+    assert summary["games_per_step"]["games/win_rate"] == [0.25, 0.5]
+
+    secrets = held_out_secrets(40, 0)
+    solver_like = evaluate(
+        {"a": policy_player(random_consistent_policy, 0)}, secrets, tmp_path / "a", progress=False
+    )
+    from rft.wordle.play import GameRecord, game_metrics
+
+    lost = game_metrics([GameRecord(secret) for secret in secrets])  # no turn played: all lost
+    metrics = {"turns": solver_like["metrics"]["a"], "games": lost}
+    compared = whole_games.compare(metrics, "turns", "games")
+    assert compared["win_rate"]["better"] is False and compared["win_rate"]["intervals_overlap"] is False
+    assert compared["win_rate"]["difference"] < -0.5
+    assert "consistency_rate" not in compared  # no accepted guess after the first: nothing to compare

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from rft.wordle.game import is_consistent
 from rft.wordle.rewards import (
     DEFAULT_REWARD_WEIGHTS,
+    GAME_ONLY_REWARDS,
     REWARD_FUNCTIONS,
     feedback_reward,
     format_reward,
@@ -14,6 +15,7 @@ from rft.wordle.rewards import (
     novelty_reward,
     parse_completion,
     select_rewards,
+    win_reward,
 )
 from rft.wordle.solver import default_table, entropy_bits, history_for
 from rft.wordle.words import allowed_words, answer_words
@@ -157,12 +159,16 @@ def test_missing_or_misshapen_columns_are_named():
 
 def test_select_rewards_by_name_with_weights():
     functions, weights = select_rewards()
-    assert functions == [format_reward, feedback_reward, guess_value_reward]
+    # Each is the single-turn reward, taught to pay a whole game the mean of its turns.
+    assert [f.__wrapped__ for f in functions] == [format_reward, feedback_reward, guess_value_reward]
+    assert [f.__name__ for f in functions] == ["format_reward", "feedback_reward", "guess_value_reward"]
     assert weights == list(DEFAULT_REWARD_WEIGHTS.values())
     functions, weights = select_rewards({**DEFAULT_REWARD_WEIGHTS, "novelty": 0.25})
-    assert functions[-1] is novelty_reward and weights[-1] == 0.25
+    assert functions[-1].__wrapped__ is novelty_reward and weights[-1] == 0.25
     functions, weights = select_rewards({"guess_value": 2, "format": 0.5})
-    assert functions == [format_reward, guess_value_reward] and weights == [0.5, 2.0]
+    assert [f.__wrapped__ for f in functions] == [format_reward, guess_value_reward] and weights == [0.5, 2.0]
+    functions, weights = select_rewards({"format": 1, "win": 2})
+    assert functions[-1] is win_reward and weights == [1.0, 2.0]
     with pytest.raises(ValueError, match="unknown reward 'lenght'"):
         select_rewards({"lenght": 1.0})
     with pytest.raises(ValueError, match="'format' must be a finite number >= 0"):
@@ -252,5 +258,69 @@ def test_novelty_reward_is_total(c, history, rejected):
     ],
 )
 def test_megabyte_completions_are_scored(huge):
+    for name, reward in REWARD_FUNCTIONS.items():
+        if name not in GAME_ONLY_REWARDS:
+            assert_scores(reward([huge], secret=["abide"], history=[SPEED_DEALT]), 1)
+        turns = [{"text": huge, "history": SPEED_DEALT, "rejected": []}]
+        game = {"game_turns": [turns], "won": [False], "guesses": [3], "cut": [True]}
+        assert_scores(reward([huge], secret=["abide"], history=[[]], **game), 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole games: each turn scored as a single one, the game paid their mean; the outcome by win
+# ---------------------------------------------------------------------------------------------
+
+
+def game_turns(secret, words, rejected_first=()):
+    """A game's turns as the rollout records them: each answer with the history it followed."""
+    turns, history = [], []
+    for text in rejected_first:
+        turns.append({"text": text, "history": [], "rejected": []})
+    for word in words:
+        turns.append({"text": answer(word), "history": list(history), "rejected": []})
+        history.append(history_for(secret, [word])[0].to_dict())
+    return turns
+
+
+def test_a_game_is_paid_the_mean_of_its_turns():
+    turns = game_turns("abide", ["speed", "dealt", "abide"])
+    for name in ("format", "feedback", "guess_value", "novelty"):
+        reward = REWARD_FUNCTIONS[name]
+        single = [
+            reward.__wrapped__([t["text"]], secret=["abide"], history=[t["history"]], rejected=[[]])[0]
+            for t in turns
+        ]
+        whole = reward(["ignored: the turns are scored"], secret=["abide"], history=[[]], game_turns=[turns])
+        assert whole == [pytest.approx(sum(single) / len(single))], name
+    # A lost turn (no guess) scores 0 on format; the game's format is the mean with it.
+    lost = game_turns("abide", ["speed"], rejected_first=["I am not sure."])
+    assert REWARD_FUNCTIONS["format"]([""], secret=["abide"], game_turns=[lost]) == [0.5]
+    # A game cut before its first answer earns nothing.
+    assert REWARD_FUNCTIONS["format"]([""], secret=["abide"], game_turns=[[]]) == [0.0]
+
+
+def test_win_pays_the_outcome_more_for_fewer_guesses():
+    scores = win_reward(["", "", "", ""], won=[True, True, False, True], guesses=[1, 6, 6, 3])
+    assert scores == [1.0, 0.5, 0.0, pytest.approx(0.8)]
+
+
+def test_game_fields_that_are_not_a_game_are_named():
+    with pytest.raises(ValueError, match="whole games"):
+        win_reward(["x"])
+    with pytest.raises(ValueError, match="'won'/'guesses'"):
+        win_reward(["x"], won=["yes"], guesses=[2])
+    with pytest.raises(ValueError, match="column 'game_turns'"):
+        REWARD_FUNCTIONS["format"](["x"], secret=["abide"], game_turns=["not turns"])
+    with pytest.raises(ValueError, match="column 'game_turns'"):
+        REWARD_FUNCTIONS["feedback"](["x"], secret=["abide"], game_turns=[[{"text": 3}]])
+    with pytest.raises(ValueError, match="'secret'"):
+        REWARD_FUNCTIONS["guess_value"](["x"], game_turns=[game_turns("abide", ["speed"])])
+
+
+@settings(max_examples=2_000)
+@given(st.lists(st.tuples(text, histories), max_size=6), secrets, st.booleans(), st.integers(1, 6))
+def test_every_reward_is_total_over_whole_games(turns, secret, won, guesses):
+    played = [{"text": c, "history": h, "rejected": []} for c, h in turns]
+    game = {"game_turns": [played], "won": [won], "guesses": [guesses], "cut": [not won]}
     for reward in REWARD_FUNCTIONS.values():
-        assert_scores(reward([huge], secret=["abide"], history=[SPEED_DEALT]), 1)
+        assert_scores(reward(["whole game"], secret=[secret], history=[[]], **game), 1)

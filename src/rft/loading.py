@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,9 @@ class LoadedModel:
     label: str
     adapter_off: bool = False  # the base model, seen through a PEFT model with its adapter disabled
     loader: str = "transformers"  # or "unsloth", "tiny": how the base was loaded
+    # A run that trained on whole games (rollout games) plays each game as one chat, capped at this
+    # many tokens, as it trained; None: a fresh prompt every turn.
+    max_game_tokens: int | None = None
 
 
 def preset_of(model: str | Path) -> Preset | None:
@@ -87,7 +90,8 @@ def load_base(spec: Preset | str) -> LoadedModel:
         tokenizer.pad_token = tokenizer.eos_token
     network.eval()
     style = spec.prompt_style if isinstance(spec, Preset) else "full"
-    return LoadedModel(network, tokenizer, style, "base", loader=loader)
+    games = spec.max_game_tokens if isinstance(spec, Preset) and spec.rollout == "games" else None
+    return LoadedModel(network, tokenizer, style, "base", loader=loader, max_game_tokens=games)
 
 
 def with_adapter(loaded: LoadedModel, run_dir: str | Path) -> LoadedModel:
@@ -99,7 +103,7 @@ def with_adapter(loaded: LoadedModel, run_dir: str | Path) -> LoadedModel:
         from unsloth import FastLanguageModel
 
         FastLanguageModel.for_inference(network)
-    return LoadedModel(network, loaded.tokenizer, loaded.prompt_style, "trained", loader=loaded.loader)
+    return replace(loaded, model=network, label="trained")
 
 
 def load_models(model: str, adapter: str | Path | None = None) -> list[LoadedModel]:
@@ -114,7 +118,7 @@ def load_models(model: str, adapter: str | Path | None = None) -> list[LoadedMod
     # One copy of the weights serves both: the base plays with the adapter disabled, so a 3B
     # model is loaded once, not twice, on a 16 GB T4.
     trained = with_adapter(load_base(spec), adapter)
-    base = LoadedModel(trained.model, trained.tokenizer, trained.prompt_style, "base", adapter_off=True)
+    base = replace(trained, label="base", adapter_off=True)
     return [base, trained]
 
 

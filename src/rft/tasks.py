@@ -74,3 +74,8 @@ class Task:
     # It loads nothing itself, so a task never imports the loading that imports the presets.
     evaluate: Evaluation | None = None
     evaluation_table: Callable[[dict[str, Any]], str] | None = None  # eval.md's table of a result
+    # Whole-game GRPO (preset rollout "games"): from a preset and its GRPO rows, the object whose
+    # ``play(prompts, model, tokenizer, generation_config)`` plays every prompt's game to its end and
+    # returns TRL's rollout fields and the batch's statistics; None: the task has no games.
+    whole_games: Callable[[PresetLike, Sequence[Any]], Any] | None = None
+    game_only_rewards: frozenset[str] = frozenset()  # rewards that need whole games

@@ -78,15 +78,13 @@ def watch_model(
     ``loaded``: the model as :func:`rft.loading.load_models` returned it for an evaluation just
     played, so that no second copy is loaded."""
     from rft.loading import load_models, max_new_tokens_for
-    from rft.wordle.evaluate import ModelPlayer
+    from rft.wordle.evaluate import model_player
     from rft.wordle.play import play_games, rejected_text
     from rft.wordle.traces import why_rejected
 
     console = console or Console()
     loaded = loaded or load_models(model, adapter)[-1]
-    player = ModelPlayer(
-        loaded.model, loaded.tokenizer, loaded.prompt_style, max_new_tokens_for(model), seed=seed
-    )
+    player = model_player(loaded, max_new_tokens_for(model), seed=seed)  # as it was evaluated
     (record,) = play_games(player, [_pick_secret(secret, seed)])
     for number, turn in enumerate(record.turns, start=1):
         console.rule(f"turn {number}")

@@ -32,6 +32,7 @@ ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj
 LOADERS = ("unsloth", "transformers", "tiny")
 CPU_DTYPES = ("auto", "float32", "bfloat16")
 TRAINERS = ("grpo", "sft")
+ROLLOUTS = ("turns", "games")
 DEVICES = ("cuda", "cpu")
 # The tasks a preset can train: a third is one folder with its Task (rft.tasks) and one entry here.
 TASKS: dict[str, Task] = {task.name: task for task in (WORDLE, GSM8K)}
@@ -74,6 +75,11 @@ class Preset:
     # GRPO: each completion ends right after its answer's closing tag (rft.generation), as it does
     # in evaluation. Off only to measure what it saves (benchmarks/end_at_answer.py).
     end_at_answer: bool = True
+    # GRPO's unit: "turns" samples one answer to one game state; "games" plays each group's game to
+    # its end from that state, one chat per game (rft.wordle.conversation), the outcome rewarded
+    # too. max_game_tokens caps a game's answers and replies together; a game cut there is lost.
+    rollout: str = "turns"
+    max_game_tokens: int = 1024
     seed: int = 0
     sample_every: int = 5  # write sample completions to the run folder every N steps (GRPO)
     trainer_args: Mapping[str, Any] = field(default_factory=dict)  # any GRPOConfig / SFTConfig field
@@ -306,6 +312,29 @@ def task_rewards(preset: Preset) -> tuple[list[RewardFunction], list[float]]:
     return preset.task_spec.select_rewards(preset.rewards)
 
 
+def check_rollout(preset: Preset, task: Task) -> None:
+    """Whole games need GRPO and a task that plays games; a reward only a game can earn needs them."""
+    if preset.rollout not in ROLLOUTS:
+        raise ValueError(f"rollout must be one of {ROLLOUTS}, got {preset.rollout!r}")
+    check_integer("max_game_tokens", preset.max_game_tokens, minimum=1)
+    if preset.rollout == "games":
+        if preset.trainer != "grpo":
+            raise ValueError("rollout 'games' is for GRPO; the warm-up (trainer 'sft') learns single turns")
+        if task.whole_games is None:
+            raise ValueError(f"rollout 'games': task {preset.task!r} has no games to play")
+        if preset.max_game_tokens < preset.eval_max_new_tokens:
+            raise ValueError(
+                f"max_game_tokens {preset.max_game_tokens} is less than one turn "
+                f"(max_completion_length {preset.eval_max_new_tokens})"
+            )
+    elif preset.trainer == "grpo":
+        whole_game_only = sorted(name for name in preset.rewards if name in task.game_only_rewards)
+        if whole_game_only:
+            raise ValueError(
+                f"rewards: {whole_game_only[0]!r} pays a whole game's outcome; it needs --rollout games"
+            )
+
+
 def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
     """Check everything that can be checked without a model; raise ``ValueError`` naming the field.
     With ``init_from_trained=False`` the folder ``init_from`` names need not hold a run yet."""
@@ -347,6 +376,7 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
             "plays the games"
         )
     task_rewards(preset)  # raises naming the reward
+    check_rollout(preset, task)
 
     if (
         init_from_trained

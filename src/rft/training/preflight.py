@@ -2,7 +2,9 @@
 
 :func:`preflight` trains two optimizer steps of a preset exactly as ``rft train`` will (same loader,
 same trainer, same settings), with every GRPO completion forced to ``max_completion_length``: a
-trained model usually stops earlier, so this is the worst case for memory and time. It reports
+trained model usually stops earlier, so this is the worst case for memory and time. For whole-game
+GRPO (``rollout games``) every turn is forced to full length, so every game runs on until its
+token budget (``max_game_tokens``) cuts it: the worst case of a game, about six turns' worth. It reports
 peak memory against the device's total (GPU: PyTorch's allocator; CPU: the process's peak resident
 memory), seconds per step, the projected time of the preset's steps, its warm-up's and what comes
 after training, and, given a session length, whether the run fits it and how many steps would. A
@@ -146,6 +148,9 @@ def measure(
         "seconds_per_step": round(statistics.mean(seconds[1:] or seconds), 2),
         "completion_length": round(statistics.mean(lengths), 1) if lengths else None,
         "max_completion_length": preset.trainer_args.get("max_completion_length"),
+        # Whole games: every turn at full length, so each game runs to its token budget (answers
+        # and replies), about six single turns' worth; completion_length counts the model's tokens.
+        **({"max_game_tokens": preset.max_game_tokens} if preset.rollout == "games" else {}),
         "peak_memory_gib": peak_memory_gib(),
         "wall_seconds": round(time.monotonic() - started, 1),
     }
@@ -254,6 +259,12 @@ def print_report(report: dict[str, Any]) -> None:
                 f"; completions {figures['completion_length']:.0f} of "
                 f"{figures['max_completion_length']} tokens"
                 if figures["completion_length"] is not None
+                else ""
+            )
+            + (
+                f" a turn, whole games of up to {figures['max_game_tokens']} tokens with the game's "
+                "replies (a step costs about as many turns as a game has)"
+                if figures.get("max_game_tokens")
                 else ""
             ),
         )

@@ -191,6 +191,41 @@ _TINY = replace(
     },
 )
 
+# Whole-game GRPO (rollout "games", rft.wordle.conversation): each group plays one game from the
+# dataset's state to its end, one chat a game, every turn scored as a single one is (the game gets
+# their mean) and the outcome paid by `win`. Starts are early states (0-2 guesses played), so most
+# of a game is the model's own. A game is about six single turns of tokens, answers and the game's
+# replies together: max_game_tokens caps it, and what a step costs grows with it (rft preflight).
+_GAME_STARTS = {"min_history": 0, "max_history": 2, "rejected_share": 0.0}
+_QWEN_T4_GAMES = replace(
+    _QWEN_T4,
+    name="t4-qwen2.5-3b-wordle-games",
+    description="t4-qwen2.5-3b-wordle on whole games (rollout games): the outcome and every turn rewarded",
+    rollout="games",
+    max_game_tokens=1536,  # six answers of up to 256 tokens would not fit with six replies: a cap
+    max_seq_length=2048,  # the full prompt (about 480 tokens) and a whole game
+    dataset=replace(_QWEN_T4.dataset, **_GAME_STARTS),
+    rewards={**_QWEN_T4.rewards, "win": 2.0},
+)
+_SMOLLM2_CPU_GAMES = replace(
+    _SMOLLM2_CPU,
+    name="cpu-smollm2-wordle-games",
+    description="whole games in GRPO on CPU (rollout games; give --init-from WARM-UP-RUN)",
+    rollout="games",
+    max_game_tokens=768,
+    dataset=replace(_SMOLLM2_CPU.dataset, **_GAME_STARTS),
+    rewards={**_SMOLLM2_CPU.rewards, "win": 2.0},
+)
+_TINY_GAMES = replace(
+    _TINY,
+    name="tiny-test-games",
+    description="the tiny random model playing whole games in GRPO: the rollout path in seconds",
+    rollout="games",
+    max_game_tokens=150,  # two turns and a reply: every game is cut, as a cut must be reported
+    dataset=replace(_TINY.dataset, **_GAME_STARTS),
+    rewards={**_TINY.rewards, "win": 2.0},
+)
+
 _QWEN_T4_GSM8K = replace(
     _QWEN_T4,
     name="t4-qwen2.5-3b-gsm8k",
@@ -235,6 +270,9 @@ PRESETS: dict[str, Preset] = {
         # The T4 warm-up's learning rate: a 0.5B model needs less than the 135M's 5e-4.
         _warm_up(_QWEN_CPU, 480, {**_CPU_SFT, "learning_rate": _GPU_SFT["learning_rate"]}),
         _TINY,
+        _QWEN_T4_GAMES,
+        _SMOLLM2_CPU_GAMES,
+        _TINY_GAMES,
         _QWEN_T4_GSM8K,
         _SMOLLM2_CPU_GSM8K,
         _TINY_GSM8K,

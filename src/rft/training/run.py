@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import re
 import shutil
 import time
@@ -110,7 +111,8 @@ def parse_duration(text: str) -> float:
 
 # Wordle's game state, where it came from (a history player, or "own-games") and the answers the game turned
 # down since the last accepted guess; GSM8K's gold answer.
-RECORDED_COLUMNS = ("secret", "history", "history_player", "rejected", "answer")
+# A whole game's outcome (rollout games): won, every turn it took, cut by its token budget.
+RECORDED_COLUMNS = ("secret", "history", "history_player", "rejected", "answer", "won", "guesses", "cut")
 
 
 class SampleRecorder:
@@ -311,6 +313,29 @@ def time_limit_callback(deadline: float) -> Any:
     return TimeLimit()
 
 
+def trl_rollout(games: Any, tokenizer: Any) -> Callable[[list[Any], Any], dict[str, Any]]:
+    """The task's whole-game rollout (``Task.whole_games``) in the form ``GRPOTrainer(rollout_func=)``
+    calls, TRL 1.15 and 1.16 alike: the prompts of this process's rows, and the trainer, whose
+    sampling settings the games are played with (the model as TRL would generate with it: no
+    gradients, gradient checkpointing off). The batch's game statistics go to the step's log."""
+
+    def rollout_func(prompts: list[Any], trainer: Any) -> dict[str, Any]:
+        import torch
+        from trl.models.utils import disable_gradient_checkpointing
+
+        model = trainer.accelerator.unwrap_model(trainer.model_wrapped)
+        checkpointing = getattr(trainer.args, "gradient_checkpointing_kwargs", None)
+        with torch.no_grad(), disable_gradient_checkpointing(trainer.model, checkpointing):
+            fields, statistics = games.play(prompts, model, tokenizer, trainer.generation_config)
+        log = getattr(trainer, "_log_metric", None)  # what a reward's log_metric calls
+        for name, value in statistics.items():
+            if log is not None:
+                log(name, value)
+        return fields
+
+    return rollout_func
+
+
 def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool) -> list[Any]:
     """``preset.own_games`` games by the model being continued, played by its task. They are kept in
     the run folder (``own_games.json``): where the model stood before this run."""
@@ -352,6 +377,11 @@ def build_trainer(
         end_turns_after_answer(policy.model, policy.tokenizer, preset.closing_tag)
     functions, weights = task_rewards(preset)
     recorder = SampleRecorder()
+    whole_games: dict[str, Any] = {}
+    if preset.rollout == "games":
+        assert task.whole_games is not None  # validate() refuses games for a task without them
+        os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental
+        whole_games["rollout_func"] = trl_rollout(task.whole_games(preset, dataset), policy.tokenizer)
     return GRPOTrainer(
         model=policy.model,
         reward_funcs=[recorder.wrap(f) for f in functions],
@@ -360,6 +390,7 @@ def build_trainer(
         processing_class=policy.tokenizer,
         peft_config=policy.peft_config,
         callbacks=[*make_callbacks(run_dir, recorder, preset.sample_every), *callbacks],
+        **whole_games,
     )
 
 

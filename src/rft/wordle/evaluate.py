@@ -23,6 +23,7 @@ from rft.files import keep_results, replace_text, replacing, write_json
 from rft.generation import EVAL_MAX_NEW_TOKENS, generate_completions
 from rft.stats import intervals_overlap, overlap_verdict
 from rft.tasks import EvalRequest, PresetLike
+from rft.wordle.conversation import ConversationPlayer
 from rft.wordle.dataset import answer_split, shuffled_passes
 from rft.wordle.game import MAX_GUESSES
 from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
@@ -74,6 +75,35 @@ class ModelPlayer:
                 seed,
                 self.end_after,
             )
+
+
+def model_player(
+    loaded: Any, max_new_tokens: int, temperature: float = 0.0, batch_size: int = 32, seed: int = 0
+) -> Player:
+    """A loaded model (``rft.loading.LoadedModel``) as the player it trained to be: one chat a game
+    for a whole-game run (its ``max_game_tokens`` set), else a fresh prompt every turn."""
+    if getattr(loaded, "max_game_tokens", None):
+        return ConversationPlayer(
+            loaded.model,
+            loaded.tokenizer,
+            loaded.prompt_style,
+            max_new_tokens,
+            loaded.max_game_tokens,
+            temperature,
+            batch_size,
+            seed,
+            adapter_off=loaded.adapter_off,
+        )
+    return ModelPlayer(
+        loaded.model,
+        loaded.tokenizer,
+        loaded.prompt_style,
+        max_new_tokens,
+        temperature,
+        batch_size,
+        seed,
+        adapter_off=loaded.adapter_off,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,15 +302,8 @@ def evaluate_models(
     when ``request.baselines``. The prompt style is each model's own, so ``preset`` is not read."""
     players: dict[str, Player] = baseline_players(request.seed) if request.baselines else {}
     for one in models:
-        players[one.label] = ModelPlayer(
-            one.model,
-            one.tokenizer,
-            one.prompt_style,
-            request.max_new_tokens,
-            request.temperature,
-            request.batch_size,
-            request.seed,
-            adapter_off=one.adapter_off,
+        players[one.label] = model_player(
+            one, request.max_new_tokens, request.temperature, request.batch_size, request.seed
         )
     settings = {
         "seed": request.seed,

@@ -1,5 +1,5 @@
 """The Wordle rewards, in the signature TRL's ``GRPOTrainer`` calls: format, feedback and guess value by
-default, and novelty on request.
+default, novelty on request, and for whole games (``rollout games``) the outcome, ``win``.
 
 Each reward takes ``completions`` (plain strings or chat messages) plus the dataset's columns as
 keyword arguments (``secret``, ``history``: one entry per completion) and returns one float per
@@ -9,10 +9,16 @@ every reward scores what it found.
 Rewards are total over what a model writes: any text at all (empty, megabytes, unicode, tags
 nested, missing or repeated) gets a float, never an exception. A missing or malformed dataset
 column is a configuration error, not model output, and raises ``ValueError`` naming the column.
+
+A whole-game rollout (:mod:`rft.wordle.conversation`) passes each game's fields instead of one
+state's: ``game_turns`` (every turn's text with the history and turned-down answers it was written
+after), ``won``, ``guesses``, ``cut``. The per-turn rewards then score every turn as they score a
+single one and pay the game their mean; :func:`win_reward` pays the outcome.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +28,15 @@ from typing import Any
 import numpy as np
 
 from rft.rewarding import RewardFunction, choose_rewards, column, completion_text
-from rft.wordle.game import Check, Constraints, GuessWithFeedback, History, as_history, marks_from_code
+from rft.wordle.game import (
+    MAX_GUESSES,
+    Check,
+    Constraints,
+    GuessWithFeedback,
+    History,
+    as_history,
+    marks_from_code,
+)
 from rft.wordle.solver import default_table
 from rft.wordle.words import ALPHABET, WORD_LENGTH, is_allowed
 
@@ -239,15 +253,93 @@ def novelty_reward(
 
 
 # ---------------------------------------------------------------------------------------------
+# Whole games
+# ---------------------------------------------------------------------------------------------
+
+
+def _game_turns(value: Any) -> list[Mapping[str, Any]]:
+    """One game's ``game_turns`` entry, or the configuration error that names the column."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ValueError(f"column 'game_turns' holds {value!r:.200}, not a list of turns")
+    for turn in value:
+        if not isinstance(turn, Mapping) or not isinstance(turn.get("text"), str) or "history" not in turn:
+            raise ValueError(f"column 'game_turns' holds a turn {turn!r:.200} without its text and history")
+    return list(value)
+
+
+def over_game_turns(reward: RewardFunction) -> RewardFunction:
+    """``reward`` for whole games as well as single states: with a ``game_turns`` column, each game
+    is paid the mean of what ``reward`` pays its turns (each scored against the history it was
+    written after); without one, ``reward`` itself. A game with no turn (cut before its first
+    answer) gets 0.0."""
+
+    @functools.wraps(reward)
+    def scored(
+        completions: Sequence[Any], game_turns: Sequence[Any] | None = None, **kwargs: Any
+    ) -> list[float]:
+        if game_turns is None:
+            return reward(completions, **kwargs)
+        games = _column("game_turns", game_turns, len(completions))
+        secrets = _column("secret", kwargs.get("secret"), len(completions))
+        scores = []
+        for turns, answer in zip(games, secrets):
+            turns = _game_turns(turns)
+            if not turns:
+                scores.append(0.0)
+                continue
+            values = reward(
+                [turn["text"] for turn in turns],
+                secret=[answer] * len(turns),
+                history=[turn["history"] for turn in turns],
+                rejected=[list(turn.get("rejected") or ()) for turn in turns],
+            )
+            scores.append(float(sum(values)) / len(values))
+        return scores
+
+    return scored
+
+
+def win_reward(
+    completions: Sequence[Any],
+    won: Sequence[Any] | None = None,
+    guesses: Sequence[Any] | None = None,
+    **kwargs: Any,
+) -> list[float]:
+    """Pays a whole game's outcome: a win, more for fewer guesses.
+
+    Scale: 1.0 for a win at the first guess down to 0.5 for a win at the sixth (``guesses`` counts
+    every turn of the game, the ones before its start state and the lost ones too); 0.0 for a
+    game lost, or cut by its token budget. Needs the game fields of a whole-game rollout."""
+    if won is None or guesses is None:
+        raise ValueError("the win reward needs whole games (rollout games): no 'won'/'guesses' columns")
+    outcomes = _column("won", won, len(completions))
+    counts = _column("guesses", guesses, len(completions))
+    scores = []
+    for outcome, count in zip(outcomes, counts):
+        if not isinstance(outcome, bool) or isinstance(count, bool) or not isinstance(count, int):
+            raise ValueError(f"columns 'won'/'guesses' hold {outcome!r}/{count!r}, not a bool and a count")
+        if not outcome:
+            scores.append(0.0)
+            continue
+        spent = min(max(count, 1), MAX_GUESSES)
+        scores.append(1.0 - 0.5 * (spent - 1) / (MAX_GUESSES - 1))
+    return scores
+
+
+# ---------------------------------------------------------------------------------------------
 # Choosing rewards by name
 # ---------------------------------------------------------------------------------------------
 
+# Each per-turn reward scores a single state, or a whole game's turns (their mean).
 REWARD_FUNCTIONS: dict[str, RewardFunction] = {
-    "format": format_reward,
-    "feedback": feedback_reward,
-    "guess_value": guess_value_reward,
-    "novelty": novelty_reward,
+    "format": over_game_turns(format_reward),
+    "feedback": over_game_turns(feedback_reward),
+    "guess_value": over_game_turns(guess_value_reward),
+    "novelty": over_game_turns(novelty_reward),
+    "win": win_reward,
 }
+# Rewards that only a whole game can be paid.
+GAME_ONLY_REWARDS = frozenset({"win"})
 
 DEFAULT_REWARD_WEIGHTS: dict[str, float] = {"format": 1.0, "feedback": 1.0, "guess_value": 1.0}
 

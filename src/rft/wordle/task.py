@@ -10,10 +10,11 @@ from typing import Any
 
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.tasks import PresetLike, Task
+from rft.wordle.conversation import WholeGameRollout
 from rft.wordle.dataset import WordleDatasetConfig, build_dataset, build_rows, check_rows, own_game_rows
 from rft.wordle.evaluate import ModelPlayer, evaluate_models, markdown_table, played_with_progress
 from rft.wordle.play import GameRecord, game_metrics
-from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, GUESS_CLOSE, select_rewards
+from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, GAME_ONLY_REWARDS, GUESS_CLOSE, select_rewards
 from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
 
 
@@ -63,12 +64,31 @@ def play_own_games(
     return records, summary
 
 
+def whole_games(preset: PresetLike, rows: Sequence[Any]) -> WholeGameRollout:
+    """GRPO's groups as whole games from the rows' states, each turn capped as a single-turn
+    completion is (``max_completion_length``), each game at ``preset.max_game_tokens``."""
+    return WholeGameRollout(
+        rows,
+        preset.dataset.prompt_style,
+        int(preset.trainer_args.get("num_generations") or 8),
+        preset.eval_max_new_tokens,
+        preset.max_game_tokens,
+    )
+
+
 def how_to_prompt(preset: PresetLike) -> str:
     style = preset.dataset.prompt_style
-    return (
+    text = (
         f'Prompts are built by `rft.wordle.prompts.build_messages(history, style="{style}")`; '
         "the model answers `<think>…</think>` then `<guess>WORD</guess>`."
     )
+    if preset.rollout == "games":
+        text += (
+            " It was trained on whole games as one chat: after each answer the game's reply (that "
+            "call's user message for the new state) comes as the next user turn "
+            "(`rft.wordle.conversation.ConversationPlayer`)."
+        )
+    return text
 
 
 WORDLE = Task(
@@ -85,4 +105,6 @@ WORDLE = Task(
     play_own_games=play_own_games,
     evaluate=evaluate_models,
     evaluation_table=markdown_table,
+    whole_games=whole_games,
+    game_only_rewards=GAME_ONLY_REWARDS,
 )

@@ -1,0 +1,306 @@
+"""Whole games as one chat each: the model's answers and the game's replies, kept in token space.
+
+Single-turn play (:class:`rft.wordle.evaluate.ModelPlayer`) shows the model a fresh prompt every
+turn that sums up the game so far. Here a game is one conversation: the first state's prompt, the
+model's answer, the game's reply as the next user message (the same text a single-turn prompt
+shows for the new state: the board, its clues in the compact style, turns left), the next answer,
+and so on. The reply's tokens are appended to the ids the model saw and wrote; the chat is never
+re-rendered between turns, since a template may render earlier turns differently (some drop past
+reasoning), and then the ids trained on would not be the ids sampled from.
+
+:class:`ConversationPlayer` is a :class:`rft.wordle.play.Player`, so whole games are played by the
+same loop as every other game (:func:`rft.wordle.play.play_games`): evaluation of a whole-game run,
+and :class:`WholeGameRollout`, which plays GRPO's groups and hands TRL the ids, a mask that is 1 on
+the model's own tokens only, and each game's fields for the rewards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rft.generation import EVAL_MAX_NEW_TOKENS, generate_from_ids
+from rft.wordle.game import MAX_GUESSES, as_history
+from rft.wordle.play import GameRecord, GameState, play_games
+from rft.wordle.rewards import GUESS_CLOSE
+
+_ANSWER_PROBE, _REPLY_PROBE = "ANSWER-PROBE-7f3a", "REPLY-PROBE-7f3a"
+
+
+@dataclass(frozen=True)
+class ChatJoint:
+    """What a chat template writes around a reply: ``before`` (the answer's end-of-turn token and
+    the user turn's opening) and ``after`` (the user turn's end and the next assistant opening)."""
+
+    before: str
+    after: str
+
+    @classmethod
+    def of(cls, tokenizer: Any) -> ChatJoint:
+        """Read from the tokenizer's own template by rendering two probe messages."""
+        chat = [
+            {"role": "user", "content": "u"},
+            {"role": "assistant", "content": _ANSWER_PROBE},
+            {"role": "user", "content": _REPLY_PROBE},
+        ]
+        text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        if _ANSWER_PROBE not in text or _REPLY_PROBE not in text:
+            raise ValueError("the tokenizer's chat template drops assistant or user messages")
+        before, after = text.split(_ANSWER_PROBE, 1)[1].split(_REPLY_PROBE, 1)
+        return cls(before=before, after=after)
+
+
+@dataclass
+class Conversation:
+    """One game's ids: its first prompt, then everything after it, and which of those the model wrote."""
+
+    prompt_ids: list[int]
+    completion_ids: list[int] = field(default_factory=list)
+    mask: list[int] = field(default_factory=list)  # 1: the model's token; 0: the game's reply
+    states: list[GameState] = field(default_factory=list)  # the state before each answer
+    answers: list[str] = field(default_factory=list)  # each answer's text
+
+
+class ConversationPlayer:
+    """A causal LM playing each game as one conversation, all running games in one batch a turn.
+
+    ``max_new_tokens`` caps a turn; ``max_game_tokens`` caps everything after the first prompt
+    (answers and replies): a game that reaches it is cut (the player answers None), and a turn is
+    never given more room than the game has left. Greedy by default; ``generation_config`` (a
+    training run's sampling settings) overrides ``temperature``.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        prompt_style: str = "full",
+        max_new_tokens: int = EVAL_MAX_NEW_TOKENS,
+        max_game_tokens: int = 1024,
+        temperature: float = 0.0,
+        batch_size: int = 32,
+        seed: int | None = 0,
+        adapter_off: bool = False,
+        generation_config: Any = None,
+        end_after: str | None = GUESS_CLOSE,
+    ) -> None:
+        self.model, self.tokenizer, self.prompt_style = model, tokenizer, prompt_style
+        self.max_new_tokens, self.max_game_tokens = max_new_tokens, max_game_tokens
+        self.temperature, self.batch_size, self.seed = temperature, batch_size, seed
+        self.adapter_off, self.generation_config, self.end_after = adapter_off, generation_config, end_after
+        self.joint = ChatJoint.of(tokenizer)
+        self.stop_ids = set(_stop_ids(model, tokenizer))
+        self.conversations: dict[int, Conversation] = {}
+        self.calls = 0
+
+    def reset(self) -> None:
+        """Forget every conversation: the next states start new games."""
+        self.conversations = {}
+
+    def _encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _reply_ids(self, conversation: Conversation, state: GameState) -> list[int]:
+        """The game's reply to the last answer, as ids: the end of that answer where the model did
+        not end it itself, then the new state's message in the template's user turn."""
+        ended = bool(conversation.completion_ids) and conversation.completion_ids[-1] in self.stop_ids
+        before = self.joint.before
+        eos = self.tokenizer.eos_token or ""
+        if ended and eos and before.startswith(eos):
+            before = before[len(eos) :]  # the model wrote it: it is its token, not the game's
+        reply = state.messages(self.prompt_style)[-1]["content"]
+        return self._encode(before + reply + self.joint.after)
+
+    def __call__(self, states: Sequence[GameState]) -> list[str | None]:
+        from contextlib import nullcontext
+
+        self.calls += 1
+        asked: list[tuple[int, Conversation, int]] = []  # (position in states, conversation, room)
+        answers: list[str | None] = [None] * len(states)
+        for position, state in enumerate(states):
+            conversation = self.conversations.get(state.game)
+            if conversation is None:
+                prompt = self.tokenizer.apply_chat_template(
+                    state.messages(self.prompt_style), tokenize=False, add_generation_prompt=True
+                )
+                conversation = self.conversations[state.game] = Conversation(self._encode(prompt))
+            else:
+                reply = self._reply_ids(conversation, state)
+                if len(conversation.completion_ids) + len(reply) >= self.max_game_tokens:
+                    continue  # no room for the reply and an answer: the game is cut here
+                conversation.completion_ids += reply
+                conversation.mask += [0] * len(reply)
+            room = min(self.max_new_tokens, self.max_game_tokens - len(conversation.completion_ids))
+            conversation.states.append(state)
+            asked.append((position, conversation, room))
+        if not asked:
+            return answers
+        sequences = [c.prompt_ids + c.completion_ids for _, c, _ in asked]
+        seed = None if self.seed is None else self.seed + self.calls - 1
+        adapter = self.model.disable_adapter() if self.adapter_off else nullcontext()
+        with adapter:
+            written = generate_from_ids(
+                self.model,
+                self.tokenizer,
+                sequences,
+                [room for _, _, room in asked],
+                self.temperature,
+                self.batch_size,
+                seed,
+                self.end_after,
+                self.generation_config,
+            )
+        for (position, conversation, _), ids in zip(asked, written):
+            conversation.completion_ids += ids
+            conversation.mask += [1] * len(ids)
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            conversation.answers.append(text)
+            answers[position] = text
+        return answers
+
+
+def _stop_ids(model: Any, tokenizer: Any) -> list[int]:
+    from rft.generation import eos_token_ids
+
+    return eos_token_ids(model, tokenizer)
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-game GRPO rollouts
+# ---------------------------------------------------------------------------------------------
+
+
+def prompt_key(prompt: Any) -> str:
+    """A dataset prompt (chat messages) as a lookup key: the rollout receives prompts only."""
+    return json.dumps(prompt, sort_keys=True, ensure_ascii=False)
+
+
+def start_state(row: Mapping[str, Any], prompt_style: str) -> GameState:
+    """The game state a dataset row's prompt shows: its history, turned-down answers and turns
+    left (found by matching the prompt: a model's own game may have lost turns before its last guess)."""
+    history = as_history(row["history"])
+    rejected = tuple(row.get("rejected") or ())
+    most = MAX_GUESSES - len(history) - len(rejected)
+    for turns_left in range(most, 0, -1):
+        state = GameState(history, turns_left, rejected)
+        if state.messages(prompt_style) == list(row["prompt"]):
+            return state
+    return GameState(history, most, rejected)
+
+
+class WholeGameRollout:
+    """GRPO's groups played as whole games (``GRPOTrainer(rollout_func=...)``).
+
+    TRL calls it with the prompts of this process's rows, each prompt repeated ``num_generations``
+    times in a row. The rows' secrets and states are looked up by prompt: a prompt that several rows
+    share (an empty board) takes their secrets in turn, one per group, so the copies of one prompt
+    always play the same secret, and a group compares answers to the same game.
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        prompt_style: str,
+        num_generations: int,
+        max_new_tokens: int,
+        max_game_tokens: int,
+    ) -> None:
+        self.prompt_style, self.num_generations = prompt_style, num_generations
+        self.max_new_tokens, self.max_game_tokens = max_new_tokens, max_game_tokens
+        self.games: dict[str, list[tuple[str, GameState, list[Any]]]] = defaultdict(list)
+        for row in rows:
+            state = start_state(row, prompt_style)
+            self.games[prompt_key(row["prompt"])].append((row["secret"], state, list(row["history"])))
+        self.drawn: dict[str, int] = defaultdict(int)
+
+    def groups(self, prompts: Sequence[Any]) -> list[tuple[int, int]]:
+        """(first index, size) of each run of one prompt, cut into groups of ``num_generations``."""
+        groups: list[tuple[int, int]] = []
+        start = 0
+        for index in range(1, len(prompts) + 1):
+            full = index - start == self.num_generations
+            if index == len(prompts) or full or prompts[index] != prompts[start]:
+                groups.append((start, index - start))
+                start = index
+        return groups
+
+    def play(
+        self, prompts: Sequence[Any], model: Any, tokenizer: Any, generation_config: Any = None
+    ) -> tuple[dict[str, list[Any]], dict[str, float]]:
+        """Every prompt's game, played to its end: TRL's rollout fields (``prompt_ids``,
+        ``completion_ids``, ``logprobs``, ``env_mask``) and each game's fields for the rewards;
+        and the batch's game statistics (win rate, turns, cut games) to log."""
+        secrets: list[str] = []
+        starts: list[GameState] = []
+        histories: list[list[Any]] = []
+        for first, size in self.groups(prompts):
+            key = prompt_key(prompts[first])
+            if key not in self.games:
+                raise ValueError("a prompt that no dataset row holds: the rollout cannot tell its secret")
+            choices = self.games[key]
+            secret, state, history = choices[self.drawn[key] % len(choices)]
+            self.drawn[key] += 1
+            secrets += [secret] * size
+            starts += [state] * size
+            histories += [history] * size
+        player = ConversationPlayer(
+            model,
+            tokenizer,
+            self.prompt_style,
+            self.max_new_tokens,
+            self.max_game_tokens,
+            batch_size=len(prompts),
+            seed=None,
+            generation_config=generation_config,
+        )
+        records = play_games(player, secrets, starts=starts)
+        conversations = [player.conversations[i] for i in range(len(prompts))]
+        fields = rollout_fields(records, conversations, starts, histories)
+        return fields, game_statistics(records, starts)
+
+
+def rollout_fields(
+    records: Sequence[GameRecord],
+    conversations: Sequence[Conversation],
+    starts: Sequence[GameState],
+    histories: Sequence[list[Any]],
+) -> dict[str, list[Any]]:
+    """What TRL takes from a rollout, and each game's fields, which reach the rewards by name:
+    ``game_turns`` (each turn's text, and the history and turned-down answers it was written
+    after), ``won``, ``guesses`` (all the game's turns, the start's included) and ``cut``."""
+    return {
+        "prompt_ids": [c.prompt_ids for c in conversations],
+        "completion_ids": [c.completion_ids for c in conversations],
+        "logprobs": None,
+        "env_mask": [c.mask for c in conversations],
+        "secret": [r.secret for r in records],
+        "history": list(histories),
+        "game_turns": [
+            [
+                {
+                    "text": text,
+                    "history": [entry.to_dict() for entry in state.history],
+                    "rejected": list(state.rejected),
+                }
+                for state, text in zip(c.states, c.answers)
+            ]
+            for c in conversations
+        ],
+        "won": [r.won for r in records],
+        "guesses": [MAX_GUESSES - start.turns_left + len(r.turns) for r, start in zip(records, starts)],
+        "cut": [r.cut for r in records],
+    }
+
+
+def game_statistics(records: Sequence[GameRecord], starts: Sequence[GameState]) -> dict[str, float]:
+    """The batch's games at a glance, logged each step beside the rewards."""
+    count = max(1, len(records))
+    return {
+        "games/win_rate": sum(r.won for r in records) / count,
+        "games/mean_turns": sum(len(r.turns) for r in records) / count,
+        "games/cut_rate": sum(r.cut for r in records) / count,
+        "games/mean_start_guesses": sum(len(s.history) for s in starts) / count,
+    }

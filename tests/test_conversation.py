@@ -1,0 +1,170 @@
+"""Whole games as one chat each (rft.wordle.conversation): the ids kept in token space, the mask on
+the model's own tokens, one secret a group, cut games, and whole-game GRPO training."""
+
+import json
+
+import pytest
+
+from rft.training.config import apply_overrides
+from rft.training.models import load_tiny
+from rft.training.presets import get_preset
+from rft.training.run import read_metrics, train
+from rft.wordle.conversation import ChatJoint, ConversationPlayer, WholeGameRollout, start_state
+from rft.wordle.dataset import build_rows, make_row
+from rft.wordle.game import GuessWithFeedback
+from rft.wordle.play import GameState, game_metrics, play_games, policy_player
+from rft.wordle.solver import EntropySolver
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_tiny(seed=0)
+
+
+def spans(conversation):
+    """The completion's runs of equal mask value, as (mask, ids)."""
+    runs = []
+    for token, mask in zip(conversation.completion_ids, conversation.mask):
+        if runs and runs[-1][0] == mask:
+            runs[-1][1].append(token)
+        else:
+            runs.append((mask, [token]))
+    return runs
+
+
+def test_the_chat_joint_is_read_from_the_template(tiny):
+    _, tokenizer = tiny
+    joint = ChatJoint.of(tokenizer)
+    assert joint.before == "<|im_end|>\n<|im_start|>user\n"
+    assert joint.after == "<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_a_whole_game_is_the_chat_rendered_turn_by_turn_and_the_mask_is_the_models_tokens(tiny):
+    model, tokenizer = tiny
+    player = ConversationPlayer(model, tokenizer, "compact", max_new_tokens=10, max_game_tokens=10_000)
+    secrets = ["crane", "ghost"]
+    records = play_games(player, secrets)
+    for index, record in enumerate(records):
+        conversation = player.conversations[index]
+        assert len(conversation.mask) == len(conversation.completion_ids)
+        runs = spans(conversation)
+        # Answers and replies alternate, an answer first: every model turn is one run of ones.
+        assert [mask for mask, _ in runs] == [1, 0] * (len(record.turns) - 1) + [1]
+        answers = [tokenizer.decode(ids, skip_special_tokens=True) for mask, ids in runs if mask]
+        assert answers == conversation.answers == [turn.text for turn in record.turns]
+        # The ids are the chat a template renders from the same messages: nothing was re-rendered,
+        # and nothing the game wrote is marked as the model's.
+        chat = conversation.states[0].messages("compact")
+        for state, answer in zip(conversation.states[1:], conversation.answers):
+            chat += [{"role": "assistant", "content": answer}, state.messages("compact")[-1:][0]]
+        chat.append({"role": "assistant", "content": conversation.answers[-1]})
+        rendered = tokenizer.apply_chat_template(chat, tokenize=False)
+        written = tokenizer.decode(conversation.prompt_ids + conversation.completion_ids)
+        assert rendered.startswith(written)
+        assert rendered[len(written) :] in ("<|im_end|>\n", "\n")
+
+
+def test_a_game_over_its_token_budget_is_cut_and_counted_as_lost(tiny):
+    model, tokenizer = tiny
+    player = ConversationPlayer(model, tokenizer, "compact", max_new_tokens=10, max_game_tokens=60)
+    records = play_games(player, ["crane", "ghost"])
+    assert all(record.cut and not record.won for record in records)
+    assert all(len(player.conversations[i].completion_ids) <= 60 for i in range(2))
+    metrics = game_metrics(records)
+    assert metrics["cut_games"] == 2 and metrics["wins"] == 0
+    assert all(record.to_dict()["cut"] for record in records)
+
+
+def test_games_start_from_a_mid_game_state_and_a_player_may_stop_one():
+    start = GameState((GuessWithFeedback.score("adieu", "crane"),), 5)
+    records = play_games(policy_player(EntropySolver()), ["crane"], starts=[start])
+    assert records[0].won and records[0].turns[0].consistent is not None  # its first turn had clues
+
+    def gives_up_on_the_second(states):
+        return [None if state.game == 1 else "<think>x</think><guess>crane</guess>" for state in states]
+
+    records = play_games(gives_up_on_the_second, ["crane", "slate"])
+    assert (records[0].won, records[0].cut) == (True, False)
+    assert (records[1].won, records[1].cut, records[1].turns) == (False, True, [])
+    with pytest.raises(ValueError, match="2 start states for 1 secrets"):
+        play_games(gives_up_on_the_second, ["crane"], starts=[start, start])
+
+
+def test_a_row_gives_back_the_state_its_prompt_shows():
+    history = (GuessWithFeedback.score("adieu", "crane"),)
+    for turns_left, rejected in [(5, ()), (3, ("crnae",)), (4, ())]:
+        row = make_row("crane", history, "own-games", "compact", rejected, turns_left)
+        assert start_state(row, "compact") == GameState(history, turns_left, rejected)
+
+
+def test_the_copies_of_a_prompt_play_one_secret_and_the_next_group_the_next(tiny):
+    model, tokenizer = tiny
+    empty_board = [make_row(secret, (), "", "compact") for secret in ("crane", "slate", "ghost")]
+    rollout = WholeGameRollout(
+        empty_board, "compact", num_generations=2, max_new_tokens=6, max_game_tokens=30
+    )
+    prompts = [empty_board[0]["prompt"]] * 6  # three groups of one prompt
+    assert rollout.groups(prompts) == [(0, 2), (2, 2), (4, 2)]
+    fields, statistics = rollout.play(prompts, model, tokenizer)
+    assert fields["secret"] == ["crane", "crane", "slate", "slate", "ghost", "ghost"]
+    for key in ("prompt_ids", "completion_ids", "env_mask", "game_turns", "won", "guesses", "cut", "history"):
+        assert len(fields[key]) == 6, key
+    assert fields["logprobs"] is None
+    for ids, mask, turns in zip(fields["completion_ids"], fields["env_mask"], fields["game_turns"]):
+        assert len(ids) == len(mask) <= 30 and turns and sum(mask) > 0
+        assert all(turn["history"] == [] for turn in turns[:1])
+    assert statistics["games/cut_rate"] == 1.0 and statistics["games/win_rate"] == 0.0
+    with pytest.raises(ValueError, match="no dataset row holds"):
+        rollout.play([[{"role": "user", "content": "hello"}]] * 2, model, tokenizer)
+
+
+def test_whole_game_grpo_trains_and_logs_its_games(tmp_path):
+    """Two steps of whole-game GRPO on the tiny model (both version sets run this file's sibling
+    tests; this one runs wherever the tiny model does)."""
+    result = train(get_preset("tiny-test-games"), runs_dir=tmp_path, progress=False)
+    assert result.global_step == 2
+    rows = read_metrics(result.metrics_path)
+    for key in ("games/win_rate", "games/mean_turns", "games/cut_rate", "rewards/win_reward/mean"):
+        assert key in rows[-1], key
+    assert rows[-1]["games/cut_rate"] == 1.0  # the tiny preset's budget cuts every game
+    samples = [json.loads(line) for line in (result.run_dir / "samples.jsonl").read_text().splitlines()]
+    generations = get_preset("tiny-test-games").trainer_args["num_generations"]
+    for step in {row["step"] for row in samples}:
+        batch = [row for row in samples if row["step"] == step]
+        for first in range(0, len(batch), generations):
+            assert len({row["secret"] for row in batch[first : first + generations]}) == 1
+    assert all(row["cut"] is True and row["won"] is False and row["guesses"] >= 1 for row in samples)
+    assert set(samples[0]["rewards"]) == {
+        "format_reward",
+        "feedback_reward",
+        "guess_value_reward",
+        "win_reward",
+    }
+
+
+def test_whole_games_are_checked_before_any_model_loads():
+    with pytest.raises(ValueError, match="rollout must be one of"):
+        apply_overrides(get_preset("tiny-test"), {"rollout": "episodes"})
+    with pytest.raises(ValueError, match="'win' pays a whole game's outcome; it needs --rollout games"):
+        apply_overrides(get_preset("tiny-test"), {"rewards": "format=1,win=1"})
+    with pytest.raises(ValueError, match="rollout 'games' is for GRPO"):
+        apply_overrides(get_preset("tiny-test-sft"), {"rollout": "games"})
+    with pytest.raises(ValueError, match="has no games to play"):
+        apply_overrides(get_preset("tiny-test-gsm8k"), {"rollout": "games"})
+    with pytest.raises(ValueError, match="max_game_tokens 8 is less than one turn"):
+        apply_overrides(get_preset("tiny-test-games"), {"max_game_tokens": "8"})
+    games = apply_overrides(get_preset("tiny-test"), {"rollout": "games"})  # the per-turn rewards, averaged
+    assert games.rollout == "games"
+
+
+def test_a_whole_game_run_is_evaluated_as_it_trained(tmp_path):
+    from rft.evaluate import evaluate_model
+
+    run = train(get_preset("tiny-test-games"), runs_dir=tmp_path, progress=False)
+    result = evaluate_model(
+        str(run.run_dir), games=2, out_dir=tmp_path / "eval", baselines=False, progress=False
+    )
+    for name in ("base", "trained"):
+        assert result["metrics"][name]["cut_games"] == 2  # its own budget, as in training
+    rows = build_rows(get_preset("tiny-test-games").dataset, 0, progress=False)
+    assert all(len(row["history"]) <= 2 for row in rows)
