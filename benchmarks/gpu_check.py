@@ -10,6 +10,7 @@ Written to ``benchmarks/results/gpu_check.json`` with the GPU, the library versi
 Run it on any CUDA machine, no internet needed::
 
     python benchmarks/gpu_check.py               # 3 steps; --steps N, --out PATH, --loader transformers
+    python benchmarks/gpu_check.py --games       # whole-game GRPO (t4-qwen2.5-3b-wordle-games)
 
 in an environment with the GPU set (requirements.txt; the package itself is found in ``src/`` when it
 is not installed). A machine without it needs these wheels carried over: trl, datasets, unsloth,
@@ -69,6 +70,8 @@ from _results import RESULTS, stamped
 
 GIB = 2**30
 GPU_PRESET, CPU_PRESET = "t4-qwen2.5-3b-wordle", "tiny-test"
+# --games: whole-game GRPO (rollout games), every turn at full length until the game's token budget.
+GAMES_SUFFIX = "-games"
 GPU_STEPS, CPU_STEPS = 3, 2
 T4_CAP_GIB = 15.0
 GPU_RESULTS, CPU_RESULTS = RESULTS / "gpu_check.json", RESULTS / "gpu_check-cpu.json"
@@ -115,6 +118,9 @@ def parse_args(argv: Sequence[str] | None, cuda: bool) -> argparse.Namespace:
         "(or, with --cpu, of the tiny preset on CPU).",
     )
     parser.add_argument("--cpu", action="store_true", help="CPU mode (automatic without CUDA)")
+    parser.add_argument(
+        "--games", action="store_true", help="whole-game GRPO: the preset's -games twin (rollout games)"
+    )
     parser.add_argument("--steps", type=int, help=f"GRPO steps (default: {GPU_STEPS}; {CPU_STEPS} on CPU)")
     parser.add_argument("--out", type=Path, help="results file (default: results/gpu_check[-cpu].json)")
     parser.add_argument("--cap-gib", type=float, help=f"GPU memory cap in GiB (default {T4_CAP_GIB}: a T4)")
@@ -144,7 +150,10 @@ def parse_args(argv: Sequence[str] | None, cuda: bool) -> argparse.Namespace:
     if not args.cpu and not args.cap_gib > 0:
         parser.error(f"--cap-gib must be a positive number of GiB, got {args.cap_gib}")
     args.loader = args.loader or "auto"
-    args.out = args.out or (CPU_RESULTS if args.cpu else GPU_RESULTS)
+    default = CPU_RESULTS if args.cpu else GPU_RESULTS
+    if args.games:
+        default = default.with_name(default.name.replace("gpu_check", "gpu_check-games"))
+    args.out = args.out or default
     if args.out.exists() and args.out.is_dir():
         parser.error(f"--out must name a file, and {args.out} is a folder")
     return args
@@ -281,8 +290,12 @@ def step_timer(cuda: bool) -> Any:
     return StepTimer()
 
 
-def completion_lengths(metrics: Sequence[Mapping[str, Any]], length: int) -> dict[str, Any]:
-    """What TRL logged about completion lengths, step by step: the proof that they ran full length."""
+def completion_lengths(
+    metrics: Sequence[Mapping[str, Any]], length: int, games: bool = False
+) -> dict[str, Any]:
+    """What TRL logged about completion lengths, step by step: the proof that they ran full length.
+    For whole games TRL counts the model's tokens of a game: full length is at least one whole turn
+    in every game (its last turn may have had less room than a turn under the game's budget)."""
     rows = [row for row in metrics if "completions/mean_length" in row]
     if not rows:
         return {"max_completion_length": length, "logged_steps": 0, "full_length": False}
@@ -297,7 +310,7 @@ def completion_lengths(metrics: Sequence[Mapping[str, Any]], length: int) -> dic
         "min": min(mins),
         "max": max(maxes),
         "clipped_ratio": round(statistics.mean(clipped), 3) if clipped else None,
-        "full_length": min(mins) == length == max(maxes),
+        "full_length": min(mins) >= length if games else min(mins) == length == max(maxes),
     }
 
 
@@ -376,7 +389,7 @@ def run_check(args: argparse.Namespace, work_dir: Path) -> tuple[dict[str, Any],
     )
     model["seconds_to_build"] = round(time.perf_counter() - started, 1)
 
-    name = CPU_PRESET if args.cpu else GPU_PRESET
+    name = (CPU_PRESET if args.cpu else GPU_PRESET) + (GAMES_SUFFIX if args.games else "")
     share = gpu["memory_fraction"] if gpu else 1.0
     preset, generation = check_preset(
         name, {**overrides, "model": str(model_dir)}, args.steps, share, changes
@@ -410,7 +423,7 @@ def run_check(args: argparse.Namespace, work_dir: Path) -> tuple[dict[str, Any],
     seconds = timer.seconds
     batch = preset.trainer_args.get("per_device_train_batch_size", 8)
     later = statistics.mean(seconds[1:]) if len(seconds) > 1 else None
-    lengths = completion_lengths(metrics, length)
+    lengths = completion_lengths(metrics, length, games=preset.rollout == "games")
     figures: dict[str, Any] = {
         "mode": "cpu" if args.cpu else "gpu",
         "preset": name,
@@ -421,7 +434,9 @@ def run_check(args: argparse.Namespace, work_dir: Path) -> tuple[dict[str, Any],
         "seconds_per_step": round(later, 3) if later else None,
         "first_step_seconds": round(seconds[0], 3) if seconds else None,
         "step_seconds": [round(s, 3) for s in seconds],
-        "completion_tokens_per_second": round(batch * length / later, 1) if later else None,
+        "completion_tokens_per_second": round(batch * lengths.get("mean", length) / later, 1)
+        if later
+        else None,
         "completion_length": lengths,
         "memory": memory,
         "loader": preset.loader,

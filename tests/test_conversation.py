@@ -168,3 +168,15 @@ def test_a_whole_game_run_is_evaluated_as_it_trained(tmp_path):
         assert result["metrics"][name]["cut_games"] == 2  # its own budget, as in training
     rows = build_rows(get_preset("tiny-test-games").dataset, 0, progress=False)
     assert all(len(row["history"]) <= 2 for row in rows)
+
+
+def test_the_installed_trl_takes_a_rollout_func_and_its_env_mask():
+    """Both version sets (TRL 1.15 and 1.16+): the keyword exists, and the rollout path reads the
+    mask under the name the rollout returns it."""
+    import inspect
+
+    from trl import GRPOTrainer
+
+    assert inspect.signature(GRPOTrainer.__init__).parameters["rollout_func"].default is None
+    source = inspect.getsource(GRPOTrainer)
+    assert 'extra_fields.pop("env_mask", None)' in source and "self.rollout_func(prompts, self)" in source

@@ -123,3 +123,24 @@ def test_the_t4_preset_takes_the_settings_the_gpu_mode_gives_it(gpu_check, tmp_p
     assert generation == {"min_tokens": preset.trainer_args["max_completion_length"]}
     share = get_preset(gpu_check.GPU_PRESET).gpu_memory_utilization
     assert preset.gpu_memory_utilization == pytest.approx(0.25 * share, abs=1e-4)
+
+
+def test_cpu_mode_times_whole_game_steps(tmp_path):
+    """--games: the -games preset's steps, every turn forced to full length until the budget cuts."""
+    out = tmp_path / "gpu_check-games-cpu.json"
+    argv = ["--cpu", "--games", "--steps", "2", "--out", str(out), "--work-dir", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["preset"] == "tiny-test-games" and results["settings"]["rollout"] == "games"
+    turn = results["settings"]["trainer_args"]["max_completion_length"]
+    lengths = results["completion_length"]
+    assert lengths["full_length"] is True and lengths["min"] >= turn  # at least one whole turn a game
+    assert lengths["max"] > turn  # and more than one: a game, not a turn
+    assert results["settings"]["max_game_tokens"] == get_preset("tiny-test-games").max_game_tokens

@@ -850,3 +850,22 @@ def test_checker_reports_drift() -> None:
     for line in (9, 10, 11):
         assert not at(line, report.errors + report.unverified)
     assert report.verified["FastLanguageModel.get_peft_model"] >= 4  # r (twice), lora_alpha, ... via **kwargs
+
+
+def test_the_pinned_unsloth_passes_rollout_func_and_its_mask_through() -> None:
+    """Whole-game GRPO (``rollout games``) gives ``GRPOTrainer`` a ``rollout_func`` keyword, whose
+    ``env_mask`` TRL turns into its ``tool_mask``. On a GPU, Unsloth rebuilds the trainer's
+    ``__init__`` from TRL's signature, keeping each parameter whose default is a plain value such as
+    None (rollout_func's), and its GRPO loss multiplies the completion mask by that ``tool_mask``.
+    Read from the pinned wheel, as the other checks here; a release that drops either fails here."""
+    unsloth = pinned_unsloth()
+    builder = ast.unparse(unsloth.tree("unsloth.models.rl"))
+    assert "inspect.signature(RLobject.__init__).parameters" in builder, (
+        "the trainer is no longer built from TRL's signature"
+    )
+    kept_defaults = re.search(r"types = \(([^)]*\))", builder)
+    assert kept_defaults and "type(None)" in kept_defaults.group(1), (
+        "parameters defaulting to None are dropped"
+    )
+    loss = ast.unparse(unsloth.tree("unsloth.models.rl_replacements"))
+    assert re.search(r"completion_mask \* tool_mask", loss), "the GRPO loss no longer applies tool_mask"
