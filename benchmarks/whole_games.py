@@ -1,0 +1,178 @@
+"""Whole-game GRPO against single-turn GRPO, at equal wall-clock, from the same warm-up.
+
+    python benchmarks/whole_games.py                              # results/whole_games.json
+    python benchmarks/whole_games.py --warm-up-from runs/<sft-run> --games 200
+
+One SFT warm-up (cpu-smollm2-wordle-sft, stopped at --warm-up-minutes, or an earlier one), then two
+GRPO runs from it, each stopped after --minutes: single-turn (cpu-smollm2-wordle: one answer to one
+game state a completion) and whole games (cpu-smollm2-wordle-games: each group plays one game to its
+end, every turn scored and the outcome paid). Then the same held-out games, greedy, for each model
+as it trained (single-turn prompts, or one chat a game), and the warm-up both ways, so that what
+the chat format alone changes is told apart from what whole-game training changes; the solver and
+random players beside them. Reports wins, consistent guesses and format with 95% intervals, and
+what a step costs (seconds, tokens the model wrote, tokens trained on).
+
+SmolLM2-135M, not the Qwen 0.5B: its warm-up writes the format on 82% of turns (the 0.5B's on 40%,
+results/qwen_learning.json), so its games run past the first turn, and a whole-game step and the
+evaluation fit a session (a 0.5B game step is minutes). Writes results/whole_games*.json and
+images/whole-games-rates.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from _learning import HIGHER_IS_BETTER, OPEN_ENDED, format_failures, stop_after
+from _results import changed_flags, write
+
+from rft.loading import load_base, with_adapter
+from rft.stats import intervals_overlap
+from rft.tasks import EvalRequest
+from rft.training.config import apply_overrides
+from rft.training.presets import get_preset
+from rft.training.run import new_run_dir, read_metrics, read_run_result, train
+
+SFT, TURNS, GAMES = "cpu-smollm2-wordle-sft", "cpu-smollm2-wordle", "cpu-smollm2-wordle-games"
+IMAGES = Path(__file__).resolve().parents[1] / "images"
+
+
+def arm_summary(run_dir: Path, seconds: float) -> dict:
+    """A GRPO run's steps and what they cost: seconds, the model's tokens and all tokens a step."""
+    rows = [row for row in read_metrics(run_dir / "metrics.jsonl") if "reward" in row]
+    seen = [row["num_tokens"] for row in rows]
+    steps = len(rows)
+    summary = {
+        "steps": steps,
+        "wall_seconds": round(seconds, 1),
+        "seconds_per_step": round(sum(row["wall_seconds"] or 0 for row in rows) / max(1, steps), 1),
+        # num_tokens counts prompts and completions (a whole game's replies too) a step trained on
+        "tokens_per_step": round(seen[-1] / steps) if steps else None,
+        "model_tokens_per_completion": round(
+            sum(r["completions/mean_length"] for r in rows) / max(1, steps), 1
+        ),
+        "reward_first_last": [rows[0]["reward"], rows[-1]["reward"]] if rows else None,
+        "steps_with_reward_spread": sum(1 for row in rows if row.get("frac_reward_zero_std", 1) < 1),
+    }
+    if rows and "games/win_rate" in rows[0]:
+        summary["games_per_step"] = {
+            key: [round(row[key], 3) for row in rows]
+            for key in ("games/win_rate", "games/mean_turns", "games/cut_rate")
+        }
+    return summary
+
+
+def compare(metrics: dict, first: str, second: str) -> dict:
+    """``second`` against ``first`` on every rate with an interval: the difference, and whether
+    the 95% intervals overlap (no overlap: a clear difference)."""
+    out = {}
+    for metric, higher_is_better in HIGHER_IS_BETTER.items():
+        a, b = metrics[first], metrics[second]
+        if a.get(metric) is None or b.get(metric) is None:
+            continue
+        out[metric] = {
+            "difference": round(b[metric] - a[metric], 4),
+            "intervals_overlap": intervals_overlap(a[f"{metric}_ci95"], b[f"{metric}_ci95"]),
+            "better": (b[metric] > a[metric]) == higher_is_better and b[metric] != a[metric],
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--minutes", type=float, default=12.0, help="each GRPO run's wall-clock budget")
+    parser.add_argument("--warm-up-minutes", type=float, default=8.0)
+    parser.add_argument("--warm-up-from", help="an earlier cpu-smollm2-wordle-sft run folder to start from")
+    parser.add_argument("--games", type=int, default=100, help="held-out games a model")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--out", default="whole_games")
+    args = parser.parse_args()
+
+    folder = new_run_dir(args.runs_dir, "whole-games")
+    started = time.monotonic()
+    if args.warm_up_from:
+        warm_up = read_run_result(Path(args.warm_up_from))
+        warm_up_summary = {"from": str(warm_up.run_dir), "steps": warm_up.global_step}
+    else:
+        began = time.monotonic()
+        warm_up = train(
+            get_preset(SFT),
+            runs_dir=folder,
+            progress=False,
+            extra_callbacks=[stop_after(args.warm_up_minutes * 60)],
+        )
+        warm_up_summary = {"steps": warm_up.global_step, "wall_seconds": round(time.monotonic() - began, 1)}
+
+    arms, runs = {}, {}
+    for label, name in (("turns", TURNS), ("games", GAMES)):
+        preset = apply_overrides(get_preset(name), {"init_from": str(warm_up.run_dir), **OPEN_ENDED})
+        began = time.monotonic()
+        run = train(preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(args.minutes * 60)])
+        runs[label] = (preset, run.run_dir)
+        arms[label] = arm_summary(run.run_dir, time.monotonic() - began)
+        print(f"{label}: {arms[label]}", flush=True)
+
+    # Each model plays as it trained: the warm-up and the single-turn run a fresh prompt a turn, the
+    # whole-game run one chat a game; the warm-up also as whole games, the format's own effect.
+    turns_preset, games_preset = runs["turns"][0], runs["games"][0]
+    sft_turns = with_adapter(load_base(turns_preset), warm_up.run_dir)
+    models = [
+        replace(sft_turns, label="sft"),
+        replace(sft_turns, label="sft (whole games)", max_game_tokens=games_preset.max_game_tokens),
+        replace(with_adapter(load_base(turns_preset), runs["turns"][1]), label="sft+grpo (turns)"),
+        replace(with_adapter(load_base(games_preset), runs["games"][1]), label="sft+grpo (games)"),
+    ]
+    request = EvalRequest(
+        count=args.games, seed=0, max_new_tokens=turns_preset.eval_max_new_tokens, progress=True
+    )
+    began = time.monotonic()
+    evaluation = turns_preset.task_spec.evaluate(turns_preset, models, request, folder / "eval", {})
+    metrics = evaluation["metrics"]
+    IMAGES.mkdir(exist_ok=True)
+    shutil.copyfile(folder / "eval" / "rates.png", IMAGES / "whole-games-rates.png")
+
+    keep = [
+        *("games", "wins", "win_rate", "win_rate_ci95", "cut_games", "turns", "guess_distribution"),
+        *("format_valid_rate", "format_valid_rate_ci95", "consistency_turns", "consistency_rate"),
+        *("consistency_rate_ci95", "replayed_guess_rate", "replayed_guess_rate_ci95"),
+        *("rejected_repeated_rate", "rejected_repeated_rate_ci95", "recovered_after_lost_rate"),
+        *("recovered_after_lost_rate_ci95", "top_later_guess", "top_later_guess_share"),
+        "mean_guesses_when_won",
+    ]
+    write(
+        args.out,
+        {
+            "model": "SmolLM2-135M-Instruct + LoRA r16 (embedded)",
+            "question": "does whole-game GRPO play better than single-turn GRPO at equal wall-clock?",
+            "grpo_minutes_each": args.minutes,
+            "held_out_games": args.games,
+            "presets": {"warm_up": SFT, "turns": TURNS, "games": GAMES},
+            "max_game_tokens": games_preset.max_game_tokens,
+            "game_rewards": dict(games_preset.rewards),
+            "stages": {"sft": warm_up_summary, **arms},
+            "eval_seconds": round(time.monotonic() - began, 1),
+            "total_seconds": round(time.monotonic() - started, 1),
+            "runs": folder.name,
+            "metrics": {name: {k: m[k] for k in keep if k in m} for name, m in metrics.items()},
+            "format_failures": {
+                name: format_failures(games)
+                for name, games in evaluation["games"].items()
+                if name.startswith("sft")
+            },
+            "games_vs_turns": compare(metrics, "sft+grpo (turns)", "sft+grpo (games)"),
+            "games_vs_warm_up_as_games": compare(metrics, "sft (whole games)", "sft+grpo (games)"),
+            "turns_vs_warm_up": compare(metrics, "sft", "sft+grpo (turns)"),
+        },
+        parent=None,
+        changes=changed_flags(parser, args, ignore=("--runs-dir", "--out"))
+        or "none (the first whole-game measurement: both arms and the warm-up in this file)",
+    )
+
+
+if __name__ == "__main__":
+    main()
