@@ -80,6 +80,7 @@ from rft.evaluate import evaluate_model, markdown_table
 from rft.export import export_run
 from rft.loading import load_models
 from rft.terminal import watch_model
+from rft.wordle import teaching
 
 notebook.prepare()
 RUNS = notebook.runs_dir(RUNS_DIR)
@@ -116,7 +117,7 @@ row = rows[-1]
 sampled = notebook.sample_group(
     base.model, base.tokenizer, row, size=5, max_new_tokens=160, end_after=grpo_preset.closing_tag
 )
-references = notebook.reference_completions(row)
+references = teaching.reference_completions(row)
 completions = sampled + list(references.values())
 sources = ["base model"] * len(sampled) + list(references)
 del base

@@ -17,6 +17,7 @@ import pytest
 from rft import notebook
 from rft.training import preflight
 from rft.training.presets import get_preset
+from rft.wordle import teaching
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -83,7 +84,7 @@ def test_pick_preset_swaps_in_smoke_and_cpu_presets(monkeypatch):
 def test_reward_table_scores_a_group_and_centres_its_advantages():
     preset = get_preset("tiny-test")
     (row,) = notebook.example_rows(preset, count=1)
-    references = notebook.reference_completions(row)
+    references = teaching.reference_completions(row)
     table = notebook.reward_table(preset, row, list(references.values()), list(references))
     assert list(table.columns) == [
         "from",

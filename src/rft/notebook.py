@@ -1,4 +1,6 @@
-"""The few lines of glue every notebook needs, kept here so notebook cells stay short.
+"""The few lines of glue every notebook needs, kept here so notebook cells stay short. Wordle's own
+tables (answers to compare with a model's, games line by line) are with the task, in
+:mod:`rft.wordle.teaching`.
 
 Notebooks run in three places: a free Colab or Kaggle T4, a local machine with or without a GPU
 (a laptop, a university PC over remote desktop), and CI, where ``RFT_NOTEBOOK_SMOKE=1`` swaps in
@@ -14,8 +16,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import numpy as np
 
 from rft.runtime import cuda_available, import_unsloth_first, release_memory
 from rft.training.config import Preset, apply_overrides, task_rewards
@@ -268,23 +268,6 @@ def sample_group(
     )
 
 
-def reference_completions(row: dict[str, Any], seed: int = 0) -> dict[str, str]:
-    """Wordle answers to compare the model's against: the solver's worked answer, a random
-    allowed word in the right format, and a bare word with no tags."""
-    from rft.wordle.game import as_history
-    from rft.wordle.solver import random_valid_policy
-    from rft.wordle.traces import trace, trace_player
-
-    history = as_history(row["history"])
-    solver_guess = trace_player()(history)  # the warm-up's own player: never a held-out answer
-    random_guess = random_valid_policy(history, np.random.default_rng(seed))
-    return {
-        "solver": trace(history, solver_guess),
-        "random word": f"<think>\nAny word will do.\n</think>\n<guess>{random_guess.upper()}</guess>",
-        "no tags": random_guess,
-    }
-
-
 def reward_table(
     preset: Preset, row: dict[str, Any], completions: Sequence[str], sources: Sequence[str]
 ) -> Any:
@@ -322,22 +305,6 @@ def latest_run(folder: str | Path, task: str | None = None) -> Path | None:
     from rft.training.run_folder import latest_run as newest
 
     return newest(folder, task)
-
-
-def games_table(evaluation: dict[str, Any], player: str) -> Any:
-    """One line per game a player played: the secret, the outcome and the words it wrote."""
-    import pandas as pd
-
-    return pd.DataFrame(
-        {
-            "secret": game["secret"],
-            "won": game["won"],
-            "guesses": game["guesses"],
-            "words": " ".join((turn["written"] or "·····").upper() for turn in game["turns"]),
-            "exact format": sum(turn["exact_format"] for turn in game["turns"]),
-        }
-        for game in evaluation["games"][player]
-    )
 
 
 def show_image(path: str | Path | None) -> None:
