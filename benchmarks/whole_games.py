@@ -32,9 +32,9 @@ from _results import changed_flags, write
 from rft.loading import load_base, with_adapter
 from rft.stats import intervals_overlap
 from rft.tasks import EvalRequest
-from rft.training.config import apply_overrides
+from rft.training.config import Preset, apply_overrides
 from rft.training.presets import get_preset
-from rft.training.run import new_run_dir, read_metrics, read_run_result, train
+from rft.training.run import RunResult, new_run_dir, read_metrics, read_run_config, read_run_result, train
 
 SFT, TURNS, GAMES = "cpu-smollm2-wordle-sft", "cpu-smollm2-wordle", "cpu-smollm2-wordle-games"
 IMAGES = Path(__file__).resolve().parents[1] / "images"
@@ -65,6 +65,39 @@ def arm_summary(run_dir: Path, seconds: float) -> dict:
     return summary
 
 
+def train_warm_up(args: argparse.Namespace, folder: Path) -> tuple[RunResult, dict]:
+    """The warm-up both arms start from: an earlier one (--warm-up-from), or one trained now."""
+    if args.warm_up_from:
+        warm_up = read_run_result(Path(args.warm_up_from))
+        return warm_up, {"from": str(warm_up.run_dir), "steps": warm_up.global_step}
+    began = time.monotonic()
+    callbacks = [stop_after(args.warm_up_minutes * 60)]
+    warm_up = train(get_preset(SFT), runs_dir=folder, progress=False, extra_callbacks=callbacks)
+    return warm_up, {"steps": warm_up.global_step, "wall_seconds": round(time.monotonic() - began, 1)}
+
+
+def trained_in(folder: Path) -> tuple[RunResult, dict[str, tuple[Preset, Path]], dict[str, dict]]:
+    """The warm-up and the two arms an earlier run of this script left in ``folder``; each arm's
+    wall time is the sum of its steps' (the stage's own clock was not saved)."""
+    found = {}
+    for run_dir in sorted(p for p in folder.iterdir() if (p / "config.json").is_file()):
+        found[read_run_config(run_dir).name] = run_dir
+    missing = [name for name in (SFT, TURNS, GAMES) if name not in found]
+    if missing:
+        raise SystemExit(f"{folder}: no {missing[0]} run in it")
+    runs = {
+        label: (read_run_config(found[name]), found[name])
+        for label, name in (("turns", TURNS), ("games", GAMES))
+    }
+    arms = {}
+    for label, (_, run_dir) in runs.items():
+        steps = sum(
+            row["wall_seconds"] or 0 for row in read_metrics(run_dir / "metrics.jsonl") if "reward" in row
+        )
+        arms[label] = arm_summary(run_dir, steps)
+    return read_run_result(found[SFT]), runs, arms
+
+
 def compare(metrics: dict, first: str, second: str) -> dict:
     """``second`` against ``first`` on every rate with an interval: the difference, and whether
     the 95% intervals overlap (no overlap: a clear difference)."""
@@ -90,32 +123,30 @@ def main() -> None:
     parser.add_argument("--warm-up-from", help="an earlier cpu-smollm2-wordle-sft run folder to start from")
     parser.add_argument("--games", type=int, default=100, help="held-out games a model")
     parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument(
+        "--evaluate-from",
+        help="a whole-games-<timestamp> folder this script trained: evaluate its runs again, train nothing",
+    )
     parser.add_argument("--out", default="whole_games")
     args = parser.parse_args()
 
-    folder = new_run_dir(args.runs_dir, "whole-games")
     started = time.monotonic()
-    if args.warm_up_from:
-        warm_up = read_run_result(Path(args.warm_up_from))
-        warm_up_summary = {"from": str(warm_up.run_dir), "steps": warm_up.global_step}
+    if args.evaluate_from:
+        folder = Path(args.evaluate_from)
+        warm_up, runs, arms = trained_in(folder)
+        warm_up_summary = {"steps": warm_up.global_step}
     else:
-        began = time.monotonic()
-        warm_up = train(
-            get_preset(SFT),
-            runs_dir=folder,
-            progress=False,
-            extra_callbacks=[stop_after(args.warm_up_minutes * 60)],
-        )
-        warm_up_summary = {"steps": warm_up.global_step, "wall_seconds": round(time.monotonic() - began, 1)}
-
-    arms, runs = {}, {}
-    for label, name in (("turns", TURNS), ("games", GAMES)):
-        preset = apply_overrides(get_preset(name), {"init_from": str(warm_up.run_dir), **OPEN_ENDED})
-        began = time.monotonic()
-        run = train(preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(args.minutes * 60)])
-        runs[label] = (preset, run.run_dir)
-        arms[label] = arm_summary(run.run_dir, time.monotonic() - began)
-        print(f"{label}: {arms[label]}", flush=True)
+        folder = new_run_dir(args.runs_dir, "whole-games")
+        warm_up, warm_up_summary = train_warm_up(args, folder)
+        arms, runs = {}, {}
+        for label, name in (("turns", TURNS), ("games", GAMES)):
+            preset = apply_overrides(get_preset(name), {"init_from": str(warm_up.run_dir), **OPEN_ENDED})
+            began = time.monotonic()
+            callbacks = [stop_after(args.minutes * 60)]
+            run = train(preset, runs_dir=folder, progress=False, extra_callbacks=callbacks)
+            runs[label] = (preset, run.run_dir)
+            arms[label] = arm_summary(run.run_dir, time.monotonic() - began)
+            print(f"{label}: {arms[label]}", flush=True)
 
     # Each model plays as it trained: the warm-up and the single-turn run a fresh prompt a turn, the
     # whole-game run one chat a game; the warm-up also as whole games, the format's own effect.
@@ -123,7 +154,7 @@ def main() -> None:
     sft_turns = with_adapter(load_base(turns_preset), warm_up.run_dir)
     models = [
         replace(sft_turns, label="sft"),
-        replace(sft_turns, label="sft (whole games)", max_game_tokens=games_preset.max_game_tokens),
+        replace(sft_turns, label="sft (whole games)", whole_games=True),
         replace(with_adapter(load_base(turns_preset), runs["turns"][1]), label="sft+grpo (turns)"),
         replace(with_adapter(load_base(games_preset), runs["games"][1]), label="sft+grpo (games)"),
     ]
@@ -153,6 +184,9 @@ def main() -> None:
             "held_out_games": args.games,
             "presets": {"warm_up": SFT, "turns": TURNS, "games": GAMES},
             "max_game_tokens": games_preset.max_game_tokens,
+            # In evaluation a whole-game player has no budget but six turns of max_new_tokens each.
+            "eval_max_game_tokens": None,
+            "evaluated_saved_runs": bool(args.evaluate_from),
             "game_rewards": dict(games_preset.rewards),
             "stages": {"sft": warm_up_summary, **arms},
             "eval_seconds": round(time.monotonic() - began, 1),
@@ -169,7 +203,7 @@ def main() -> None:
             "turns_vs_warm_up": compare(metrics, "sft", "sft+grpo (turns)"),
         },
         parent=None,
-        changes=changed_flags(parser, args, ignore=("--runs-dir", "--out"))
+        changes=changed_flags(parser, args, ignore=("--runs-dir", "--out", "--evaluate-from"))
         or "none (the first whole-game measurement: both arms and the warm-up in this file)",
     )
 

@@ -187,7 +187,7 @@ def test_a_tiny_model_plays_whole_games_on_cpu(tmp_path):
     result = evaluate_model("tiny-test", games=2, out_dir=tmp_path, baselines=False, max_new_tokens=8)
     base = result["metrics"]["base"]
     assert base["games"] == 2 and base["turns"] == 12  # a random model never wins: six turns each
-    assert set(result["games"]["base"][0]) == {"secret", "won", "guesses", "turns"}
+    assert set(result["games"]["base"][0]) == {"secret", "won", "guesses", "cut", "turns"}
 
 
 def test_watching_a_model_says_why_each_lost_turn_was_lost():

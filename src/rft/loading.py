@@ -35,9 +35,9 @@ class LoadedModel:
     label: str
     adapter_off: bool = False  # the base model, seen through a PEFT model with its adapter disabled
     loader: str = "transformers"  # or "unsloth", "tiny": how the base was loaded
-    # A run that trained on whole games (rollout games) plays each game as one chat, capped at this
-    # many tokens, as it trained; None: a fresh prompt every turn.
-    max_game_tokens: int | None = None
+    # A run that trained on whole games (rollout games) plays each game as one chat, as it trained;
+    # otherwise a fresh prompt every turn.
+    whole_games: bool = False
 
 
 def preset_of(model: str | Path) -> Preset | None:
@@ -90,8 +90,8 @@ def load_base(spec: Preset | str) -> LoadedModel:
         tokenizer.pad_token = tokenizer.eos_token
     network.eval()
     style = spec.prompt_style if isinstance(spec, Preset) else "full"
-    games = spec.max_game_tokens if isinstance(spec, Preset) and spec.rollout == "games" else None
-    return LoadedModel(network, tokenizer, style, "base", loader=loader, max_game_tokens=games)
+    games = isinstance(spec, Preset) and spec.rollout == "games"
+    return LoadedModel(network, tokenizer, style, "base", loader=loader, whole_games=games)
 
 
 def with_adapter(loaded: LoadedModel, run_dir: str | Path) -> LoadedModel:

@@ -17,6 +17,7 @@ the model's own tokens only, and each game's fields for the rewards.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,8 +70,11 @@ class ConversationPlayer:
 
     ``max_new_tokens`` caps a turn; ``max_game_tokens`` caps everything after the first prompt
     (answers and replies): a game that reaches it is cut (the player answers None), and a turn is
-    never given more room than the game has left. Greedy by default; ``generation_config`` (a
-    training run's sampling settings) overrides ``temperature``.
+    never given more room than the game has left. Training needs that cap (a step's memory and time
+    grow with it); evaluation leaves it out (None), so that a game is never lost to a budget that
+    a turn-by-turn player does not have: six turns of ``max_new_tokens`` bound a game anyway.
+    Greedy by default; ``generation_config`` (a training run's sampling settings) overrides
+    ``temperature``.
     """
 
     def __init__(
@@ -79,7 +83,7 @@ class ConversationPlayer:
         tokenizer: Any,
         prompt_style: str = "full",
         max_new_tokens: int = EVAL_MAX_NEW_TOKENS,
-        max_game_tokens: int = 1024,
+        max_game_tokens: int | None = None,
         temperature: float = 0.0,
         batch_size: int = 32,
         seed: int | None = 0,
@@ -95,6 +99,10 @@ class ConversationPlayer:
         self.stop_ids = set(_stop_ids(model, tokenizer))
         self.conversations: dict[int, Conversation] = {}
         self.calls = 0
+
+    @property
+    def budget(self) -> float:
+        return math.inf if self.max_game_tokens is None else self.max_game_tokens
 
     def reset(self) -> None:
         """Forget every conversation: the next states start new games."""
@@ -129,11 +137,11 @@ class ConversationPlayer:
                 conversation = self.conversations[state.game] = Conversation(self._encode(prompt))
             else:
                 reply = self._reply_ids(conversation, state)
-                if len(conversation.completion_ids) + len(reply) >= self.max_game_tokens:
+                if len(conversation.completion_ids) + len(reply) >= self.budget:
                     continue  # no room for the reply and an answer: the game is cut here
                 conversation.completion_ids += reply
                 conversation.mask += [0] * len(reply)
-            room = min(self.max_new_tokens, self.max_game_tokens - len(conversation.completion_ids))
+            room = min(self.max_new_tokens, self.budget - len(conversation.completion_ids))
             conversation.states.append(state)
             asked.append((position, conversation, room))
         if not asked:

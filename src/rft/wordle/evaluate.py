@@ -81,14 +81,15 @@ def model_player(
     loaded: Any, max_new_tokens: int, temperature: float = 0.0, batch_size: int = 32, seed: int = 0
 ) -> Player:
     """A loaded model (``rft.loading.LoadedModel``) as the player it trained to be: one chat a game
-    for a whole-game run (its ``max_game_tokens`` set), else a fresh prompt every turn."""
-    if getattr(loaded, "max_game_tokens", None):
+    for a whole-game run (``whole_games``), with no budget but six turns, else a fresh prompt every
+    turn."""
+    if getattr(loaded, "whole_games", False):
         return ConversationPlayer(
             loaded.model,
             loaded.tokenizer,
             loaded.prompt_style,
             max_new_tokens,
-            loaded.max_game_tokens,
+            None,
             temperature,
             batch_size,
             seed,
