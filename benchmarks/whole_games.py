@@ -21,10 +21,12 @@ images/whole-games-rates.png.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from _learning import HIGHER_IS_BETTER, OPEN_ENDED, format_failures, stop_after
 from _results import changed_flags, write
@@ -114,6 +116,41 @@ def compare(metrics: dict, first: str, second: str) -> dict:
     return out
 
 
+KEPT_METRICS = [
+    *("games", "wins", "win_rate", "win_rate_ci95", "cut_games", "turns", "guess_distribution"),
+    *("format_valid_rate", "format_valid_rate_ci95", "consistency_turns", "consistency_rate"),
+    *("consistency_rate_ci95", "replayed_guess_rate", "replayed_guess_rate_ci95"),
+    *("rejected_repeated_rate", "rejected_repeated_rate_ci95", "recovered_after_lost_rate"),
+    *("recovered_after_lost_rate_ci95", "top_later_guess", "top_later_guess_share"),
+    "mean_guesses_when_won",
+]
+
+
+def carried_players(parent: dict, secrets: list[str]) -> dict[str, dict]:
+    """The players of an earlier results file of this script, for a run that trains one arm again:
+    only when it played the same held-out games."""
+    if parent.get("held_out_secrets", secrets) != secrets or parent["held_out_games"] != len(secrets):
+        raise SystemExit("--parent played other held-out games than this run would: nothing to compare")
+    return parent["metrics"]
+
+
+def lineage(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, parent: dict | None, games: Preset
+) -> Any:
+    """What a run changed: its flags, and for a run on a parent's warm-up, the whole-game preset's
+    settings that differ from the parent's (the reason it was run)."""
+    flags = changed_flags(
+        parser, args, ignore=("--runs-dir", "--out", "--evaluate-from", "--parent", "--warm-up-from")
+    )
+    if parent is None:
+        return flags or "none (the first whole-game measurement: both arms and the warm-up in this file)"
+    return [
+        f"max_game_tokens {games.max_game_tokens} (the parent's {parent['max_game_tokens']})",
+        "only the whole-game arm trained again, from the parent's warm-up; the other players carried",
+        *flags,
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -127,8 +164,16 @@ def main() -> None:
         "--evaluate-from",
         help="a whole-games-<timestamp> folder this script trained: evaluate its runs again, train nothing",
     )
+    parser.add_argument(
+        "--parent",
+        help="an earlier results file of this script: train only the whole-game arm again (give its "
+        "warm-up as --warm-up-from) and compare with that file's players",
+    )
     parser.add_argument("--out", default="whole_games")
     args = parser.parse_args()
+    parent = json.loads(Path(args.parent).read_text(encoding="utf-8")) if args.parent else None
+    if parent is not None and not args.warm_up_from:
+        parser.error("--parent needs --warm-up-from: the warm-up that file's arms started from")
 
     started = time.monotonic()
     if args.evaluate_from:
@@ -140,6 +185,8 @@ def main() -> None:
         warm_up, warm_up_summary = train_warm_up(args, folder)
         arms, runs = {}, {}
         for label, name in (("turns", TURNS), ("games", GAMES)):
+            if parent is not None and label == "turns":
+                continue  # carried: the parent's single-turn arm, from the same warm-up
             preset = apply_overrides(get_preset(name), {"init_from": str(warm_up.run_dir), **OPEN_ENDED})
             began = time.monotonic()
             callbacks = [stop_after(args.minutes * 60)]
@@ -150,31 +197,30 @@ def main() -> None:
 
     # Each model plays as it trained: the warm-up and the single-turn run a fresh prompt a turn, the
     # whole-game run one chat a game; the warm-up also as whole games, the format's own effect.
-    turns_preset, games_preset = runs["turns"][0], runs["games"][0]
-    sft_turns = with_adapter(load_base(turns_preset), warm_up.run_dir)
-    models = [
-        replace(sft_turns, label="sft"),
-        replace(sft_turns, label="sft (whole games)", whole_games=True),
-        replace(with_adapter(load_base(turns_preset), runs["turns"][1]), label="sft+grpo (turns)"),
-        replace(with_adapter(load_base(games_preset), runs["games"][1]), label="sft+grpo (games)"),
-    ]
+    games_preset = runs["games"][0]
+    turns_preset = apply_overrides(get_preset(TURNS), {})
+    models = [replace(with_adapter(load_base(games_preset), runs["games"][1]), label="sft+grpo (games)")]
+    if parent is None:
+        sft_turns = with_adapter(load_base(turns_preset), warm_up.run_dir)
+        models[:0] = [
+            replace(sft_turns, label="sft"),
+            replace(sft_turns, label="sft (whole games)", whole_games=True),
+            replace(with_adapter(load_base(turns_preset), runs["turns"][1]), label="sft+grpo (turns)"),
+        ]
     request = EvalRequest(
         count=args.games, seed=0, max_new_tokens=turns_preset.eval_max_new_tokens, progress=True
     )
     began = time.monotonic()
     evaluation = turns_preset.task_spec.evaluate(turns_preset, models, request, folder / "eval", {})
     metrics = evaluation["metrics"]
+    if parent is not None:
+        carried = carried_players(parent, evaluation["secrets"])
+        metrics = {**{k: v for k, v in carried.items() if k != "sft+grpo (games)"}, **metrics}
+        arms = {"turns": parent["stages"]["turns"], **arms}
     IMAGES.mkdir(exist_ok=True)
-    shutil.copyfile(folder / "eval" / "rates.png", IMAGES / "whole-games-rates.png")
+    if parent is None:
+        shutil.copyfile(folder / "eval" / "rates.png", IMAGES / "whole-games-rates.png")
 
-    keep = [
-        *("games", "wins", "win_rate", "win_rate_ci95", "cut_games", "turns", "guess_distribution"),
-        *("format_valid_rate", "format_valid_rate_ci95", "consistency_turns", "consistency_rate"),
-        *("consistency_rate_ci95", "replayed_guess_rate", "replayed_guess_rate_ci95"),
-        *("rejected_repeated_rate", "rejected_repeated_rate_ci95", "recovered_after_lost_rate"),
-        *("recovered_after_lost_rate_ci95", "top_later_guess", "top_later_guess_share"),
-        "mean_guesses_when_won",
-    ]
     write(
         args.out,
         {
@@ -182,17 +228,21 @@ def main() -> None:
             "question": "does whole-game GRPO play better than single-turn GRPO at equal wall-clock?",
             "grpo_minutes_each": args.minutes,
             "held_out_games": args.games,
+            "held_out_secrets": evaluation["secrets"],
             "presets": {"warm_up": SFT, "turns": TURNS, "games": GAMES},
             "max_game_tokens": games_preset.max_game_tokens,
             # In evaluation a whole-game player has no budget but six turns of max_new_tokens each.
             "eval_max_game_tokens": None,
             "evaluated_saved_runs": bool(args.evaluate_from),
+            "carried_from_parent": None
+            if parent is None
+            else ["sft", "sft (whole games)", "sft+grpo (turns)"],
             "game_rewards": dict(games_preset.rewards),
             "stages": {"sft": warm_up_summary, **arms},
             "eval_seconds": round(time.monotonic() - began, 1),
             "total_seconds": round(time.monotonic() - started, 1),
             "runs": folder.name,
-            "metrics": {name: {k: m[k] for k in keep if k in m} for name, m in metrics.items()},
+            "metrics": {name: {k: m[k] for k in KEPT_METRICS if k in m} for name, m in metrics.items()},
             "format_failures": {
                 name: format_failures(games)
                 for name, games in evaluation["games"].items()
@@ -202,9 +252,8 @@ def main() -> None:
             "games_vs_warm_up_as_games": compare(metrics, "sft (whole games)", "sft+grpo (games)"),
             "turns_vs_warm_up": compare(metrics, "sft", "sft+grpo (turns)"),
         },
-        parent=None,
-        changes=changed_flags(parser, args, ignore=("--runs-dir", "--out", "--evaluate-from"))
-        or "none (the first whole-game measurement: both arms and the warm-up in this file)",
+        parent=None if parent is None else Path(args.parent).name,
+        changes=lineage(parser, args, parent, games_preset),
     )
 
 

@@ -212,7 +212,10 @@ _SMOLLM2_CPU_GAMES = replace(
     name="cpu-smollm2-wordle-games",
     description="whole games in GRPO on CPU (rollout games; give --init-from WARM-UP-RUN)",
     rollout="games",
-    max_game_tokens=768,
+    # Room for six turns: an answer and the game's reply take about 220 tokens on the compact
+    # prompts (the answers 110 on average). At 768, 27 of the 28 games of 7 steps were cut after 3-4
+    # turns, before their outcome (benchmarks/results/whole_games.json).
+    max_game_tokens=1536,
     dataset=replace(_SMOLLM2_CPU.dataset, **_GAME_STARTS),
     rewards={**_SMOLLM2_CPU.rewards, "win": 2.0},
 )
