@@ -180,3 +180,18 @@ def test_the_installed_trl_takes_a_rollout_func_and_its_env_mask():
     assert inspect.signature(GRPOTrainer.__init__).parameters["rollout_func"].default is None
     source = inspect.getsource(GRPOTrainer)
     assert 'extra_fields.pop("env_mask", None)' in source and "self.rollout_func(prompts, self)" in source
+
+
+def test_the_reply_closes_the_answer_only_where_the_model_did_not(tiny):
+    """An answer the model ended with its end-of-turn token keeps that token as its own; one cut at
+    the turn's cap gets the template's turn end from the game (masked out)."""
+    from rft.wordle.conversation import Conversation
+
+    model, tokenizer = tiny
+    player = ConversationPlayer(model, tokenizer, "compact", max_new_tokens=4)
+    state = GameState((GuessWithFeedback.score("adieu", "crane"),), 5)
+    words = tokenizer("<think>x</think><guess>adieu</guess>", add_special_tokens=False)["input_ids"]
+    ended = tokenizer.decode(player._reply_ids(Conversation([1], words + [tokenizer.eos_token_id]), state))
+    cut = tokenizer.decode(player._reply_ids(Conversation([1], words), state))
+    assert ended.startswith("\n<|im_start|>user\n") and cut.startswith("<|im_end|>\n<|im_start|>user\n")
+    assert ended.endswith("<|im_end|>\n<|im_start|>assistant\n") and "ADIEU" in ended

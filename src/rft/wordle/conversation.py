@@ -20,10 +20,11 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from rft.generation import EVAL_MAX_NEW_TOKENS, generate_from_ids
+from rft.generation import EVAL_MAX_NEW_TOKENS, eos_token_ids, generate_from_ids
 from rft.wordle.game import MAX_GUESSES, as_history
 from rft.wordle.play import GameRecord, GameState, play_games
 from rft.wordle.rewards import GUESS_CLOSE
@@ -96,7 +97,7 @@ class ConversationPlayer:
         self.temperature, self.batch_size, self.seed = temperature, batch_size, seed
         self.adapter_off, self.generation_config, self.end_after = adapter_off, generation_config, end_after
         self.joint = ChatJoint.of(tokenizer)
-        self.stop_ids = set(_stop_ids(model, tokenizer))
+        self.stop_ids = set(eos_token_ids(model, tokenizer))
         self.conversations: dict[int, Conversation] = {}
         self.calls = 0
 
@@ -104,27 +105,23 @@ class ConversationPlayer:
     def budget(self) -> float:
         return math.inf if self.max_game_tokens is None else self.max_game_tokens
 
-    def reset(self) -> None:
-        """Forget every conversation: the next states start new games."""
-        self.conversations = {}
-
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _reply_ids(self, conversation: Conversation, state: GameState) -> list[int]:
-        """The game's reply to the last answer, as ids: the end of that answer where the model did
-        not end it itself, then the new state's message in the template's user turn."""
-        ended = bool(conversation.completion_ids) and conversation.completion_ids[-1] in self.stop_ids
+        """The game's reply to the last answer, as ids: the template's end of that answer, less the
+        end-of-turn token where the model wrote it itself (Qwen's ``<|im_end|>``, Gemma's
+        ``<end_of_turn>``: its token, not the game's), then the new state's message in a user turn."""
         before = self.joint.before
-        eos = self.tokenizer.eos_token or ""
-        if ended and eos and before.startswith(eos):
-            before = before[len(eos) :]  # the model wrote it: it is its token, not the game's
+        last = conversation.completion_ids[-1:]
+        if last and last[0] in self.stop_ids:
+            written = self.tokenizer.decode(last)
+            if written and before.startswith(written):
+                before = before[len(written) :]
         reply = state.messages(self.prompt_style)[-1]["content"]
         return self._encode(before + reply + self.joint.after)
 
     def __call__(self, states: Sequence[GameState]) -> list[str | None]:
-        from contextlib import nullcontext
-
         self.calls += 1
         asked: list[tuple[int, Conversation, int]] = []  # (position in states, conversation, room)
         answers: list[str | None] = [None] * len(states)
@@ -168,12 +165,6 @@ class ConversationPlayer:
             conversation.answers.append(text)
             answers[position] = text
         return answers
-
-
-def _stop_ids(model: Any, tokenizer: Any) -> list[int]:
-    from rft.generation import eos_token_ids
-
-    return eos_token_ids(model, tokenizer)
 
 
 # ---------------------------------------------------------------------------------------------
