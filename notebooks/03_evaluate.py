@@ -60,7 +60,6 @@ from rft import notebook
 from rft.evaluate import evaluate_model, markdown_table
 from rft.terminal import watch_model
 from rft.training.run import new_run_dir
-from rft.wordle import teaching
 
 notebook.prepare()
 RUNS = notebook.runs_dir(RUNS_DIR)
@@ -98,6 +97,8 @@ notebook.show_image(out_dir / "guesses.png")
 # Every game is in `eval.json`; the first few here.
 
 # %%
+from rft.wordle import teaching
+
 teaching.games_table(evaluation, player="trained" if "trained" in evaluation["metrics"] else "base").head(10)
 
 # %% [markdown]
