@@ -2,6 +2,7 @@
 
     python benchmarks/whole_games.py                              # results/whole_games.json
     python benchmarks/whole_games.py --warm-up-from runs/<sft-run> --games 200
+    python benchmarks/whole_games.py --evaluate-from runs/whole-games-<timestamp>   # play its runs again
 
 One SFT warm-up (cpu-smollm2-wordle-sft, stopped at --warm-up-minutes, or an earlier one), then two
 GRPO runs from it, each stopped after --minutes: single-turn (cpu-smollm2-wordle: one answer to one
@@ -158,7 +159,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=12.0, help="each GRPO run's wall-clock budget")
     parser.add_argument("--warm-up-minutes", type=float, default=8.0)
     parser.add_argument("--warm-up-from", help="an earlier cpu-smollm2-wordle-sft run folder to start from")
-    parser.add_argument("--games", type=int, default=100, help="held-out games a model")
+    # 50 a model is what fits a session beside the training: four models, six rounds each, a
+    # round of 100 games took SmolLM2 5 minutes and more (200 games: results/cpu_learning.json).
+    parser.add_argument("--games", type=int, default=50, help="held-out games a model")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument(
         "--evaluate-from",
