@@ -191,7 +191,7 @@ def test_the_reply_closes_the_answer_only_where_the_model_did_not(tiny):
     player = ConversationPlayer(model, tokenizer, "compact", max_new_tokens=4)
     state = GameState((GuessWithFeedback.score("adieu", "crane"),), 5)
     words = tokenizer("<think>x</think><guess>adieu</guess>", add_special_tokens=False)["input_ids"]
-    ended = tokenizer.decode(player._reply_ids(Conversation([1], words + [tokenizer.eos_token_id]), state))
+    ended = tokenizer.decode(player._reply_ids(Conversation([1], [*words, tokenizer.eos_token_id]), state))
     cut = tokenizer.decode(player._reply_ids(Conversation([1], words), state))
     assert ended.startswith("\n<|im_start|>user\n") and cut.startswith("<|im_end|>\n<|im_start|>user\n")
     assert ended.endswith("<|im_end|>\n<|im_start|>assistant\n") and "ADIEU" in ended
