@@ -109,39 +109,10 @@ def generate_completions(
     Greedy when ``temperature`` is 0; sampling is seeded per batch so a call replays exactly. With
     ``end_after`` (a closing tag) each completion ends where that tag closes, as in training.
     """
-    import torch
-    from transformers import LogitsProcessorList
-
-    texts: list[str] = []
-    tokenizer.padding_side = "left"  # generation continues from the right edge of every row
-    stop_ids = eos_token_ids(model, tokenizer)
-    for number, start in enumerate(range(0, len(prompts), batch_size)):
-        encoded = tokenizer(
-            list(prompts[start : start + batch_size]),
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=False,
-        ).to(model.device)
-        sampling = temperature > 0
-        processors = LogitsProcessorList()
-        if end_after:
-            processors.append(EndAfterAnswer(tokenizer, end_after, stop_ids[0]))
-        torch.manual_seed(seed * 1_000_003 + number)
-        with torch.inference_mode():
-            output = model.generate(
-                **encoded,
-                max_new_tokens=max_new_tokens,
-                do_sample=sampling,
-                temperature=temperature if sampling else None,
-                top_p=None,
-                top_k=None,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=stop_ids,
-                logits_processor=processors,
-            )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        texts.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
-    return texts
+    encoded = [tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
+    limits = [max_new_tokens] * len(prompts)
+    written = generate_from_ids(model, tokenizer, encoded, limits, temperature, batch_size, seed, end_after)
+    return tokenizer.batch_decode(written, skip_special_tokens=True)
 
 
 def generate_from_ids(
