@@ -25,9 +25,8 @@ def gpu_check(monkeypatch):
     return gpu_check
 
 
-def test_cpu_mode_times_full_length_grpo_steps(tmp_path):
-    out = tmp_path / "results" / "gpu_check-cpu.json"
-    argv = ["--cpu", "--steps", "2", "--out", str(out), "--work-dir", str(tmp_path)]
+def run_script(argv: list[str]) -> None:
+    """The script as CI runs it, in its own process, offline; it must succeed."""
     done = subprocess.run(
         [sys.executable, str(SCRIPT), *argv],
         capture_output=True,
@@ -36,6 +35,12 @@ def test_cpu_mode_times_full_length_grpo_steps(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+
+
+def test_cpu_mode_times_full_length_grpo_steps(tmp_path):
+    out = tmp_path / "results" / "gpu_check-cpu.json"
+    argv = ["--cpu", "--steps", "2", "--out", str(out), "--work-dir", str(tmp_path)]
+    run_script(argv)
     results = json.loads(out.read_text(encoding="utf-8"))
 
     assert results["benchmark"] == "gpu_check"
@@ -129,14 +134,7 @@ def test_cpu_mode_times_whole_game_steps(tmp_path):
     """--games: the -games preset's steps, every turn forced to full length until the budget cuts."""
     out = tmp_path / "gpu_check-games-cpu.json"
     argv = ["--cpu", "--games", "--steps", "2", "--out", str(out), "--work-dir", str(tmp_path)]
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), *argv],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    run_script(argv)
     results = json.loads(out.read_text(encoding="utf-8"))
     assert results["preset"] == "tiny-test-games" and results["settings"]["rollout"] == "games"
     turn = results["settings"]["trainer_args"]["max_completion_length"]

@@ -197,36 +197,38 @@ _TINY = replace(
 # of a game is the model's own. A game is about six single turns of tokens, answers and the game's
 # replies together: max_game_tokens caps it, and what a step costs grows with it (rft preflight).
 _GAME_STARTS = {"min_history": 0, "max_history": 2, "rejected_share": 0.0}
-_QWEN_T4_GAMES = replace(
+
+
+def _whole_games(preset: Preset, description: str, max_game_tokens: int, **changes: Any) -> Preset:
+    """``preset`` playing whole games: early starts, its rewards plus `win` (2), its own budget."""
+    return replace(
+        preset,
+        name=f"{preset.name}-games",
+        description=description,
+        rollout="games",
+        max_game_tokens=max_game_tokens,
+        dataset=replace(preset.dataset, **_GAME_STARTS),
+        rewards={**preset.rewards, "win": 2.0},
+        **changes,
+    )
+
+
+_QWEN_T4_GAMES = _whole_games(
     _QWEN_T4,
-    name="t4-qwen2.5-3b-wordle-games",
-    description="t4-qwen2.5-3b-wordle on whole games (rollout games): the outcome and every turn rewarded",
-    rollout="games",
-    max_game_tokens=1536,  # six answers of up to 256 tokens would not fit with six replies: a cap
+    "t4-qwen2.5-3b-wordle on whole games (rollout games): the outcome and every turn rewarded",
+    1536,  # six answers of up to 256 tokens would not fit with six replies: a cap
     max_seq_length=2048,  # the full prompt (about 480 tokens) and a whole game
-    dataset=replace(_QWEN_T4.dataset, **_GAME_STARTS),
-    rewards={**_QWEN_T4.rewards, "win": 2.0},
 )
-_SMOLLM2_CPU_GAMES = replace(
-    _SMOLLM2_CPU,
-    name="cpu-smollm2-wordle-games",
-    description="whole games in GRPO on CPU (rollout games; give --init-from WARM-UP-RUN)",
-    rollout="games",
-    # Room for six turns: an answer and the game's reply take about 220 tokens on the compact
-    # prompts (the answers 110 on average). At 768, 27 of the 28 games of 7 steps were cut after 3-4
-    # turns, before their outcome (benchmarks/results/whole_games.json).
-    max_game_tokens=1536,
-    dataset=replace(_SMOLLM2_CPU.dataset, **_GAME_STARTS),
-    rewards={**_SMOLLM2_CPU.rewards, "win": 2.0},
+# Room for six turns: an answer and the game's reply take about 220 tokens on the compact prompts
+# (the answers 110 on average). At 768, 27 of the 28 games of 7 steps were cut after 3-4 turns,
+# before their outcome (benchmarks/results/whole_games.json).
+_SMOLLM2_CPU_GAMES = _whole_games(
+    _SMOLLM2_CPU, "whole games in GRPO on CPU (rollout games; give --init-from WARM-UP-RUN)", 1536
 )
-_TINY_GAMES = replace(
+_TINY_GAMES = _whole_games(
     _TINY,
-    name="tiny-test-games",
-    description="the tiny random model playing whole games in GRPO: the rollout path in seconds",
-    rollout="games",
-    max_game_tokens=150,  # two turns and a reply: every game is cut, as a cut must be reported
-    dataset=replace(_TINY.dataset, **_GAME_STARTS),
-    rewards={**_TINY.rewards, "win": 2.0},
+    "the tiny random model playing whole games in GRPO: the rollout path in seconds",
+    150,  # two turns and a reply: every game is cut, as a cut must be reported
 )
 
 _QWEN_T4_GSM8K = replace(
