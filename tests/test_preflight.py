@@ -49,7 +49,8 @@ def test_tiny_preset_and_its_warm_up_measured_and_projected(tmp_path, capsys):
     report = json.loads(written.read_text(encoding="utf-8"))
     grpo, warm_up = report["stages"]["grpo"], report["stages"]["warm_up"]
     assert grpo["steps_measured"] == warm_up["steps_measured"] == 2
-    assert grpo["completion_length"] == grpo["max_completion_length"] == 12
+    assert grpo["completion_length"] == grpo["max_completion_length"] == 12 and grpo["full_length"]
+    assert warm_up["full_length"] is None  # SFT generates nothing
     assert grpo["seconds_per_step"] > 0 and report["peak_memory_gib"] > 0.1
     expected = grpo["first_step_seconds"] + 39 * grpo["seconds_per_step"]
     assert abs(report["projected_seconds"]["grpo"] - expected) <= 1
@@ -82,3 +83,73 @@ def test_running_out_of_memory_is_advice_not_a_traceback(tmp_path, monkeypatch, 
     assert "out of memory" in printed and "lower max_completion_length or num_generations" in printed
     (written,) = tmp_path.glob("preflight-tiny-test-*/preflight.json")
     assert json.loads(written.read_text(encoding="utf-8"))["fits_memory"] is False
+
+
+def test_wrong_gpu_options_are_named_before_anything_loads(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    base = ["preflight", "--runs-dir", str(runs)]
+    assert cli.main([*base, "--preset", "tiny-test", "--memory-cap", "0"]) == 2
+    assert "--memory-cap must be a positive number, got 0.0" in capsys.readouterr().err
+    assert cli.main([*base, "--preset", "tiny-test", "--memory-cap", "15"]) == 2  # this CI has no GPU
+    assert "--memory-cap holds a GPU's memory, and this machine has no CUDA GPU" in capsys.readouterr().err
+    assert cli.main([*base, "--preset", "cpu-smollm2-wordle", "--random-weights"]) == 2
+    error = capsys.readouterr().err
+    assert "the shape of 'embedded:SmolLM2-135M-Instruct' (preset cpu-smollm2-wordle) is not known" in error
+    assert "unsloth/Qwen2.5-3B-Instruct" in error
+    assert not runs.exists()
+
+
+@pytest.mark.slow
+def test_random_weights_measure_whole_games_at_full_length(tmp_path, capsys):
+    """What a lent GPU runs for the T4 preset, at test size: random weights in the model's shape,
+    written to a folder and read through the loader, whole games with every turn at full length."""
+    argv = ["preflight", "--preset", "tiny-test-games", "--random-weights", "--runs-dir", str(tmp_path)]
+    assert cli.main([*argv, "--no-progress"]) == 0
+    (written,) = tmp_path.glob("preflight-tiny-test-games-*/preflight.json")
+    report = json.loads(written.read_text(encoding="utf-8"))
+    model, grpo = report["model"], report["stages"]["grpo"]
+    assert model["weights"] == "random" and model["dtype"] == "float32"
+    # Like Qwen's, the model's vocabulary is larger than the tokenizer's: the run decoded such ids.
+    assert model["architecture"]["vocab_size"] > model["tokenizer_ids"]
+    assert grpo["full_length"] is True and grpo["steps_measured"] == 2
+    assert grpo["completion_length"] > grpo["max_completion_length"]  # a game, not a turn
+    assert grpo["max_game_tokens"] == get_preset("tiny-test-games").max_game_tokens
+    assert {"torch", "transformers", "trl", "peft"} <= set(report["versions"])
+    assert [p.name for p in written.parent.iterdir()] == ["preflight.json"]  # the random model is gone
+    assert "random weights:" in capsys.readouterr().out
+
+
+def test_full_length_is_read_off_the_shortest_and_longest_completions():
+    step = {"completions/min_length": 12, "completions/mean_length": 12, "completions/max_length": 12}
+    assert preflight.ran_full_length([step, step], 12)
+    assert not preflight.ran_full_length([step, {**step, "completions/min_length": 7}], 12)
+    assert not preflight.ran_full_length([], 12)
+    game = {"completions/min_length": 30, "completions/max_length": 80}
+    assert preflight.ran_full_length([game], 12, games=True)  # at least one whole turn a game
+    assert not preflight.ran_full_length([{**game, "completions/min_length": 11}], 12, games=True)
+
+
+def test_the_t4_shape_is_qwen2_5_3b_instruct():
+    """3.09 B parameters, counted without allocating them."""
+    import torch
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    from rft.training.random_model import QWEN25_3B, architecture_of
+
+    assert architecture_of(get_preset("t4-qwen2.5-3b-wordle")) is QWEN25_3B
+    assert architecture_of(get_preset("t4-qwen2.5-3b-wordle-games")) is QWEN25_3B
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(Qwen2Config(**QWEN25_3B), dtype=torch.float16)
+    assert round(sum(p.numel() for p in model.parameters()) / 1e9, 2) == 3.09
+    assert model.lm_head.weight is model.model.embed_tokens.weight  # tied, as in Qwen's config
+
+
+def test_a_memory_cap_scales_vllm_s_pool_and_nothing_else():
+    t4 = get_preset("t4-qwen2.5-3b-wordle")
+    assert preflight.under_cap(t4, 15 / 80) is t4  # generation through transformers: nothing to scale
+    vllm = apply_overrides(t4, {"use_vllm": "true"})
+    capped = preflight.under_cap(vllm, 0.25)
+    assert capped.gpu_memory_utilization == pytest.approx(0.25 * t4.gpu_memory_utilization, abs=1e-4)
+    measured = preflight.full_length(capped, 3).trainer_args
+    assert measured["generation_kwargs"] == {"min_tokens": measured["max_completion_length"]}
+    assert measured["fp16"] is True and measured["bf16"] is False  # as a T4 must

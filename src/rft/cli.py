@@ -110,10 +110,12 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.checks import check_number
+    from rft.runtime import cuda_available
     from rft.training.config import apply_overrides
     from rft.training.models import check_device, model_path
     from rft.training.preflight import preflight, print_report
     from rft.training.presets import get_preset
+    from rft.training.random_model import architecture_of
     from rft.training.run import check_before_loading
 
     try:
@@ -121,15 +123,30 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
         warm_up = None if args.warm_up is None else get_preset(args.warm_up)
         if args.session_hours is not None:
             check_number("--session-hours", args.session_hours)
+        if args.memory_cap is not None:
+            check_number("--memory-cap", args.memory_cap)
+            if not cuda_available():
+                raise RuntimeError("--memory-cap holds a GPU's memory, and this machine has no CUDA GPU")
         for stage in (preset, warm_up):
             if stage is not None:
                 check_device(stage)
+                if args.random_weights:
+                    architecture_of(stage)  # a shape known here, or an error naming the known ones
                 check_before_loading(stage, args.runs_dir)  # trainer settings, runs folder, packages
-                model_path(stage.model)  # a shipped model: fetched and checked before measuring
+                if not args.random_weights:
+                    model_path(stage.model)  # a shipped model: fetched and checked before measuring
     except (ValueError, RuntimeError, ImportError) as error:
         print(f"rft preflight: error: {error}", file=sys.stderr)
         return 2
-    report = preflight(preset, args.runs_dir, warm_up, args.session_hours, progress=not args.no_progress)
+    report = preflight(
+        preset,
+        args.runs_dir,
+        warm_up,
+        args.session_hours,
+        progress=not args.no_progress,
+        random_weights=args.random_weights,
+        memory_cap_gib=args.memory_cap,
+    )
     print_report(report)
     return 0 if report["fits_memory"] else 1
 
@@ -321,6 +338,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--warm-up", help="its SFT warm-up preset, measured too (e.g. NAME-sft)")
     check.add_argument("--session-hours", type=float, help="the session's length: a free Colab T4 has 3-4")
     check.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where preflight-* goes")
+    check.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="random weights in the preset model's shape: measure without downloading the model",
+    )
+    check.add_argument(
+        "--memory-cap",
+        type=float,
+        metavar="GIB",
+        help="hold PyTorch to this much GPU memory: 15 measures a T4 on a bigger GPU",
+    )
     check.add_argument("--no-progress", action="store_true")
     check.set_defaults(handler=_preflight)
 

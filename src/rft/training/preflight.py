@@ -9,6 +9,13 @@ peak memory against the device's total (GPU: PyTorch's allocator; CPU: the proce
 memory), seconds per step, the projected time of the preset's steps, its warm-up's and what comes
 after training, and, given a session length, whether the run fits it and how many steps would. A
 model that does not fit is a message saying what to change, not an out-of-memory traceback.
+
+Two options answer "would it fit a T4?" on any CUDA machine without downloading the model:
+``memory_cap_gib`` holds PyTorch's allocator to a T4's memory (``set_per_process_memory_fraction``:
+a bigger GPU then runs out where a T4 would; the CUDA context, a few hundred MB, comes on top, and a
+T4 shows PyTorch about 14.75 GiB), and ``random_weights`` trains random weights in the preset model's
+shape (:mod:`rft.training.random_model`). Seconds per step are the GPU's own: read them as a T4's
+only on a T4.
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from rft.files import write_json
-from rft.training.config import Preset
+from rft.runtime import release_memory
+from rft.training.config import Preset, apply_overrides
 from rft.training.run import new_run_dir, read_metrics, train
+from rft.training.run_folder import versions
 
 MEASURED_STEPS = 2
 PREFLIGHT_FILE = "preflight.json"
@@ -140,6 +149,7 @@ def measure(
     seconds = [row["wall_seconds"] for row in rows]
     lengths = [row["completions/mean_length"] for row in rows if "completions/mean_length" in row]
     shutil.rmtree(result.run_dir, ignore_errors=True)
+    longest = preset.trainer_args.get("max_completion_length")
     return {
         "preset": preset.name,
         "out_of_memory": False,
@@ -147,13 +157,85 @@ def measure(
         "first_step_seconds": round(seconds[0], 2),
         "seconds_per_step": round(statistics.mean(seconds[1:] or seconds), 2),
         "completion_length": round(statistics.mean(lengths), 1) if lengths else None,
-        "max_completion_length": preset.trainer_args.get("max_completion_length"),
+        "max_completion_length": longest,
+        "full_length": ran_full_length(rows, longest, games=preset.rollout == "games")
+        if preset.trainer == "grpo"
+        else None,
         # Whole games: every turn at full length, so each game runs to its token budget (answers
         # and replies), about six single turns' worth; completion_length counts the model's tokens.
         **({"max_game_tokens": preset.max_game_tokens} if preset.rollout == "games" else {}),
         "peak_memory_gib": peak_memory_gib(),
         "wall_seconds": round(time.monotonic() - started, 1),
     }
+
+
+def ran_full_length(rows: list[dict[str, Any]], length: Any, games: bool = False) -> bool:
+    """Whether every logged completion ran to ``length`` (TRL logs the shortest and longest of a
+    step): the proof that the measurement is the worst case. For whole games TRL counts the model's
+    tokens of a game, and full length is at least one whole turn in every game."""
+    lows = [row.get("completions/min_length", row.get("completions/mean_length")) for row in rows]
+    highs = [row.get("completions/max_length", row.get("completions/mean_length")) for row in rows]
+    lows, highs = [v for v in lows if v is not None], [v for v in highs if v is not None]
+    if not lows or length is None:
+        return False
+    return min(lows) >= length if games else min(lows) == max(highs) == length
+
+
+def cap_gpu_memory(cap_gib: float) -> dict[str, Any]:
+    """Hold PyTorch's allocator to ``cap_gib`` on GPU 0, before the model loads: a T4's memory on
+    any GPU. What the GPU is, and the share of it the cap leaves."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError("--memory-cap holds a GPU's memory, and this machine has no CUDA GPU")
+    properties = torch.cuda.get_device_properties(0)
+    fraction = min(1.0, cap_gib * 2**30 / properties.total_memory)
+    torch.cuda.set_per_process_memory_fraction(fraction, 0)
+    capability = torch.cuda.get_device_capability(0)
+    return {
+        "cap_gib": cap_gib,
+        "gpu_total_gib": round(properties.total_memory / 2**30, 2),
+        "memory_fraction": round(fraction, 4),
+        "capability": ".".join(map(str, capability)),
+        "native_bf16": capability[0] >= 8,
+    }
+
+
+def under_cap(preset: Preset, memory_fraction: float) -> Preset:
+    """vLLM sizes its pool on the GPU's whole memory: under a cap its share shrinks with the cap's."""
+    if memory_fraction >= 1 or not (preset.fast_inference or preset.trainer_args.get("use_vllm")):
+        return preset
+    share = round(preset.gpu_memory_utilization * memory_fraction, 4)
+    return apply_overrides(preset, {"gpu_memory_utilization": share})
+
+
+def with_random_weights(stages: dict[str, Preset], folder: Path) -> tuple[dict[str, Preset], dict[str, Any]]:
+    """The stages on random weights of their model's shape, written once to ``folder`` (float32 on a
+    CPU; on a GPU the dtype the preset trains in). The tiny loader's model is read from the folder
+    through transformers, as a downloaded model is."""
+    import torch
+
+    from rft.training.random_model import architecture_of, write_random_model
+
+    first = next(iter(stages.values()))
+    architecture = architecture_of(first)
+    for stage in stages.values():
+        if architecture_of(stage) != architecture:
+            raise ValueError(
+                f"--random-weights: the stages train different models ({first.model}, {stage.model})"
+            )
+    cuda = torch.cuda.is_available() and first.device == "cuda"
+    dtype = "float32" if not cuda else "float16" if first.trainer_args.get("fp16") else "bfloat16"
+    model = write_random_model(folder, architecture, dtype, "cuda" if cuda else "cpu", seed=first.seed)
+    release_memory()  # the built model's cached blocks go back before the peak is measured
+    moved = {
+        name: apply_overrides(
+            stage,
+            {"model": str(folder), "loader": "transformers" if stage.loader == "tiny" else stage.loader},
+        )
+        for name, stage in stages.items()
+    }
+    return moved, model
 
 
 def projected_seconds(figures: dict[str, Any], steps: int) -> float:
@@ -167,23 +249,39 @@ def preflight(
     warm_up: Preset | None = None,
     session_hours: float | None = None,
     progress: bool = False,
+    random_weights: bool = False,
+    memory_cap_gib: float | None = None,
 ) -> dict[str, Any]:
     """Measure ``preset`` (and its ``warm_up``, when it has one) and project the whole run, with
     :func:`after_training_seconds` for what follows training; the report is written to
     ``preflight.json`` in a new ``preflight-<preset>-<timestamp>`` folder under ``runs_dir``, and
-    returned."""
+    returned. ``memory_cap_gib`` and ``random_weights``: see the module's docstring."""
     after, after_how = after_training_seconds(runs_dir)
-    folder = new_run_dir(runs_dir, f"preflight-{preset.name}")
     memory = device_memory()
+    cap = cap_gpu_memory(memory_cap_gib) if memory_cap_gib is not None else None
+    if cap is not None:
+        memory |= {"total_gib": memory_cap_gib, "cap": cap}
+    folder = new_run_dir(runs_dir, f"preflight-{preset.name}")
     stages = {"grpo" if preset.trainer == "grpo" else "train": preset}
     if warm_up is not None:
         stages = {"warm_up": warm_up, **stages}
-    measured = {name: measure(stage, folder, progress) for name, stage in stages.items()}
+    if cap is not None:
+        stages = {name: under_cap(stage, cap["memory_fraction"]) for name, stage in stages.items()}
+    model = None
+    if random_weights:
+        stages, model = with_random_weights(stages, folder / "random-model")
+    try:
+        measured = {name: measure(stage, folder, progress) for name, stage in stages.items()}
+    finally:
+        if model is not None:  # gigabytes of random numbers: nothing to keep
+            shutil.rmtree(model.pop("folder"), ignore_errors=True)
     report: dict[str, Any] = {
         "device": memory,
         "stages": measured,
+        **({"model": model} if model else {}),
         "after_training": {"seconds": after, "how": after_how},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": versions(),
     }
     failed = [figures["preset"] for figures in measured.values() if figures["out_of_memory"]]
     if failed:
@@ -246,7 +344,12 @@ def fits_session(
 
 def print_report(report: dict[str, Any]) -> None:
     """The report as a person reads it."""
-    print(f"preflight on {report['device']['device']}:")
+    device = report["device"]
+    cap = f", PyTorch held to {device['cap']['cap_gib']:g} GiB" if "cap" in device else ""
+    print(f"preflight on {device['device']}{cap}:")
+    if "model" in report:
+        model = report["model"]
+        print(f"  random weights: {model['parameters']:,} parameters in {model['dtype']}, the model's shape")
     for name, figures in report["stages"].items():
         if figures["out_of_memory"]:
             print(f"  {name} ({figures['preset']}): out of memory")
@@ -266,7 +369,8 @@ def print_report(report: dict[str, Any]) -> None:
                 "replies (a step costs about as many turns as a game has)"
                 if figures.get("max_game_tokens")
                 else ""
-            ),
+            )
+            + ("" if figures.get("full_length") is not False else " (NOT all at full length)"),
         )
     print(f"  {report['verdict']}")
     print(f"written to {Path(report['folder']) / PREFLIGHT_FILE}")
