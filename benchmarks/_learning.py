@@ -24,6 +24,9 @@ from rft.wordle.words import is_allowed
 
 OPEN_ENDED = {"max_steps": "100000", "save_steps": "100000"}
 GRPO_PRESET = "cpu-smollm2-wordle-own-games"  # the best GRPO measured after the warm-up
+# The warm-up's two rounds: the first round's share of its time, and the usual trace rows the
+# second (on the states of the first's own games) trains on beside them.
+FIRST_SHARE, LATER_ROWS = 0.55, 100
 
 
 @dataclass(frozen=True)
@@ -47,21 +50,6 @@ SMOLLM2 = Protocol(
 # its own (other answers than theirs); the held-out secrets must not move with it, or a variant's
 # final adapter plays other games than the base model and warm-up it carries.
 HELD_OUT_SEED = 0
-
-
-def stop_after(seconds: float | None = None, deadline: float | None = None):
-    """Stops training ``seconds`` after it begins, or at a ``time.monotonic()`` deadline."""
-    from transformers import TrainerCallback
-
-    class TimeBudget(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.deadline = deadline if seconds is None else time.monotonic() + seconds
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if time.monotonic() >= self.deadline:
-                control.should_training_stop = True
-
-    return TimeBudget()
 
 
 def stage_summary(result, seconds: float) -> dict:
@@ -167,42 +155,23 @@ OWN_GAME_FIGURES = ("format_valid_rate", "consistency_rate", "wins")
 
 
 def warm_up(
-    preset: Preset,
-    folder: Path,
-    seconds: float,
-    own_games: int = 0,
-    first_share: float = 0.55,
-    later_rows: int = 100,
-    own_rounds: int = 1,
+    preset: Preset, folder: Path, seconds: float, own_games: int = 0
 ) -> tuple[RunResult, dict[str, dict]]:
-    """The SFT warm-up, stopped when ``seconds`` are spent: one round on the usual traces, then
-    ``own_rounds`` more when ``own_games`` is set. Each later round continues the one before on the
-    states that one reached in ``own_games`` games of its own (each answered by the trace player;
-    new training answers every round) plus ``later_rows`` usual rows; its games count against its
-    time, which is an equal part of what the first round leaves. Returns the last round's run and a
-    summary of each round."""
+    """The SFT warm-up, stopped when ``seconds`` are spent (``train``'s time limit): one round on
+    the usual traces (``FIRST_SHARE`` of the time), then, when ``own_games`` is set, a second that
+    continues it on the states it reached in ``own_games`` games of its own (each answered by the
+    trace player) plus ``LATER_ROWS`` usual rows; its games count against its time. Returns the last
+    round's run and a summary of each round."""
     started = time.monotonic()
-    later = own_rounds if own_games else 0
-    first_seconds = seconds * (first_share if later else 1.0)
-    run = train(preset, runs_dir=folder, progress=False, extra_callbacks=[stop_after(first_seconds)])
+    first_seconds = seconds * (FIRST_SHARE if own_games else 1.0)
+    run = train(preset, runs_dir=folder, progress=False, time_limit=first_seconds)
     rounds = {"round1": stage_summary(run, time.monotonic() - started)}
-    for number in range(2, later + 2):
-        deadline = started + first_seconds + (seconds - first_seconds) * (number - 1) / later
-        settings = {"init_from": str(run.run_dir), "own_games": own_games, "num_rows": later_rows}
-        # Round 2 keeps the preset's seed (the reference run's answers); each later round plays
-        # other answers and trains on other usual rows.
-        settings["seed"] = preset.seed + number - 2
+    if own_games:
+        settings = {"init_from": str(run.run_dir), "own_games": own_games, "num_rows": LATER_ROWS}
         round_started = time.monotonic()
-        run = train(
-            apply_overrides(preset, settings),
-            runs_dir=folder,
-            progress=False,
-            extra_callbacks=[stop_after(deadline=deadline)],
-        )
-        rounds[f"round{number}"] = {
-            **stage_summary(run, time.monotonic() - round_started),
-            **own_games_summary(run),
-        }
+        left = started + seconds - round_started
+        run = train(apply_overrides(preset, settings), runs_dir=folder, progress=False, time_limit=left)
+        rounds["round2"] = {**stage_summary(run, time.monotonic() - round_started), **own_games_summary(run)}
     return run, rounds
 
 
@@ -250,7 +219,7 @@ def train_both(args: argparse.Namespace, protocol: Protocol = SMOLLM2) -> Traine
     the result."""
     grpo_preset = get_preset(args.grpo_preset)
     # A wrong --grpo-set fails now, not after the warm-up has spent its half of the budget.
-    ahead = grpo_settings(args, grpo_preset, "the warm-up", args.own_rounds)
+    ahead = grpo_settings(args, grpo_preset, "the warm-up", 1 if args.own_games else 0)
     apply_overrides(grpo_preset, ahead, init_from_trained=False)
     folder = new_run_dir(args.runs_dir, protocol.name.replace("_", "-"))
     if args.warm_up_from:
@@ -262,22 +231,13 @@ def train_both(args: argparse.Namespace, protocol: Protocol = SMOLLM2) -> Traine
     else:
         started = time.monotonic()
         sft_preset = apply_overrides(get_preset(args.sft_preset), OPEN_ENDED)
-        sft, rounds = warm_up(
-            sft_preset,
-            folder,
-            args.minutes * 60 * args.sft_share,
-            args.own_games,
-            args.first_share,
-            args.later_rows,
-            args.own_rounds,
-        )
+        sft, rounds = warm_up(sft_preset, folder, args.minutes * 60 * args.sft_share, args.own_games)
         sft_summary = warm_up_summary(sft, time.monotonic() - started, rounds)
         own_games, own_rounds, sft_share = args.own_games, len(rounds) - 1, args.sft_share
     grpo_preset = apply_overrides(grpo_preset, grpo_settings(args, grpo_preset, str(sft.run_dir), own_rounds))
     started = time.monotonic()  # its own games count against its time, as the warm-up's do
-    deadline = started + args.minutes * 60 - sft_summary["wall_seconds"]
-    budget = stop_after(deadline=deadline)
-    grpo = train(grpo_preset, runs_dir=folder, progress=False, extra_callbacks=[budget])
+    left = args.minutes * 60 - sft_summary["wall_seconds"]
+    grpo = train(grpo_preset, runs_dir=folder, progress=False, time_limit=left)
     stages = {"sft": sft_summary, "grpo": grpo_summary(grpo, grpo_preset, time.monotonic() - started)}
     return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds, sft_share)
 
@@ -381,9 +341,6 @@ def build_parser(protocol: Protocol = SMOLLM2) -> argparse.ArgumentParser:
         help="after the first round, warm up on the states the round before reaches in N games of its own "
         "(0: one round)",
     )
-    parser.add_argument("--own-rounds", type=int, default=1, help="rounds on own games after the first")
-    parser.add_argument("--first-share", type=float, default=0.55, help="the first round's share")
-    parser.add_argument("--later-rows", type=int, default=100, help="usual trace rows in each later round")
     parser.add_argument(
         "--sft-preset",
         default=protocol.sft_preset,

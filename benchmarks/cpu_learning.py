@@ -4,7 +4,6 @@ GRPO, then held-out games for the base model, the warm-up and the final adapter.
     python benchmarks/cpu_learning.py                # 60 minutes, 200 games
     python benchmarks/cpu_learning.py --minutes 20 --games 50
     python benchmarks/cpu_learning.py --own-games 0     # a one-round warm-up, without its own games
-    python benchmarks/cpu_learning.py --own-rounds 2 --sft-share 0.6 --first-share 0.45 --tag 3rounds
     python benchmarks/cpu_learning.py --evaluate-only RUNS --base-from results/cpu_learning.json
     python benchmarks/cpu_learning.py --warm-up-from results/cpu_learning.json --grpo-set own_games=24 \
         --tag grpo-24-own-games

@@ -9,7 +9,7 @@ third of the full benchmark's time. Settings of the warm-up preset are given wit
 
 With ``--own-games N`` the budget is spent in two rounds: the usual warm-up, then a second one
 that continues it on the states it reaches in N games of its own, each answered by the trace
-player (``own_games``: the way out of its own mistakes), mixed with ``--second-rows`` usual rows.
+player (``own_games``: the way out of its own mistakes), mixed with 100 usual rows.
 The second round's games count against the budget.
 
 Writes ``results/sft_warmup-LABEL.json``; the run folders keep the adapters and the games.
@@ -65,8 +65,6 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a warm-up setting")
     parser.add_argument("--label", default="default", help="names the results file: sft_warmup-LABEL.json")
     parser.add_argument("--own-games", type=int, default=0, help="games of its own for a second round")
-    parser.add_argument("--first-share", type=float, default=0.55, help="round 1's share (two rounds)")
-    parser.add_argument("--second-rows", type=int, default=100, help="usual trace rows in the second round")
     parser.add_argument(
         "--evaluate-only", type=Path, metavar="FOLDER", help="play an earlier call's runs/sft-warmup-*"
     )
@@ -84,9 +82,7 @@ def main() -> None:
     else:
         preset = apply_overrides(get_preset(args.preset), {**OPEN_ENDED, **parse_settings(args.set)})
         folder = new_run_dir(args.runs_dir, "sft-warmup")
-        run, rounds = warm_up(
-            preset, folder, args.minutes * 60, args.own_games, args.first_share, args.second_rows
-        )
+        run, rounds = warm_up(preset, folder, args.minutes * 60, args.own_games)
     preset = read_run_config(run.run_dir)
 
     eval_started = time.monotonic()

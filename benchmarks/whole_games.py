@@ -29,7 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from _learning import HIGHER_IS_BETTER, OPEN_ENDED, format_failures, stop_after
+from _learning import HIGHER_IS_BETTER, OPEN_ENDED, format_failures
 from _results import changed_flags, write
 
 from rft.loading import load_base, with_adapter
@@ -74,8 +74,7 @@ def train_warm_up(args: argparse.Namespace, folder: Path) -> tuple[RunResult, di
         warm_up = read_run_result(Path(args.warm_up_from))
         return warm_up, {"from": str(warm_up.run_dir), "steps": warm_up.global_step}
     began = time.monotonic()
-    callbacks = [stop_after(args.warm_up_minutes * 60)]
-    warm_up = train(get_preset(SFT), runs_dir=folder, progress=False, extra_callbacks=callbacks)
+    warm_up = train(get_preset(SFT), runs_dir=folder, progress=False, time_limit=args.warm_up_minutes * 60)
     return warm_up, {"steps": warm_up.global_step, "wall_seconds": round(time.monotonic() - began, 1)}
 
 
@@ -192,8 +191,7 @@ def main() -> None:
                 continue  # carried: the parent's single-turn arm, from the same warm-up
             preset = apply_overrides(get_preset(name), {"init_from": str(warm_up.run_dir), **OPEN_ENDED})
             began = time.monotonic()
-            callbacks = [stop_after(args.minutes * 60)]
-            run = train(preset, runs_dir=folder, progress=False, extra_callbacks=callbacks)
+            run = train(preset, runs_dir=folder, progress=False, time_limit=args.minutes * 60)
             runs[label] = (preset, run.run_dir)
             arms[label] = arm_summary(run.run_dir, time.monotonic() - began)
             print(f"{label}: {arms[label]}", flush=True)

@@ -172,7 +172,7 @@ def grpo_args(
     runs_dir: Path, *grpo_set: str, preset: str = "cpu-smollm2-wordle-own-games"
 ) -> argparse.Namespace:
     return argparse.Namespace(
-        grpo_preset=preset, grpo_set=list(grpo_set), own_rounds=1, runs_dir=runs_dir, warm_up_from=None
+        grpo_preset=preset, grpo_set=list(grpo_set), own_games=24, runs_dir=runs_dir, warm_up_from=None
     )
 
 
@@ -292,3 +292,16 @@ def test_the_whole_game_benchmark_reads_a_steps_cost_and_compares_with_intervals
     assert compared["win_rate"]["better"] is False and compared["win_rate"]["intervals_overlap"] is False
     assert compared["win_rate"]["difference"] < -0.5
     assert "consistency_rate" not in compared  # no accepted guess after the first: nothing to compare
+
+
+def test_the_reward_benchmark_times_every_single_turn_reward_against_a_target(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import rewards as reward_benchmark
+
+    from rft.wordle.rewards import GAME_ONLY_REWARDS, REWARD_FUNCTIONS
+
+    figures = reward_benchmark.measure(groups_count=4)
+    assert set(figures) == set(REWARD_FUNCTIONS) - GAME_ONLY_REWARDS
+    for name, row in figures.items():
+        assert row["completions"] == 4 * reward_benchmark.GROUP_SIZE, name
+        assert row["target_per_second"] > 0 and row["completions_per_second"] > 0, name

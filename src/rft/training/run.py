@@ -142,20 +142,39 @@ class SampleRecorder:
         return recorded
 
 
-def make_callbacks(run_dir: Path, recorder: SampleRecorder | None, sample_every: int) -> list[Any]:
+def make_callbacks(
+    run_dir: Path, recorder: SampleRecorder | None, sample_every: int, deadline: float | None = None
+) -> list[Any]:
+    """What writes the run folder as training goes: each step's wall seconds and logs to
+    ``metrics.jsonl`` (the one step timer), sampled completions, checkpoint markers; and, given a
+    ``deadline`` (``time.monotonic()``), the time limit: training stops at a step boundary, with a
+    checkpoint, when one more step and its save might end past it (twice the slowest step so far
+    is the margin)."""
     from transformers import TrainerCallback
 
     metrics_path, samples_path = run_dir / METRICS_FILE, run_dir / SAMPLES_FILE
 
     class RunFolderCallback(TrainerCallback):
         def __init__(self) -> None:
-            self.step_started = time.perf_counter()
+            self.step_started = time.monotonic()
+            self.slowest = 0.0
+            self.stopped_by_time_limit = False
 
         def on_step_begin(self, args, state, control, **kwargs):
-            self.step_started = time.perf_counter()
+            self.step_started = time.monotonic()
 
         def on_step_end(self, args, state, control, **kwargs):
-            self.last_step_seconds = time.perf_counter() - self.step_started
+            now = time.monotonic()
+            self.last_step_seconds = now - self.step_started
+            self.slowest = max(self.slowest, self.last_step_seconds)
+            if (
+                deadline is not None
+                and state.global_step < state.max_steps
+                and now + 2 * self.slowest > deadline
+            ):
+                control.should_save = True  # the checkpoint --resume continues from
+                control.should_training_stop = True
+                self.stopped_by_time_limit = True
             if recorder is not None and recorder.batch and state.global_step % sample_every == 0:
                 batch = recorder.batch
                 with samples_path.open("a", encoding="utf-8") as handle:
@@ -288,31 +307,6 @@ def describe_run(preset: Preset, runs_dir: str | Path) -> dict[str, Any]:
     )
 
 
-def time_limit_callback(deadline: float) -> Any:
-    """Stops training at a step boundary, with a checkpoint, when one more step and its save might
-    end past ``deadline`` (``time.monotonic()``): twice the slowest step so far is the margin."""
-    from transformers import TrainerCallback
-
-    class TimeLimit(TrainerCallback):
-        def __init__(self) -> None:
-            self.step_started = time.monotonic()
-            self.slowest = 0.0
-            self.stopped_at: int | None = None
-
-        def on_step_begin(self, args, state, control, **kwargs):
-            self.step_started = time.monotonic()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            now = time.monotonic()
-            self.slowest = max(self.slowest, now - self.step_started)
-            if state.global_step < state.max_steps and now + 2 * self.slowest > deadline:
-                control.should_save = True  # the checkpoint --resume continues from
-                control.should_training_stop = True
-                self.stopped_at = state.global_step
-
-    return TimeLimit()
-
-
 def trl_rollout(games: Any, tokenizer: Any) -> Callable[[list[Any], Any], dict[str, Any]]:
     """The task's whole-game rollout (``Task.whole_games``) in the form ``GRPOTrainer(rollout_func=)``
     calls, TRL 1.15 and 1.16 alike: the prompts of this process's rows, and the trainer, whose
@@ -346,10 +340,15 @@ def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress
 
 
 def build_trainer(
-    preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool, callbacks: Sequence[Any]
+    preset: Preset,
+    policy: LoadedPolicy,
+    run_dir: Path,
+    progress: bool,
+    callbacks: Sequence[Any],
+    deadline: float | None = None,
 ) -> Any:
     """TRL's GRPOTrainer on the task's rows (Wordle's game states, GSM8K's problems), or its
-    SFTTrainer on the task's warm-up rows (Wordle's solver traces)."""
+    SFTTrainer on the task's warm-up rows (Wordle's solver traces); ``deadline``: the time limit's."""
     enable_cpu_training()  # TRL 1.15 (the GPU version set) has no CPU path of its own
     task = preset.task_spec
     own_games = play_own_games(preset, policy, run_dir, progress) if preset.own_games else []
@@ -367,7 +366,7 @@ def build_trainer(
             ),
             processing_class=policy.tokenizer,
             peft_config=policy.peft_config,
-            callbacks=[*make_callbacks(run_dir, None, preset.sample_every), *callbacks],
+            callbacks=[*make_callbacks(run_dir, None, preset.sample_every, deadline), *callbacks],
         )
 
     from trl import GRPOTrainer
@@ -389,7 +388,7 @@ def build_trainer(
         train_dataset=dataset,
         processing_class=policy.tokenizer,
         peft_config=policy.peft_config,
-        callbacks=[*make_callbacks(run_dir, recorder, preset.sample_every), *callbacks],
+        callbacks=[*make_callbacks(run_dir, recorder, preset.sample_every, deadline), *callbacks],
         **whole_games,
     )
 
@@ -449,8 +448,7 @@ def _train_in(
     deadline: float | None,
 ) -> RunResult:
     mark_running(run_dir, checkpoint_step(checkpoint)[0] if checkpoint else 0)
-    limit = [] if deadline is None else [time_limit_callback(deadline)]
-    trainer = build_trainer(preset, policy, run_dir, progress, [*extra_callbacks, *limit])
+    trainer = build_trainer(preset, policy, run_dir, progress, extra_callbacks, deadline)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     steps, max_steps = trainer.state.global_step, trainer.state.max_steps
     adapter_dir = adapter_dir_of(run_dir)
@@ -459,7 +457,10 @@ def _train_in(
     policy.tokenizer.save_pretrained(str(adapter_dir))
     # Last: a run marked finished has its adapter. A kill before this line leaves a run that
     # --resume finishes from its final checkpoint without training a step (finish_from_checkpoint).
-    status = write_status(run_dir, steps, max_steps, bool(limit and limit[0].stopped_at))
+    by_time_limit = any(
+        getattr(c, "stopped_by_time_limit", False) for c in trainer.callback_handler.callbacks
+    )
+    status = write_status(run_dir, steps, max_steps, by_time_limit)
     plot_path = plot_training_curves(
         read_metrics(run_dir / METRICS_FILE), run_dir / PLOT_FILE, title=preset.name
     )
