@@ -4,7 +4,8 @@ The stream mirrors training: 1,024 game states from the offline dataset, 8 compl
 mix of well-formed answers, consistent and inconsistent words, non-words and broken formats),
 scored one group at a time as GRPOTrainer does; every group is a new game state, so the
 per-state caches help within a group only, as in training. Targets: >= 10,000/s for
-format and feedback, >= 2,000/s for guess value. Writes results/rewards.json.
+format, feedback and novelty, >= 2,000/s for guess value. ``win`` scores whole games only (it reads
+the game's outcome, not a completion) and is not timed. Writes results/rewards.json.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rft.wordle.game import as_history
 from rft.wordle.solver import default_table
 from rft.wordle.words import allowed_words
 
-TARGETS = {"format": 10_000, "feedback": 10_000, "guess_value": 2_000}
+TARGETS = {"format": 10_000, "feedback": 10_000, "guess_value": 2_000, "novelty": 10_000}
 GROUPS, GROUP_SIZE = 1024, 8
 
 
@@ -42,8 +43,9 @@ def completion(rng: np.random.Generator, row: dict) -> str:
     return f"<think>\n{reasoning}\n</think>\n<guess>{word}</guess>"
 
 
-def main() -> None:
-    rows = build_rows(WordleDatasetConfig(num_rows=GROUPS), seed=11, progress=False)
+def measure(groups_count: int = GROUPS) -> dict[str, dict]:
+    """Completions a second of each single-turn reward over ``groups_count`` groups."""
+    rows = build_rows(WordleDatasetConfig(num_rows=groups_count), seed=11, progress=False)
     rng = np.random.default_rng(0)
     groups = [
         (
@@ -56,13 +58,15 @@ def main() -> None:
     default_table()  # loaded before timing, as training does before its first step
     figures = {}
     for name, reward in rewards.REWARD_FUNCTIONS.items():
+        if name in rewards.GAME_ONLY_REWARDS:
+            continue
         rewards._checks_for.cache_clear()
         rewards._candidates_for.cache_clear()
         start = time.perf_counter()
         for completions, secrets, histories in groups:
             reward(completions, secret=secrets, history=histories)
         seconds = time.perf_counter() - start
-        scored = GROUPS * GROUP_SIZE
+        scored = len(groups) * GROUP_SIZE
         figures[name] = {
             "completions": scored,
             "seconds": round(seconds, 3),
@@ -70,9 +74,13 @@ def main() -> None:
             "target_per_second": TARGETS[name],
             "met": scored / seconds >= TARGETS[name],
         }
+    return figures
+
+
+def main() -> None:
     write(
         "rewards",
-        {"group_size": GROUP_SIZE, "groups": GROUPS, "rewards": figures},
+        {"group_size": GROUP_SIZE, "groups": GROUPS, "rewards": measure()},
         parent=None,
         changes="none (baseline: reward throughput)",
     )
