@@ -17,7 +17,7 @@ from rft.recipe import RecipeResult, evaluate_stages
 from rft.training.config import Preset, apply_overrides
 from rft.training.presets import get_preset
 from rft.training.run import RunResult, new_run_dir, read_metrics, read_run_config, read_run_result, train
-from rft.wordle.evaluate import plot_rates, versus_base
+from rft.wordle.held_out_games import plot_rates, versus_base
 from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.rewards import parse_completion
 from rft.wordle.words import is_allowed

@@ -37,7 +37,7 @@ def generation(preset, dtype: str) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rft.training.models import model_path
+    from rft.training.policy import model_path
     from rft.wordle.dataset import build_rows
 
     path = model_path(preset.model)

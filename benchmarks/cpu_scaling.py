@@ -29,7 +29,7 @@ MODELS = {
 
 def run_child(label: str, out_dir: Path) -> dict:
     from rft.training.config import apply_overrides
-    from rft.training.models import cpu_dtype, model_path
+    from rft.training.policy import cpu_dtype, model_path
     from rft.training.preflight import measure
     from rft.training.presets import get_preset
 

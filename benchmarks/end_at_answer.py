@@ -91,8 +91,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from rft.loading import load_base, with_adapter
-    from rft.wordle.evaluate import ModelPlayer, evaluate, held_out_secrets
+    from rft.models import load_base, with_adapter
+    from rft.wordle.held_out_games import ModelPlayer, evaluate_players, held_out_secrets
 
     folder = new_run_dir(args.runs_dir, "end-at-answer")
     if args.warm_up:
@@ -138,7 +138,9 @@ def main() -> None:
     for name, player in players.items():
         started = time.monotonic()
         out = folder / "eval" / name.split(",")[0].replace("+", "-")
-        result = evaluate({name: player}, secrets, out / ("no-end" if player.end_after is None else "end"))
+        result = evaluate_players(
+            {name: player}, secrets, out / ("no-end" if player.end_after is None else "end")
+        )
         metrics = result["metrics"][name]
         evaluations[name] = {
             "seconds": round(time.monotonic() - started, 1),

@@ -10,8 +10,8 @@ import time
 
 from _results import write
 
-from rft.loading import load_models
-from rft.wordle.evaluate import ModelPlayer, held_out_secrets
+from rft.models import load_models
+from rft.wordle.held_out_games import ModelPlayer, held_out_secrets
 from rft.wordle.play import game_metrics, play_games
 
 GAMES, MAX_NEW_TOKENS = 12, 32

@@ -45,14 +45,14 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
 
 def play(run_dir: Path, games: int, max_new_tokens: int) -> dict:
     """The warm-up's adapter plays the first ``games`` held-out secrets (the full benchmark's)."""
-    from rft.loading import load_base, with_adapter
-    from rft.wordle.evaluate import ModelPlayer, evaluate, held_out_secrets
+    from rft.models import load_base, with_adapter
+    from rft.wordle.held_out_games import ModelPlayer, evaluate_players, held_out_secrets
 
     preset = read_run_config(run_dir)
     loaded = with_adapter(load_base(preset), run_dir)
     player = ModelPlayer(loaded.model, loaded.tokenizer, loaded.prompt_style, max_new_tokens)
     details = {"run": str(run_dir), "max_new_tokens": max_new_tokens}
-    return evaluate({"sft": player}, held_out_secrets(games, preset.seed), run_dir / "eval", details)
+    return evaluate_players({"sft": player}, held_out_secrets(games, preset.seed), run_dir / "eval", details)
 
 
 def main() -> None:

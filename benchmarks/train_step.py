@@ -46,7 +46,7 @@ def run_child(which: str, out_dir: Path) -> dict:
 
         train(preset, runs_dir=out_dir, progress=False, extra_callbacks=[timing_callback(times)])
     else:
-        from rft.training.models import load_policy
+        from rft.training.policy import load_policy
 
         policy = load_policy(preset)
         from trl import GRPOConfig, GRPOTrainer

@@ -32,7 +32,7 @@ from typing import Any
 from _learning import HIGHER_IS_BETTER, OPEN_ENDED, format_failures
 from _results import changed_flags, write
 
-from rft.loading import load_base, with_adapter
+from rft.models import load_base, with_adapter
 from rft.stats import intervals_overlap
 from rft.tasks import EvalRequest
 from rft.training.config import Preset, apply_overrides
@@ -212,7 +212,7 @@ def main() -> None:
         count=args.games, seed=0, max_new_tokens=turns_preset.eval_max_new_tokens, progress=True
     )
     began = time.monotonic()
-    evaluation = turns_preset.task_spec.evaluate(turns_preset, models, request, folder / "eval", {})
+    evaluation = turns_preset.task_definition.evaluate(turns_preset, models, request, folder / "eval", {})
     metrics = evaluation["metrics"]
     if parent is not None:
         carried = carried_players(parent, evaluation["secrets"])

@@ -76,9 +76,9 @@ PUSH_TO = None  # e.g. "your-name/wordle-qwen2.5-3b" (private repo)
 
 # %%
 from rft import notebook, recipe
-from rft.evaluate import evaluate_model, markdown_table
+from rft.evaluation import evaluate_model, markdown_table
 from rft.export import export_run
-from rft.loading import load_models
+from rft.models import load_models
 from rft.terminal import watch_model
 from rft.wordle import teaching
 
@@ -110,7 +110,7 @@ print("--- secret:", rows[-1]["secret"])
 # models get the warm-up first.
 
 # %%
-from rft.loading import load_base
+from rft.models import load_base
 
 base = load_base(grpo_preset)
 row = rows[-1]

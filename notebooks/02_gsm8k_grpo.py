@@ -63,7 +63,7 @@ PUSH_TO = None  # e.g. "your-name/gsm8k-qwen2.5-3b": needs HF_TOKEN (environment
 
 # %%
 from rft import notebook
-from rft.evaluate import evaluate_model, markdown_table
+from rft.evaluation import evaluate_model, markdown_table
 from rft.export import export_run
 
 notebook.prepare()
@@ -87,7 +87,7 @@ print("--- reference answer:", rows[0]["answer"])
 # the group's.
 
 # %%
-from rft.loading import load_base
+from rft.models import load_base
 
 base = load_base(preset)
 row = rows[0]

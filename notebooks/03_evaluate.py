@@ -57,7 +57,7 @@ RUNS_DIR = None  # None: Google Drive on Colab, /kaggle/working on Kaggle, ./run
 
 # %%
 from rft import notebook
-from rft.evaluate import evaluate_model, markdown_table
+from rft.evaluation import evaluate_model, markdown_table
 from rft.terminal import watch_model
 from rft.training.run import new_run_dir
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rft.stats import wilson_interval
-from rft.wordle.evaluate import evaluate, held_out_secrets
+from rft.wordle.held_out_games import evaluate_players, held_out_secrets
 from rft.wordle.play import policy_player
 from rft.wordle.solver import random_consistent_policy
 
@@ -30,7 +30,7 @@ def learning(monkeypatch):
 def played(secrets: list[str], out_dir: Path, seed: int) -> dict:
     """Real games by stand-in players under the stage names: the bookkeeping reads only the games."""
     players = {name: policy_player(random_consistent_policy, seed + i) for i, name in enumerate(STAGES)}
-    return evaluate(players, secrets, out_dir, progress=False)
+    return evaluate_players(players, secrets, out_dir, progress=False)
 
 
 def results_file(path: Path, evaluation: dict, runs: str, record_secrets: bool, learning) -> Path:
@@ -281,7 +281,7 @@ def test_the_whole_game_benchmark_reads_a_steps_cost_and_compares_with_intervals
     assert summary["games_per_step"]["games/win_rate"] == [0.25, 0.5]
 
     secrets = held_out_secrets(40, 0)
-    solver_like = evaluate(
+    solver_like = evaluate_players(
         {"a": policy_player(random_consistent_policy, 0)}, secrets, tmp_path / "a", progress=False
     )
     from rft.wordle.play import GameRecord, game_metrics

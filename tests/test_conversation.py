@@ -6,7 +6,7 @@ import json
 import pytest
 
 from rft.training.config import apply_overrides
-from rft.training.models import load_tiny
+from rft.training.policy import load_tiny
 from rft.training.presets import get_preset
 from rft.training.run import read_metrics, train
 from rft.wordle.conversation import ChatJoint, ConversationPlayer, WholeGameRollout, start_state
@@ -158,7 +158,7 @@ def test_whole_games_are_checked_before_any_model_loads():
 
 
 def test_a_whole_game_run_is_evaluated_as_it_trained(tmp_path):
-    from rft.evaluate import evaluate_model
+    from rft.evaluation import evaluate_model
 
     run = train(get_preset("tiny-test-games"), runs_dir=tmp_path, progress=False)
     result = evaluate_model(

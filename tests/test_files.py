@@ -149,7 +149,7 @@ def test_results_that_cannot_be_written_where_asked_are_kept_and_said_where(tmp_
     temporary folder, and the message and the result say which."""
     import errno
 
-    import rft.wordle.evaluate as wordle_evaluate
+    import rft.wordle.held_out_games as wordle_evaluate
     from rft.wordle.play import policy_player
     from rft.wordle.solver import random_consistent_policy
 
@@ -163,7 +163,7 @@ def test_results_that_cannot_be_written_where_asked_are_kept_and_said_where(tmp_
 
     monkeypatch.setattr(wordle_evaluate, "write_json", full_disk)
     players = {"random-consistent": policy_player(random_consistent_policy, 0)}
-    result = wordle_evaluate.evaluate(players, ["crane", "slate"], out, progress=False)
+    result = wordle_evaluate.evaluate_players(players, ["crane", "slate"], out, progress=False)
     kept = Path(result["out_dir"])
     assert kept != out and json.loads((kept / "eval.json").read_text(encoding="utf-8"))["out_dir"] == str(
         kept

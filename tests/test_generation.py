@@ -8,7 +8,7 @@ import torch
 
 from rft.generation import EndAfterAnswer, end_turns_after_answer, eos_token_ids, generate_completions
 from rft.training.config import TASKS, apply_overrides
-from rft.training.models import embedded_model_dir, load_tiny
+from rft.training.policy import embedded_model_dir, load_tiny
 from rft.training.presets import get_preset
 from rft.training.run import read_metrics, train
 
@@ -56,7 +56,7 @@ def test_eos_token_ids_join_the_tokenizer_and_the_generation_config(tokenizer):
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from rft.loading import load_base
+    from rft.models import load_base
 
     return load_base(get_preset("cpu-smollm2-wordle"))
 

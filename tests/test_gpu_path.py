@@ -89,12 +89,12 @@ def test_evaluation_gives_a_turn_as_many_tokens_as_training_did():
 
 @pytest.mark.slow
 def test_evaluation_and_watching_share_one_loaded_model(tmp_path, monkeypatch):
-    from rft import evaluate, loading, terminal
+    from rft import evaluation, models, terminal
 
-    models = loading.load_models("tiny-test")
-    result = evaluate.evaluate_model("tiny-test", games=1, out_dir=tmp_path, baselines=False, loaded=models)
+    loaded = models.load_models("tiny-test")
+    result = evaluation.evaluate_model("tiny-test", games=1, out_dir=tmp_path, baselines=False, loaded=loaded)
     assert result["max_new_tokens"] == get_preset("tiny-test").eval_max_new_tokens
-    monkeypatch.setattr(loading, "load_base", lambda *a, **k: pytest.fail("a second copy was loaded"))
+    monkeypatch.setattr(models, "load_base", lambda *a, **k: pytest.fail("a second copy was loaded"))
     console = Console(record=True, width=100)
-    assert terminal.watch_model("tiny-test", seed=1, console=console, loaded=models[-1]) == 0
+    assert terminal.watch_model("tiny-test", seed=1, console=console, loaded=loaded[-1]) == 0
     assert "The model" in console.export_text()

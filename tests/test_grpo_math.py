@@ -60,7 +60,7 @@ def test_aggregation_weighs_tokens_per_loss_type():
 @pytest.fixture(scope="module")
 def tiny_trainer(tmp_path_factory):
     """TRL's own GRPOTrainer around the tiny model: its loss is the reference."""
-    from rft.training.models import load_policy
+    from rft.training.policy import load_policy
     from rft.training.presets import get_preset
     from rft.training.run import build_trainer
 

@@ -17,7 +17,7 @@ from rft.gsm8k import (
     parse_answer,
     select_rewards,
 )
-from rft.gsm8k.evaluate import accuracy, solve
+from rft.gsm8k.held_out_problems import accuracy, solve
 from rft.gsm8k.problems import read_jsonl, sample_path
 
 CALCULATION = re.compile(r"<<([^=<>]+)=([^<>]+)>>")
@@ -138,7 +138,7 @@ def test_accuracy_counts_and_intervals():
 
 
 def test_the_report_holds_every_answer_and_a_table_the_model_card_shows(tmp_path):
-    from rft.gsm8k.evaluate import markdown_table, write_report
+    from rft.gsm8k.held_out_problems import markdown_table, write_report
 
     records = [{"correct": True, "exact_format": True, "answer": "1", "completion": "<answer>1</answer>"}] * 3
     base = [*records[:1], dict(records[0], correct=False)]
@@ -159,7 +159,7 @@ def test_the_report_holds_every_answer_and_a_table_the_model_card_shows(tmp_path
 
 
 def test_the_trained_model_is_compared_with_the_base_by_its_interval():
-    from rft.gsm8k.evaluate import markdown_table, versus_base
+    from rft.gsm8k.held_out_problems import markdown_table, versus_base
 
     right, wrong = (
         {"correct": True, "exact_format": True, "answer": "1"},
@@ -177,7 +177,7 @@ def test_the_trained_model_is_compared_with_the_base_by_its_interval():
 
 @pytest.mark.slow
 def test_tiny_gsm8k_preset_trains_and_is_scored(tmp_path):
-    from rft.loading import load_base
+    from rft.models import load_base
     from rft.training.presets import get_preset
     from rft.training.run import read_metrics, train
 

@@ -55,7 +55,7 @@ def test_gsm8k_borrows_nothing_from_wordle():
         for name, imported in import_graph().items()
         if name.startswith("rft.gsm8k")
         for module in imported
-        if module.startswith("rft.wordle") or module == "rft.evaluate"
+        if module.startswith("rft.wordle") or module == "rft.evaluation"
     }
     assert borrowed == set()
 
@@ -72,10 +72,10 @@ def test_the_bottom_floor_imports_nothing_of_ours():
 # generation and rewards -> runtime.
 FLOORS = [
     ("runtime", ("rft.runtime", "rft.weights", "rft.files", "rft.checks", "rft.stats")),
-    ("generation", ("rft.generation", "rft.rewarding", "rft.grpo_math")),
+    ("generation", ("rft.generation", "rft.reward_common", "rft.grpo_math")),
     ("tasks", ("rft.tasks", "rft.wordle", "rft.gsm8k")),
     ("training", ("rft.training",)),
-    ("front doors", ("rft.loading", "rft.evaluate", "rft.export", "rft.recipe")),
+    ("front doors", ("rft.models", "rft.evaluation", "rft.export", "rft.recipe")),
     ("entry points", ("rft.cli", "rft.notebook", "rft.terminal", "rft.figures", "rft.tables")),
 ]
 
@@ -103,8 +103,8 @@ def test_no_import_climbs_a_floor():
 
 
 def test_the_floor_check_finds_a_climb():
-    assert climbing({"rft.training.run": {"rft.loading"}, "rft.loading": set()}) == [
-        "rft.training.run (training) imports rft.loading (front doors)"
+    assert climbing({"rft.training.run": {"rft.models"}, "rft.models": set()}) == [
+        "rft.training.run (training) imports rft.models (front doors)"
     ]
 
 

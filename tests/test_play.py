@@ -4,11 +4,11 @@ import json
 import pytest
 from rich.console import Console
 
-from rft.evaluate import evaluate_model
+from rft.evaluation import evaluate_model
 from rft.stats import wilson_interval
 from rft.terminal import play_human
 from rft.wordle.dataset import answer_split
-from rft.wordle.evaluate import compare, evaluate, held_out_secrets, markdown_table
+from rft.wordle.held_out_games import compare, evaluate_players, held_out_secrets, markdown_table
 from rft.wordle.play import GameRecord, game_metrics, play_games, policy_player, states_met
 from rft.wordle.solver import EntropySolver, random_valid_policy
 
@@ -134,7 +134,7 @@ def test_solver_beats_random_on_the_same_held_out_secrets(tmp_path):
     secrets = held_out_secrets(20, seed=3)
     assert set(secrets) <= set(answer_split()["test"]) and len(set(secrets)) == 20
     players = {"solver": policy_player(EntropySolver()), "random-valid": policy_player(random_valid_policy)}
-    result = evaluate(players, secrets, tmp_path)
+    result = evaluate_players(players, secrets, tmp_path)
     assert result["metrics"]["solver"]["win_rate"] == 1.0
     assert result["metrics"]["solver"]["format_valid_rate"] == 1.0
     assert result["metrics"]["random-valid"]["win_rate"] < 0.5
@@ -148,10 +148,10 @@ def test_solver_beats_random_on_the_same_held_out_secrets(tmp_path):
 
 def test_each_player_plays_under_a_bar_that_ends_full_even_when_every_game_is_won_early(tmp_path, capsys):
     players = {"solver": policy_player(EntropySolver()), "random-valid": policy_player(random_valid_policy)}
-    evaluate(players, held_out_secrets(3, seed=3), tmp_path)
+    evaluate_players(players, held_out_secrets(3, seed=3), tmp_path)
     bars = capsys.readouterr().err
     assert "playing solver: 100%" in bars and "6/6" in bars and "playing random-valid: 100%" in bars
-    evaluate(players, held_out_secrets(3, seed=3), tmp_path, progress=False)
+    evaluate_players(players, held_out_secrets(3, seed=3), tmp_path, progress=False)
     assert "playing" not in capsys.readouterr().err
 
 
@@ -214,7 +214,7 @@ def test_rft_eval_command_writes_its_files(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_base_and_trained_share_one_copy_and_the_base_plays_as_the_plain_model(tmp_path):
-    from rft.loading import load_models
+    from rft.models import load_models
     from rft.training.presets import get_preset
     from rft.training.run import train
 
@@ -228,7 +228,7 @@ def test_base_and_trained_share_one_copy_and_the_base_plays_as_the_plain_model(t
 
 
 def test_the_rates_chart_takes_an_interval_that_float_noise_put_below_its_rate(tmp_path):
-    from rft.wordle.evaluate import plot_rates
+    from rft.wordle.held_out_games import plot_rates
 
     metrics = {
         "solver": {"win_rate": 1.0, "win_rate_ci95": [0.98, 0.9999999999999999], "format_valid_rate": 1.0},

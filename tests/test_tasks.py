@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from rft.rewarding import choose_rewards, completion_text
+from rft.reward_common import choose_rewards, completion_text
 from rft.tasks import Task
 from rft.training.config import TASKS, apply_overrides, get_task, validate
 from rft.training.presets import get_preset
@@ -87,7 +87,7 @@ def test_a_new_task_trains_through_its_task_alone(counting, tmp_path):
     (row,) = read_metrics(result.metrics_path)
     assert row["step"] == 1 and "rewards/short_answer_reward/mean" in row
 
-    from rft.evaluate import evaluate_model, markdown_table
+    from rft.evaluation import evaluate_model, markdown_table
 
     evaluation = evaluate_model(str(result.run_dir), games=2, out_dir=tmp_path / "eval", progress=False)
     assert evaluation["task"] == "counting" and list(evaluation["metrics"]) == ["base", "trained"]
@@ -108,7 +108,7 @@ def test_what_a_task_lacks_is_refused_by_name(counting):
 def test_a_task_without_an_evaluation_is_refused_before_anything_loads(counting, monkeypatch, tmp_path):
     import json
 
-    from rft.evaluate import task_of
+    from rft.evaluation import task_of
 
     monkeypatch.setitem(TASKS, "counting", replace(COUNTING, evaluate=None))
     (tmp_path / "config.json").write_text(json.dumps({"preset": counting.to_dict()}), encoding="utf-8")

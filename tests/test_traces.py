@@ -114,7 +114,7 @@ def test_every_warm_up_trace_fits_the_cpu_grpo_presets_completion_cap():
 
     from transformers import AutoTokenizer
 
-    from rft.training.models import embedded_model_dir
+    from rft.training.policy import embedded_model_dir
     from rft.training.presets import get_preset
 
     tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())

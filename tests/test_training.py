@@ -8,7 +8,7 @@ from rft.cli import main, parse_overrides
 from rft.gsm8k.problems import GSM8KDatasetConfig
 from rft.runtime import MissingDependencyError, require
 from rft.training.config import Preset, apply_overrides, validate
-from rft.training.models import check_device
+from rft.training.policy import check_device
 from rft.training.presets import PRESETS, get_preset
 from rft.training.run import last_checkpoint, new_run_dir, read_metrics, read_run_config, train
 from rft.wordle.dataset import WordleDatasetConfig
@@ -236,7 +236,7 @@ def test_a_kl_term_after_the_warm_up_holds_grpo_to_the_warm_up_not_the_base(tmp_
     import torch
     from safetensors.torch import load_file
 
-    from rft.training.models import load_policy
+    from rft.training.policy import load_policy
     from rft.training.run import build_trainer
 
     warm_up = train(get_preset("tiny-test-sft"), runs_dir=tmp_path, progress=False)
@@ -276,7 +276,7 @@ def test_a_second_warm_up_learns_from_the_games_the_first_one_plays(tmp_path):
 
 @pytest.mark.slow
 def test_grpo_after_the_warm_up_samples_its_groups_in_the_games_the_warm_up_plays(tmp_path):
-    from rft.training.models import load_policy
+    from rft.training.policy import load_policy
     from rft.training.run import build_trainer
 
     warm_up = train(get_preset("tiny-test-sft"), runs_dir=tmp_path, progress=False)

@@ -1,6 +1,6 @@
 """The project's calls into Unsloth, checked against the source of the Unsloth release the notebooks pin.
 
-Unsloth cannot be imported without a GPU, so the code paths that call it (``rft.training.models``'s
+Unsloth cannot be imported without a GPU, so the code paths that call it (``rft.training.policy``'s
 Unsloth loader, ``rft.export``'s GGUF export, the notebooks on Colab) never run in CI. A renamed
 keyword or a removed method would only show on someone's GPU, minutes into a run. This test reads
 the wheel of the pinned release (``unsloth==...`` in requirements.txt) as text, never importing it,

@@ -190,7 +190,7 @@ def test_an_interrupted_conversion_leaves_nothing_behind(
     no half-written one) in the cache, no scratch files; the next call starts over cleanly."""
     import transformers
 
-    from rft.training.models import load_tiny
+    from rft.training.policy import load_tiny
 
     model, tokenizer = load_tiny()
     written = []
@@ -246,9 +246,9 @@ def cached_qwen() -> Path | None:
     cached_qwen() is None, reason="the Qwen 0.5B is not in the cache (rft fetches it on first use)"
 )
 def test_the_real_qwen_plays_one_game() -> None:
-    from rft.loading import load_base
+    from rft.models import load_base
     from rft.training.presets import get_preset
-    from rft.wordle.evaluate import ModelPlayer, held_out_secrets
+    from rft.wordle.held_out_games import ModelPlayer, held_out_secrets
     from rft.wordle.play import play_games
 
     loaded = load_base(get_preset("cpu-qwen2.5-coder-0.5b-wordle"))
@@ -285,19 +285,19 @@ def test_the_cpu_qwen_presets_are_the_t4_recipe_but_for_what_a_cpu_forces() -> N
 def test_cpu_dtype_is_checked_and_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from rft.training import models
+    from rft.training import policy
     from rft.training.config import apply_overrides
     from rft.training.presets import get_preset
 
     preset = get_preset("cpu-qwen2.5-coder-0.5b-wordle")
     with pytest.raises(ValueError, match="cpu_dtype must be one of"):
         apply_overrides(preset, {"cpu_dtype": "float16"})
-    monkeypatch.setattr(models, "cpu_has_bf16", lambda: True)
-    assert models.cpu_dtype(preset) == torch.bfloat16
-    monkeypatch.setattr(models, "cpu_has_bf16", lambda: False)
-    assert models.cpu_dtype(preset) == torch.float32
-    assert models.cpu_dtype(apply_overrides(preset, {"cpu_dtype": "bfloat16"})) == torch.bfloat16
-    assert models.cpu_dtype(get_preset("cpu-smollm2-wordle")) == torch.float32
+    monkeypatch.setattr(policy, "cpu_has_bf16", lambda: True)
+    assert policy.cpu_dtype(preset) == torch.bfloat16
+    monkeypatch.setattr(policy, "cpu_has_bf16", lambda: False)
+    assert policy.cpu_dtype(preset) == torch.float32
+    assert policy.cpu_dtype(apply_overrides(preset, {"cpu_dtype": "bfloat16"})) == torch.bfloat16
+    assert policy.cpu_dtype(get_preset("cpu-smollm2-wordle")) == torch.float32
 
 
 def test_rft_train_without_an_index_or_a_cache_is_one_line(

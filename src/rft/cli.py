@@ -35,7 +35,7 @@ def parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
 
 def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.training.config import apply_overrides
-    from rft.training.models import check_device
+    from rft.training.policy import check_device
     from rft.training.presets import get_preset
     from rft.training.run import (
         check_before_loading,
@@ -112,7 +112,7 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.checks import check_number
     from rft.runtime import cuda_available
     from rft.training.config import apply_overrides
-    from rft.training.models import check_device, model_path
+    from rft.training.policy import check_device, model_path
     from rft.training.preflight import preflight, print_report
     from rft.training.presets import get_preset
     from rft.training.random_model import architecture_of
@@ -178,7 +178,7 @@ def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from rft.evaluate import check_request, evaluate_model, markdown_table
+    from rft.evaluation import check_request, evaluate_model, markdown_table
 
     try:
         check_request(
@@ -223,8 +223,8 @@ def _play(args: argparse.Namespace, extra: Sequence[str]) -> int:
             return 2
     if not args.model:
         raise SystemExit("rft play: give --model PRESET_OR_RUN to watch a model, or --human to play yourself")
-    from rft.loading import check_adapter, check_model, preset_of
-    from rft.training.models import model_path
+    from rft.models import check_adapter, check_model, preset_of
+    from rft.training.policy import model_path
     from rft.wordle.words import validate_word
 
     try:  # everything a game needs is checked before the model loads

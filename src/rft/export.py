@@ -17,7 +17,7 @@ from typing import Any
 from rft.checks import check_output
 from rft.files import replace_text
 from rft.runtime import MissingDependencyError, require
-from rft.training.models import EMBEDDED_MODEL_ID, adapter_dir_of, model_path
+from rft.training.policy import EMBEDDED_MODEL_ID, adapter_dir_of, model_path
 from rft.training.run_folder import read_run_config, redact_secrets, safetensors_complete
 from rft.weights import SHIPPED_MODELS
 
@@ -69,7 +69,7 @@ def model_card(run_dir: Path, repo_id: str | None = None, merged: bool = False) 
     settings = {k: preset.trainer_args[k] for k in sorted(preset.trainer_args) if k != "report_to"}
     settings = redact_secrets(settings)
     what = f"**{base}** with a LoRA adapter merged in" if merged else f"A LoRA adapter for **{base}**"
-    skill = preset.task_spec.skill
+    skill = preset.task_definition.skill
     lines = [
         "---",
         f"library_name: {'transformers' if merged else 'peft'}",
@@ -103,7 +103,7 @@ def model_card(run_dir: Path, repo_id: str | None = None, merged: bool = False) 
         f'.from_pretrained("{repo_id or "PATH_TO_THIS_FOLDER"}")',
         f'tokenizer = AutoTokenizer.from_pretrained("{repo_id or "PATH_TO_THIS_FOLDER"}")',
         "```",
-        preset.task_spec.how_to_prompt(preset),
+        preset.task_definition.how_to_prompt(preset),
     ]
     return "\n".join(lines) + "\n"
 
@@ -115,7 +115,7 @@ def _base_model(run_dir: Path) -> Any:
 
     preset = read_run_config(run_dir)
     if preset.loader == "tiny":
-        from rft.training.models import load_tiny
+        from rft.training.policy import load_tiny
 
         return load_tiny(seed=preset.seed)[0].to(torch.float16)
     path = model_path(preset.model)

@@ -246,7 +246,7 @@ def free_memory() -> None:
 
 def example_rows(preset: Preset, count: int = 4) -> list[dict[str, Any]]:
     """A few training rows exactly as the trainer will see them (Wordle or GSM8K)."""
-    return preset.task_spec.example_rows(preset, count)
+    return preset.task_definition.example_rows(preset, count)
 
 
 def sample_group(

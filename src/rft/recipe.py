@@ -18,7 +18,7 @@ from typing import Any
 
 from rft.runtime import release_memory
 from rft.training.config import Preset, apply_overrides
-from rft.training.models import check_device
+from rft.training.policy import check_device
 from rft.training.presets import get_preset
 from rft.training.run import (
     RunResult,
@@ -167,7 +167,7 @@ def evaluate_stages(
     beside the baselines; a stage in ``skip`` is left out (its games were played before). The
     secrets and the baselines follow ``seed``, the preset's when None: a caller comparing runs whose
     presets differ in seed passes one, so every stage plays the same games."""
-    from rft.loading import load_base, with_adapter
+    from rft.models import load_base, with_adapter
     from rft.tasks import EvalRequest
 
     seed = preset.seed if seed is None else seed
@@ -181,7 +181,7 @@ def evaluate_stages(
         models.append(replace(loaded, label=name))
     details = {"preset": preset.name, "stages": {k: str(v) for k, v in stages.items()}}
     request = EvalRequest(count=games, seed=seed, max_new_tokens=max_new_tokens, progress=progress)
-    evaluation = preset.task_spec.evaluate(preset, models, request, result.folder / "eval", details)
+    evaluation = preset.task_definition.evaluate(preset, models, request, result.folder / "eval", details)
     del models, loaded
     release_memory()  # the models played; their GPU memory goes back before anything else loads
     return evaluation
@@ -207,7 +207,7 @@ def summary(result: RecipeResult) -> str:
         f"adapter:       {result.grpo.adapter_dir}",
     ]
     if result.evaluation is not None:
-        from rft.evaluate import markdown_table
+        from rft.evaluation import markdown_table
 
         lines += ["", markdown_table(result.evaluation), f"evaluation:    {result.folder / 'eval'}"]
     return "\n".join(lines)

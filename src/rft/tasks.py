@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rft.generation import EVAL_MAX_NEW_TOKENS
-from rft.rewarding import RewardFunction
+from rft.reward_common import RewardFunction
 
 # Any preset (rft.training.config.Preset): typed loosely, as the training package imports tasks.
 PresetLike = Any
@@ -68,7 +68,7 @@ class Task:
     # checks that read it (once, before a model loads); each raises ValueError naming the field.
     check_settings: Callable[[PresetLike], None] = _nothing_to_check
     check_data: Callable[[PresetLike], None] = _nothing_to_check
-    # Held-out evaluation of models already loaded (rft.loading.LoadedModel: label, model,
+    # Held-out evaluation of models already loaded (rft.models.LoadedModel: label, model,
     # tokenizer, prompt_style, adapter_off), all on the same items: writes eval.json and eval.md
     # into the folder and returns the result, whose "task" names this one; None: no evaluation.
     # It loads nothing itself, so a task never imports the loading that imports the presets.

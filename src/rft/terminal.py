@@ -13,7 +13,7 @@ from rft.wordle.game import Game, GuessWithFeedback, Mark
 from rft.wordle.words import validate_word
 
 if TYPE_CHECKING:
-    from rft.loading import LoadedModel
+    from rft.models import LoadedModel
 
 _STYLES = {
     Mark.CORRECT: "bold white on green",
@@ -35,7 +35,7 @@ def tiles(entry: GuessWithFeedback) -> Text:
 def _pick_secret(secret: str | None, seed: int) -> str:
     if secret is not None:
         return validate_word(secret, must_be_allowed=True)
-    from rft.wordle.evaluate import held_out_secrets
+    from rft.wordle.held_out_games import held_out_secrets
 
     return held_out_secrets(1, seed)[0]
 
@@ -75,10 +75,10 @@ def watch_model(
     loaded: LoadedModel | None = None,
 ) -> int:
     """The model plays one game; each turn shows its reasoning and the tiles its guess earned.
-    ``loaded``: the model as :func:`rft.loading.load_models` returned it for an evaluation just
+    ``loaded``: the model as :func:`rft.models.load_models` returned it for an evaluation just
     played, so that no second copy is loaded."""
-    from rft.loading import load_models, max_new_tokens_for
-    from rft.wordle.evaluate import model_player
+    from rft.models import load_models, max_new_tokens_for
+    from rft.wordle.held_out_games import model_player
     from rft.wordle.play import play_games, rejected_text
     from rft.wordle.traces import why_rejected
 

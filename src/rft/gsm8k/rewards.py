@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rft.rewarding import RewardFunction, choose_rewards, column, completion_text
+from rft.reward_common import RewardFunction, choose_rewards, column, completion_text
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"

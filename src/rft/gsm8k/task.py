@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rft.gsm8k.evaluate import evaluate_models, markdown_table
+from rft.gsm8k.held_out_problems import evaluate_loaded, markdown_table
 from rft.gsm8k.problems import GSM8KDatasetConfig, build_dataset, build_rows, load_problems
 from rft.gsm8k.rewards import ANSWER_CLOSE, DEFAULT_REWARD_WEIGHTS, select_rewards
 from rft.tasks import PresetLike, Task
@@ -63,6 +63,6 @@ GSM8K = Task(
     how_to_prompt=how_to_prompt,
     check_settings=check_settings,
     check_data=check_data,
-    evaluate=evaluate_models,
+    evaluate=evaluate_loaded,
     evaluation_table=markdown_table,
 )

@@ -23,7 +23,7 @@ from typing import Any
 from rft.checks import check_integer, check_number
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.gsm8k.task import GSM8K
-from rft.rewarding import RewardFunction
+from rft.reward_common import RewardFunction
 from rft.tasks import Task
 from rft.wordle.dataset import WordleDatasetConfig
 from rft.wordle.task import WORDLE
@@ -91,13 +91,13 @@ class Preset:
         return int(self.trainer_args.get("max_completion_length") or EVAL_MAX_NEW_TOKENS)
 
     @property
-    def task_spec(self) -> Task:
+    def task_definition(self) -> Task:
         """What this preset's task provides to training (rows, warm-up, rewards, checks)."""
         return get_task(self.task)
 
     @property
     def closing_tag(self) -> str:
-        return self.task_spec.closing_tag
+        return self.task_definition.closing_tag
 
     @property
     def prompt_style(self) -> str:
@@ -309,7 +309,7 @@ def get_task(name: str) -> Task:
 
 def task_rewards(preset: Preset) -> tuple[list[RewardFunction], list[float]]:
     """The preset's reward functions and weights, from its task's set."""
-    return preset.task_spec.select_rewards(preset.rewards)
+    return preset.task_definition.select_rewards(preset.rewards)
 
 
 def check_rollout(preset: Preset, task: Task) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rft.training.models import embedded_model_dir
+from rft.training.policy import embedded_model_dir
 
 if TYPE_CHECKING:
     from rft.training.config import Preset

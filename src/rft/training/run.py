@@ -21,12 +21,12 @@ from typing import Any
 
 from rft.files import write_json
 from rft.generation import end_turns_after_answer
-from rft.rewarding import completion_text
+from rft.reward_common import completion_text
 from rft.runtime import release_memory
 from rft.training.config import Preset, task_rewards
 from rft.training.lock import writer_lock
-from rft.training.models import LoadedPolicy, adapter_dir_of, load_policy, model_path
 from rft.training.plots import plot_training_curves
+from rft.training.policy import LoadedPolicy, adapter_dir_of, load_policy, model_path
 from rft.training.run_folder import (  # noqa: F401  (re-exported: rft.training.run is the public entry)
     CHECKPOINT_MARKER,
     CONFIG_FILE,
@@ -274,7 +274,7 @@ def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> 
         raise ValueError(
             f"{type(error).__name__} from the {preset.trainer.upper()} trainer config: {error}"
         ) from None
-    preset.task_spec.check_data(preset)  # GSM8K: a bad line names the file and the line
+    preset.task_definition.check_data(preset)  # GSM8K: a bad line names the file and the line
     check_environment(preset)
     if runs_dir is not None:
         check_writable(Path(runs_dir))
@@ -333,8 +333,8 @@ def trl_rollout(games: Any, tokenizer: Any) -> Callable[[list[Any], Any], dict[s
 def play_own_games(preset: Preset, policy: LoadedPolicy, run_dir: Path, progress: bool) -> list[Any]:
     """``preset.own_games`` games by the model being continued, played by its task. They are kept in
     the run folder (``own_games.json``): where the model stood before this run."""
-    assert preset.task_spec.play_own_games is not None  # validate() refuses own_games otherwise
-    records, summary = preset.task_spec.play_own_games(preset, policy.model, policy.tokenizer, progress)
+    assert preset.task_definition.play_own_games is not None  # validate() refuses own_games otherwise
+    records, summary = preset.task_definition.play_own_games(preset, policy.model, policy.tokenizer, progress)
     write_json(run_dir / "own_games.json", summary, indent=1)
     return records
 
@@ -350,7 +350,7 @@ def build_trainer(
     """TRL's GRPOTrainer on the task's rows (Wordle's game states, GSM8K's problems), or its
     SFTTrainer on the task's warm-up rows (Wordle's solver traces); ``deadline``: the time limit's."""
     enable_cpu_training()  # TRL 1.15 (the GPU version set) has no CPU path of its own
-    task = preset.task_spec
+    task = preset.task_definition
     own_games = play_own_games(preset, policy, run_dir, progress) if preset.own_games else []
     if preset.trainer == "sft":
         from datasets import Dataset

@@ -1,6 +1,6 @@
 """Whole games as one chat each: the model's answers and the game's replies, kept in token space.
 
-Single-turn play (:class:`rft.wordle.evaluate.ModelPlayer`) shows the model a fresh prompt every
+Single-turn play (:class:`rft.wordle.held_out_games.ModelPlayer`) shows the model a fresh prompt every
 turn that sums up the game so far. Here a game is one conversation: the first state's prompt, the
 model's answer, the game's reply as the next user message (the same text a single-turn prompt
 shows for the new state: the board, its clues in the compact style, turns left), the next answer,

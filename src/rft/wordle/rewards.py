@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from rft.rewarding import RewardFunction, choose_rewards, column, completion_text
+from rft.reward_common import RewardFunction, choose_rewards, column, completion_text
 from rft.wordle.game import (
     MAX_GUESSES,
     Check,

@@ -12,7 +12,7 @@ from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.tasks import PresetLike, Task
 from rft.wordle.conversation import WholeGameRollout
 from rft.wordle.dataset import WordleDatasetConfig, build_dataset, build_rows, check_rows, own_game_rows
-from rft.wordle.evaluate import ModelPlayer, evaluate_models, markdown_table, played_with_progress
+from rft.wordle.held_out_games import ModelPlayer, evaluate_loaded, markdown_table, played_with_progress
 from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, GAME_ONLY_REWARDS, GUESS_CLOSE, select_rewards
 from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
@@ -103,7 +103,7 @@ WORDLE = Task(
     how_to_prompt=how_to_prompt,
     warm_up_rows=warm_up_rows,
     play_own_games=play_own_games,
-    evaluate=evaluate_models,
+    evaluate=evaluate_loaded,
     evaluation_table=markdown_table,
     whole_games=whole_games,
     game_only_rewards=GAME_ONLY_REWARDS,

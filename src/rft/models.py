@@ -1,6 +1,6 @@
 """Loading a model to play or score with: a preset's base model, a run folder (its base and
 adapter), a local model folder or a Hub id. Wordle's evaluation, GSM8K's, the terminal's games
-and the recipe all load through here; training loads through :mod:`rft.training.models`, which
+and the recipe all load through here; training loads through :mod:`rft.training.policy`, which
 this builds on.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.runtime import inference_dtype, unsloth_usable
 from rft.training.config import Preset
-from rft.training.models import (
+from rft.training.policy import (
     EMBEDDED_MODEL_ID,
     adapter_dir_of,
     cpu_dtype,
@@ -72,7 +72,7 @@ def load_base(spec: Preset | str) -> LoadedModel:
         network, tokenizer = load_unsloth_for_inference(spec)
         loader = "unsloth"
     elif isinstance(spec, Preset) and spec.loader == "tiny":
-        from rft.training.models import load_tiny
+        from rft.training.policy import load_tiny
 
         network, tokenizer = load_tiny(seed=spec.seed)
         loader = "tiny"

@@ -1,7 +1,7 @@
 """GSM8K accuracy: greedy answers to held-out problems, scored by the correctness reward's rule.
 
-:func:`evaluate_models` is the task's evaluation (``rft.tasks.Task``): the models come loaded
-(``rft.evaluate`` loads them, a run's base and adapter on one copy of the weights), so this
+:func:`evaluate_loaded` is the task's evaluation (``rft.tasks.Task``): the models come loaded
+(``rft.evaluation`` loads them, a run's base and adapter on one copy of the weights), so this
 module loads nothing.
 """
 
@@ -72,14 +72,14 @@ def accuracy(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def evaluate_models(
+def evaluate_loaded(
     preset: PresetLike,
     models: Sequence[Any],
     request: EvalRequest,
     out_dir: str | Path,
     details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The task's evaluation: every model (``rft.loading.LoadedModel``) answers the same
+    """The task's evaluation: every model (``rft.models.LoadedModel``) answers the same
     ``request.count`` held-out problems: the test split of the run's problems (the shipped sample,
     which has one split, when it trained on that)."""
     source = preset.dataset.problems

@@ -2,8 +2,8 @@
 
 Everything is checked before any model loads; then the models are loaded once (a run's base model
 and its adapter share one copy of the weights) and handed to the task's evaluation
-(``Task.evaluate``): Wordle plays whole held-out games (:mod:`rft.wordle.evaluate`), GSM8K answers
-held-out problems (:mod:`rft.gsm8k.evaluate`). Each writes ``eval.json`` and ``eval.md`` (the
+(``Task.evaluate``): Wordle plays whole held-out games (:mod:`rft.wordle.held_out_games`), GSM8K answers
+held-out problems (:mod:`rft.gsm8k.held_out_problems`). Each writes ``eval.json`` and ``eval.md`` (the
 table that ``rft export`` puts in the model card) into a fresh folder.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 
 from rft.checks import check_integer, check_number, check_output
 from rft.generation import EVAL_MAX_NEW_TOKENS
-from rft.loading import LoadedModel, check_adapter, check_model, load_models, preset_of
+from rft.models import LoadedModel, check_adapter, check_model, load_models, preset_of
 from rft.runtime import release_memory
 from rft.tasks import EvalRequest, Task
 from rft.training.config import Preset, get_task
-from rft.training.models import model_path
+from rft.training.policy import model_path
 
 
 def task_of(model: str | Path, adapter: str | Path | None = None) -> tuple[Task, Preset | None]:

@@ -1,11 +1,11 @@
 """Wordle's evaluation: whole games on held-out answers, beside the solver and random baselines.
 
-``evaluate()`` plays the same secrets with every player, then writes ``eval.json`` (all metrics
+``evaluate_players()`` plays the same secrets with every player, then writes ``eval.json`` (all metrics
 and every game), ``eval.md`` (the table), ``guesses.png`` (the guess distribution) and
 ``rates.png`` (win rate with its interval beside the format, valid-guess and consistency rates).
 With a base model and a trained one it reports the difference in win rate and whether the two 95%
-intervals overlap. :func:`evaluate_models` is the task's evaluation (``rft.tasks.Task``): it takes
-models already loaded, so this module loads nothing; ``rft.evaluate`` loads them.
+intervals overlap. :func:`evaluate_loaded` is the task's evaluation (``rft.tasks.Task``): it takes
+models already loaded, so this module loads nothing; ``rft.evaluation`` loads them.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class ModelPlayer:
 def model_player(
     loaded: Any, max_new_tokens: int, temperature: float = 0.0, batch_size: int = 32, seed: int = 0
 ) -> Player:
-    """A loaded model (``rft.loading.LoadedModel``) as the player it trained to be: one chat a game
+    """A loaded model (``rft.models.LoadedModel``) as the player it trained to be: one chat a game
     for a whole-game run (``whole_games``), with no budget but six turns, else a fresh prompt every
     turn."""
     if getattr(loaded, "whole_games", False):
@@ -147,7 +147,7 @@ def versus_base(metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {name: compare(metrics["base"], metrics[name]) for name in trained}
 
 
-def evaluate(
+def evaluate_players(
     players: dict[str, Player],
     secrets: Sequence[str],
     out_dir: str | Path,
@@ -291,14 +291,14 @@ def plot_rates(metrics: dict[str, dict[str, Any]], out_path: Path) -> Path:
     return out_path
 
 
-def evaluate_models(
+def evaluate_loaded(
     preset: PresetLike | None,
     models: Sequence[Any],
     request: EvalRequest,
     out_dir: str | Path,
     details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The task's evaluation: every model (``rft.loading.LoadedModel``: its label, network,
+    """The task's evaluation: every model (``rft.models.LoadedModel``: its label, network,
     tokenizer, prompt style) plays the same ``request.count`` held-out games, beside the baselines
     when ``request.baselines``. The prompt style is each model's own, so ``preset`` is not read."""
     players: dict[str, Player] = baseline_players(request.seed) if request.baselines else {}
@@ -312,4 +312,4 @@ def evaluate_models(
         "temperature": request.temperature,
     }
     secrets = held_out_secrets(request.count, request.seed)
-    return evaluate(players, secrets, out_dir, {**(details or {}), **settings}, request.progress)
+    return evaluate_players(players, secrets, out_dir, {**(details or {}), **settings}, request.progress)
