@@ -63,7 +63,7 @@ test-gpu-set: $(GPU_SET_STAMP)
 
 # Fast feedback while editing.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q tests README.md
+	$(BIN)/python -m pytest -m "not slow" -q tests README.md docs
 
 # The notebooks are written as jupytext .py files (reviewable); this writes the .ipynb twins,
 # without outputs. A test fails when the two disagree.
