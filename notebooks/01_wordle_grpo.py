@@ -75,7 +75,7 @@ GGUF = None  # e.g. "q4_k_m" for llama.cpp / Ollama (GPU, Unsloth)
 PUSH_TO = None  # e.g. "your-name/wordle-qwen2.5-3b" (private repo)
 
 # %%
-from rft import notebook, recipe
+from rft import hosting, notebook, recipe
 from rft.evaluation import evaluate_model, markdown_table
 from rft.export import export_run
 from rft.models import load_models
@@ -83,7 +83,7 @@ from rft.terminal import watch_model
 from rft.wordle import teaching
 
 notebook.prepare()
-RUNS = notebook.runs_dir(RUNS_DIR)
+RUNS = hosting.runs_dir(RUNS_DIR)
 sft_preset = notebook.pick_preset(PRESET + "-sft", smoke="tiny-test-sft", max_steps=SFT_STEPS)
 grpo_preset = notebook.pick_preset(PRESET, smoke="tiny-test", max_steps=GRPO_STEPS)
 plan = recipe.plan_recipe(sft_preset if WARM_UP else None, grpo_preset, RUNS)  # both checked now
@@ -135,7 +135,7 @@ from rft.training.preflight import preflight, print_report
 
 if PREFLIGHT:
     warm_up = sft_preset if WARM_UP else None
-    print_report(preflight(grpo_preset, RUNS, warm_up, notebook.session_hours(SESSION_HOURS)))
+    print_report(preflight(grpo_preset, RUNS, warm_up, hosting.session_hours(SESSION_HOURS)))
 
 # %% [markdown]
 # ## Supervised warm-up

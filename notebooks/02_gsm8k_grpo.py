@@ -62,12 +62,12 @@ SESSION_HOURS = "auto"  # Colab 3, Kaggle 12, elsewhere no limit; or a number; N
 PUSH_TO = None  # e.g. "your-name/gsm8k-qwen2.5-3b": needs HF_TOKEN (environment or Colab secret)
 
 # %%
-from rft import notebook
+from rft import hosting, notebook
 from rft.evaluation import evaluate_model, markdown_table
 from rft.export import export_run
 
 notebook.prepare()
-RUNS = notebook.runs_dir(RUNS_DIR)
+RUNS = hosting.runs_dir(RUNS_DIR)
 preset = notebook.pick_preset(PRESET, smoke="tiny-test-gsm8k", max_steps=STEPS, problems=PROBLEMS)
 print(preset.description)
 

@@ -56,13 +56,13 @@ GAMES = 100
 RUNS_DIR = None  # None: Google Drive on Colab, /kaggle/working on Kaggle, ./runs elsewhere
 
 # %%
-from rft import notebook
+from rft import hosting, notebook
 from rft.evaluation import evaluate_model, markdown_table
 from rft.terminal import watch_model
 from rft.training.run import new_run_dir
 
 notebook.prepare()
-RUNS = notebook.runs_dir(RUNS_DIR)
+RUNS = hosting.runs_dir(RUNS_DIR)
 if MODEL is None:
     RUN = RUN or notebook.latest_run(RUNS, task="wordle")
     if RUN is None and notebook.smoke_mode():  # CI has no earlier run: make a tiny one

@@ -76,7 +76,7 @@ FLOORS = [
     ("tasks", ("rft.tasks", "rft.wordle", "rft.gsm8k")),
     ("training", ("rft.training",)),
     ("front doors", ("rft.models", "rft.evaluation", "rft.export", "rft.recipe")),
-    ("entry points", ("rft.cli", "rft.notebook", "rft.terminal", "rft.figures", "rft.tables")),
+    ("entry points", ("rft.cli", "rft.notebook", "rft.hosting", "rft.terminal", "rft.figures", "rft.tables")),
 ]
 
 

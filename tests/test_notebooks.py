@@ -14,7 +14,7 @@ import jupytext
 import nbformat
 import pytest
 
-from rft import notebook
+from rft import hosting, notebook
 from rft.training import preflight
 from rft.training.presets import get_preset
 from rft.wordle import teaching
@@ -132,10 +132,10 @@ def test_runs_go_to_drive_on_colab_and_a_declined_mount_is_a_loud_warning(tmp_pa
     import types
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(notebook.RUNS_VARIABLE, raising=False)
-    monkeypatch.setattr(notebook, "environment", lambda: "colab")
-    monkeypatch.setattr(notebook, "DRIVE", tmp_path / "drive")
-    monkeypatch.setitem(notebook.HOSTED_RUNS, "colab", tmp_path / "drive" / "MyDrive" / "rft-runs")
+    monkeypatch.delenv(hosting.RUNS_VARIABLE, raising=False)
+    monkeypatch.setattr(hosting, "environment", lambda: "colab")
+    monkeypatch.setattr(hosting, "DRIVE", tmp_path / "drive")
+    monkeypatch.setitem(hosting.HOSTED_RUNS, "colab", tmp_path / "drive" / "MyDrive" / "rft-runs")
 
     def declined(mountpoint):
         raise ValueError("mount failed")
@@ -144,39 +144,39 @@ def test_runs_go_to_drive_on_colab_and_a_declined_mount_is_a_loud_warning(tmp_pa
     colab.drive = types.SimpleNamespace(mount=declined)
     monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
     monkeypatch.setitem(sys.modules, "google.colab", colab)
-    assert notebook.runs_dir() == Path("runs")
+    assert hosting.runs_dir() == Path("runs")
     assert "LOST when the session ends" in capsys.readouterr().out
 
     colab.drive = types.SimpleNamespace(
         mount=lambda mountpoint: (Path(mountpoint) / "MyDrive").mkdir(parents=True)
     )
-    assert notebook.runs_dir() == tmp_path / "drive" / "MyDrive" / "rft-runs"
+    assert hosting.runs_dir() == tmp_path / "drive" / "MyDrive" / "rft-runs"
     assert "LOST" not in capsys.readouterr().out
-    assert notebook.runs_dir("elsewhere") == Path("elsewhere")  # a folder given is a folder used
+    assert hosting.runs_dir("elsewhere") == Path("elsewhere")  # a folder given is a folder used
 
 
 def test_kaggle_runs_go_to_the_saved_output_and_each_host_has_its_session_length(tmp_path, monkeypatch):
-    monkeypatch.delenv(notebook.RUNS_VARIABLE, raising=False)
-    monkeypatch.setattr(notebook, "environment", lambda: "kaggle")
-    monkeypatch.setitem(notebook.HOSTED_RUNS, "kaggle", tmp_path / "kaggle" / "working" / "runs")
-    assert notebook.runs_dir() == tmp_path / "kaggle" / "working" / "runs"
-    assert notebook.session_hours("auto") == 12.0 and notebook.session_hours(2) == 2.0
-    monkeypatch.setattr(notebook, "environment", lambda: "colab")
-    assert notebook.session_hours("auto") == 3.0 and notebook.session_hours(None) is None
-    monkeypatch.setattr(notebook, "environment", lambda: "local")
-    assert notebook.session_hours("auto") is None and notebook.training_time_limit("auto", tmp_path) is None
+    monkeypatch.delenv(hosting.RUNS_VARIABLE, raising=False)
+    monkeypatch.setattr(hosting, "environment", lambda: "kaggle")
+    monkeypatch.setitem(hosting.HOSTED_RUNS, "kaggle", tmp_path / "kaggle" / "working" / "runs")
+    assert hosting.runs_dir() == tmp_path / "kaggle" / "working" / "runs"
+    assert hosting.session_hours("auto") == 12.0 and hosting.session_hours(2) == 2.0
+    monkeypatch.setattr(hosting, "environment", lambda: "colab")
+    assert hosting.session_hours("auto") == 3.0 and hosting.session_hours(None) is None
+    monkeypatch.setattr(hosting, "environment", lambda: "local")
+    assert hosting.session_hours("auto") is None and hosting.training_time_limit("auto", tmp_path) is None
 
 
 def test_training_gets_the_session_left_less_a_measured_or_estimated_allowance(tmp_path, monkeypatch):
-    monkeypatch.setattr(notebook, "session_started", lambda: time.time() - 1800)  # half an hour in
-    estimated = notebook.training_time_limit(2, tmp_path)
+    monkeypatch.setattr(hosting, "session_started", lambda: time.time() - 1800)  # half an hour in
+    estimated = hosting.training_time_limit(2, tmp_path)
     assert abs(estimated - (5400 - preflight.ESTIMATED_AFTER_TRAINING_SECONDS)) < 5
-    assert notebook.training_time_limit(0.5, tmp_path) == 60.0  # no time left: one step, then stop
+    assert hosting.training_time_limit(0.5, tmp_path) == 60.0  # no time left: one step, then stop
     (tmp_path / "run" / "eval").mkdir(parents=True)
     (tmp_path / "run" / "eval" / "eval.json").write_text(json.dumps({"seconds": 400}))
     reserve, how = preflight.after_training_seconds(tmp_path)
     assert reserve == 1.25 * 400 + preflight.AFTER_EVALUATION_SECONDS and how.startswith("measured")
-    assert abs(notebook.training_time_limit(2, tmp_path) - (5400 - reserve)) < 5
+    assert abs(hosting.training_time_limit(2, tmp_path) - (5400 - reserve)) < 5
     for torn in ('{"seconds": 9', "[]"):  # a kill mid-write (before files were replaced whole), a hand edit
         (tmp_path / "newer" / "eval").mkdir(parents=True, exist_ok=True)
         (tmp_path / "newer" / "eval" / "eval.json").write_text(torn)
