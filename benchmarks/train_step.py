@@ -1,8 +1,10 @@
 """Seconds per GRPO step and peak memory of the CPU preset: our wrapper against plain TRL.
 
 Both run the same model (the embedded SmolLM2-135M + LoRA), the same dataset rows, rewards,
-GRPOConfig and seed, each in its own process so peak RSS is its own. The first step (warm-up) is
-left out of the mean. Target: the wrapper at most 1.2× plain TRL. Writes results/train_step.json.
+GRPOConfig and seed, each in its own process so peak RSS is its own, and both are timed by the run
+folder's step timer (``metrics.jsonl``'s ``wall_seconds``; plain TRL gets that one callback). The
+first step (warm-up) is left out of the mean. Target: the wrapper at most 1.2× plain TRL. Writes
+results/train_step.json.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from _results import write
@@ -22,29 +23,16 @@ STEPS = 4
 SETTINGS = {"max_steps": str(STEPS), "save_steps": "1000", "max_completion_length": "64", "num_rows": "32"}
 
 
-def timing_callback(times: list[float]):
-    from transformers import TrainerCallback
-
-    class StepTimes(TrainerCallback):
-        def on_step_begin(self, args, state, control, **kwargs):
-            self.started = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            times.append(time.perf_counter() - self.started)
-
-    return StepTimes()
-
-
 def run_child(which: str, out_dir: Path) -> dict:
     from rft.training.config import apply_overrides
     from rft.training.presets import get_preset
+    from rft.training.run import make_callbacks, read_metrics
 
     preset = apply_overrides(get_preset("cpu-smollm2-wordle"), SETTINGS)
-    times: list[float] = []
     if which == "rft":
         from rft.training.run import train
 
-        train(preset, runs_dir=out_dir, progress=False, extra_callbacks=[timing_callback(times)])
+        metrics_path = train(preset, runs_dir=out_dir, progress=False).metrics_path
     else:
         from rft.training.policy import load_policy
 
@@ -69,9 +57,13 @@ def run_child(which: str, out_dir: Path) -> dict:
             train_dataset=build_dataset(preset.dataset, preset.seed, progress=False),
             processing_class=policy.tokenizer,
             peft_config=policy.peft_config,
-            callbacks=[timing_callback(times)],
+            # The run folder's own step timer (metrics.jsonl), and nothing else of ours: both arms are
+            # timed by the same callback.
+            callbacks=make_callbacks(Path(out_dir), None, sample_every=10**6),
         )
         trainer.train()
+        metrics_path = Path(out_dir) / "metrics.jsonl"
+    times = [row["wall_seconds"] for row in read_metrics(metrics_path) if row.get("wall_seconds") is not None]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     return {"step_seconds": times, "peak_rss_mb": round(peak_mb)}
 
