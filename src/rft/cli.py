@@ -110,10 +110,9 @@ def _train(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.checks import check_number
-    from rft.runtime import cuda_available
     from rft.training.config import apply_overrides
     from rft.training.policy import check_device, model_path
-    from rft.training.preflight import preflight, print_report
+    from rft.training.preflight import check_memory_cap, preflight, print_report
     from rft.training.presets import get_preset
     from rft.training.random_model import architecture_of
     from rft.training.run import check_before_loading
@@ -124,9 +123,7 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
         if args.session_hours is not None:
             check_number("--session-hours", args.session_hours)
         if args.memory_cap is not None:
-            check_number("--memory-cap", args.memory_cap)
-            if not cuda_available():
-                raise RuntimeError("--memory-cap holds a GPU's memory, and this machine has no CUDA GPU")
+            check_memory_cap(args.memory_cap)
         for stage in (preset, warm_up):
             if stage is not None:
                 check_device(stage)

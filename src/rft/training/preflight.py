@@ -31,8 +31,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from rft.checks import check_number
 from rft.files import write_json
-from rft.runtime import release_memory
+from rft.runtime import cuda_available, release_memory
 from rft.training.config import Preset, apply_overrides
 from rft.training.run import new_run_dir, read_metrics, train
 from rft.training.run_folder import versions
@@ -181,13 +182,19 @@ def ran_full_length(rows: list[dict[str, Any]], length: Any, games: bool = False
     return min(lows) >= length if games else min(lows) == max(highs) == length
 
 
+def check_memory_cap(cap_gib: Any) -> None:
+    """A cap is a positive number of GiB, on a machine with a CUDA GPU to hold to it."""
+    check_number("--memory-cap", cap_gib)
+    if not cuda_available():
+        raise RuntimeError("--memory-cap holds a GPU's memory, and this machine has no CUDA GPU")
+
+
 def cap_gpu_memory(cap_gib: float) -> dict[str, Any]:
     """Hold PyTorch's allocator to ``cap_gib`` on GPU 0, before the model loads: a T4's memory on
     any GPU. What the GPU is, and the share of it the cap leaves."""
     import torch
 
-    if not torch.cuda.is_available():
-        raise RuntimeError("--memory-cap holds a GPU's memory, and this machine has no CUDA GPU")
+    check_memory_cap(cap_gib)
     properties = torch.cuda.get_device_properties(0)
     fraction = min(1.0, cap_gib * 2**30 / properties.total_memory)
     torch.cuda.set_per_process_memory_fraction(fraction, 0)
