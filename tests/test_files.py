@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rft.files import read_json, replace_text, replacing, write_json, write_jsonl
+from rft.files import appending, read_json, replace_text, replacing, write_json, write_jsonl
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "rft"
 OLD = [{"step": step, "reward": 0.5} for step in range(1, 2001)]
@@ -92,6 +92,39 @@ def test_a_torn_status_json_stops_resume_with_one_line_naming_it(tmp_path: Path)
     (tmp_path / "status.json").write_text("[1]", encoding="utf-8")
     with pytest.raises(ValueError, match="not a JSON object"):
         read_status(tmp_path)
+
+
+def test_an_atomic_rewrite_replaces_a_symlink_instead_of_writing_through_it(tmp_path: Path) -> None:
+    """rft.files writes a temporary file and renames it over the name: a link there is replaced, and
+    what it pointed to is untouched (a link planted at the temporary name too)."""
+    outside = tmp_path / "notes.txt"
+    outside.write_text("my notes\n", encoding="utf-8")
+    target = tmp_path / "status.json"
+    try:
+        target.symlink_to(outside)
+        (tmp_path / f".status.{os.getpid()}.tmp.json").symlink_to(outside)
+    except OSError:
+        pytest.skip("no symbolic links here")
+    write_json(target, {"state": "finished"})
+    assert not target.is_symlink()
+    assert json.loads(target.read_text(encoding="utf-8")) == {"state": "finished"}
+    assert outside.read_text(encoding="utf-8") == "my notes\n"
+
+
+def test_an_appended_log_line_replaces_a_symlink_instead_of_writing_through_it(tmp_path: Path) -> None:
+    outside = tmp_path / "notes.txt"
+    outside.write_text("my notes\n", encoding="utf-8")
+    metrics = tmp_path / "metrics.jsonl"
+    try:
+        metrics.symlink_to(outside)
+    except OSError:
+        pytest.skip("no symbolic links here")
+    for step in (1, 2):
+        with appending(metrics) as handle:
+            handle.write(json.dumps({"step": step}) + "\n")
+    assert not metrics.is_symlink()
+    assert metrics.read_text(encoding="utf-8") == '{"step": 1}\n{"step": 2}\n'
+    assert outside.read_text(encoding="utf-8") == "my notes\n"
 
 
 # Writes that are not a rewrite of a project file: appending one line (a torn last line is dropped

@@ -346,6 +346,37 @@ def test_a_lock_that_is_a_folder_is_one_clear_error(tmp_path):
         pass
 
 
+@pytest.mark.parametrize("target", ["notes", "config", "dangling", "devnull", "fifo"])
+def test_a_lock_that_is_not_a_plain_file_is_refused_and_nothing_is_written_through_it(tmp_path, target):
+    """A symlink is never written through (a user's notes, the run's own config.json, a file outside
+    the run), and /dev/null or a FIFO is one line, not an OSError or a hang."""
+    run_dir, outside = tmp_path / "run", tmp_path / "outside"
+    run_dir.mkdir()
+    outside.mkdir()
+    notes, config = outside / "notes.txt", run_dir / "config.json"
+    notes.write_text("my notes\n", encoding="utf-8")
+    config.write_text('{"preset": {}}\n', encoding="utf-8")
+    lock = run_dir / LOCK_FILE
+    if target == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs here")
+        os.mkfifo(lock)
+        kind = "a named pipe"
+    else:
+        pointee = {"notes": notes, "config": config, "dangling": outside / "new", "devnull": Path(os.devnull)}
+        try:
+            lock.symlink_to(pointee[target])
+        except OSError:
+            pytest.skip("no symbolic links here")
+        kind = "a symbolic link"
+    with pytest.raises(RunFolderLocked) as refused, writer_lock(run_dir):
+        pass
+    assert str(refused.value) == f"{lock} is {kind}, not a lock file: remove it, then run the command again"
+    assert notes.read_text(encoding="utf-8") == "my notes\n"
+    assert config.read_text(encoding="utf-8") == '{"preset": {}}\n'
+    assert sorted(p.name for p in outside.iterdir()) == ["notes.txt"]
+
+
 def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capsys):
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
     lock = write_lock(tmp_path, int(finished.stdout), socket.gethostname())

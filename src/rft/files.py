@@ -29,6 +29,10 @@ def replacing(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
+        # Whatever sits at the temporary name (a killed writer's leftover, a symbolic link) goes
+        # first, so that the content is written into a new file, never through a link; the rename
+        # then replaces a link at ``path`` itself rather than writing to what it points to.
+        temporary.unlink(missing_ok=True)
         yield temporary
         with temporary.open("rb+") as handle:
             os.fsync(handle.fileno())
@@ -36,6 +40,26 @@ def replacing(path: str | Path) -> Iterator[Path]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def appending(path: str | Path) -> Iterator[Any]:
+    """``path`` open to append text lines (UTF-8), created when missing. A symbolic link at ``path``
+    is replaced by a new file, as a rename would replace it, never appended through: a log line of a
+    run never lands in whatever file a link names."""
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    if path.is_symlink():  # Windows has no O_NOFOLLOW: the check stands in for it
+        path.unlink()
+    try:
+        descriptor = os.open(path, flags, 0o644)
+    except OSError:
+        if not path.is_symlink():
+            raise
+        path.unlink()  # a link made since the check
+        descriptor = os.open(path, flags, 0o644)
+    with open(descriptor, "a", encoding="utf-8") as handle:
+        yield handle
 
 
 def replace_text(path: str | Path, text: str) -> Path:

@@ -17,6 +17,7 @@ import errno
 import json
 import os
 import socket
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -107,21 +108,59 @@ def _same_file(descriptor: int, path: Path) -> bool:
     return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
 
+# Opened without following a symbolic link, and without waiting on a FIFO, where the OS has the flags
+# (Windows has neither: there the checks before and after opening stand in).
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _not_a_lock_file(path: Path, what: str) -> RunFolderLocked:
+    return RunFolderLocked(f"{path} is {what}, not a lock file: remove it, then run the command again")
+
+
+def _kind(mode: int) -> str | None:
+    """What a file that is not a plain file is, in words; None for a plain file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    return "a device or special file"
+
+
+def _open_lock_file(path: Path) -> tuple[int, bool]:
+    """The lock file opened for writing, and whether it was there before. Only a plain file is ever
+    opened: a symbolic link there (to a user's notes, to the run's own config.json, to nowhere) would
+    have the lock's JSON written through it, /dev/null does not lock, and a FIFO blocks forever."""
+    try:
+        found = _kind(os.lstat(path).st_mode)
+        existed = True
+    except FileNotFoundError:
+        found, existed = None, False
+    if found is not None:
+        raise _not_a_lock_file(path, found)
+    try:
+        descriptor = os.open(path, _OPEN_FLAGS, 0o644)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # a link made between the check and the open
+            raise _not_a_lock_file(path, "a symbolic link") from None
+        raise RunFolderLocked(f"{path} cannot be opened as a lock file ({error.strerror or error})") from None
+    opened = _kind(os.fstat(descriptor).st_mode)
+    if opened is not None:  # swapped in between the check and the open (or no O_NOFOLLOW here)
+        os.close(descriptor)
+        raise _not_a_lock_file(path, opened)
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(descriptor, True)
+    return descriptor, existed
+
+
 def _acquire(run_dir: Path, path: Path, mine: dict[str, Any]) -> int:
     """The open, locked lock file, with ``mine`` written into it; :class:`RunFolderLocked` if another
     process holds it."""
     for _ in range(5):
-        if path.is_dir():
-            raise RunFolderLocked(
-                f"{path} is a folder, not a lock file: remove it, then run the command again"
-            )
-        existed = path.exists()
-        try:
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as error:
-            raise RunFolderLocked(
-                f"{path} cannot be opened as a lock file ({error.strerror or error})"
-            ) from None
+        descriptor, existed = _open_lock_file(path)
         locked = _os_lock(descriptor)
         if locked and not _same_file(descriptor, path):
             os.close(descriptor)  # a writer released and removed it meanwhile: open the new one
@@ -171,8 +210,8 @@ def writer_lock(run_dir: str | Path) -> Iterator[Path]:
 
     def heartbeat() -> None:
         while not stop.wait(HEARTBEAT_SECONDS):
-            try:
-                os.utime(path)
+            try:  # the open file itself where the OS allows: never whatever now sits at its name
+                os.utime(descriptor if os.utime in os.supports_fd else path)
             except OSError:
                 return
 

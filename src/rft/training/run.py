@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rft.files import write_json
+from rft.files import appending, write_json
 from rft.generation import end_turns_after_answer
 from rft.reward_common import completion_text
 from rft.runtime import release_memory
@@ -177,7 +177,7 @@ def make_callbacks(
                 self.stopped_by_time_limit = True
             if recorder is not None and recorder.batch and state.global_step % sample_every == 0:
                 batch = recorder.batch
-                with samples_path.open("a", encoding="utf-8") as handle:
+                with appending(samples_path) as handle:
                     for i, text in enumerate(batch["completions"]):
                         row = {
                             "step": state.global_step,
@@ -201,7 +201,7 @@ def make_callbacks(
                 "wall_seconds": getattr(self, "last_step_seconds", None),
                 **logs,
             }
-            with metrics_path.open("a", encoding="utf-8") as handle:
+            with appending(metrics_path) as handle:
                 handle.write(json.dumps(row) + "\n")
 
     return [RunFolderCallback()]
