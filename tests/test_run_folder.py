@@ -68,6 +68,79 @@ def test_redaction_covers_credential_names_and_passwords_in_urls():
     }
 
 
+HOSTILE_SETTINGS = {
+    "lr_scheduler_kwargs": {"headers": {"Authorization": "Bearer hf_abcDEF1234567890"}},
+    "model_init_kwargs": {
+        "apikey": "k1secret",
+        "api-key": "k2secret",
+        "auth": "k3secret",
+        "passwd": "k4secret",
+        "hf-token": "k5secret",
+        "cookie": "k6secret",
+        "X-Api-Key": "k7secret",
+        "proxy": "https://TOKENk8secret@proxy.example/x",
+        "mirror": "https://hub.example/api?token=k9secret&page=2",
+        "note": "Authorization: Basic dXNlcjprMTBzZWNyZXQ=",
+        "keys": ["sk-proj-abcdefghijklmnop1234", "ghp_abcdefghijklmnopqrstuvwxyz0123"],
+        "wandb": "0123456789abcdef0123456789abcdef01234567",
+    },
+}
+HOSTILE_SECRETS = ["hf_abcDEF1234567890", "dXNlcjprMTBzZWNyZXQ", "sk-proj-", "ghp_", "0123456789abcdef0123"]
+HOSTILE_SECRETS += [f"k{i}secret" for i in range(1, 10)]
+
+
+def test_credentials_are_redacted_by_value_and_by_more_names_at_any_depth():
+    assert redact_secrets(HOSTILE_SETTINGS) == {
+        "lr_scheduler_kwargs": {"headers": "<redacted>"},
+        "model_init_kwargs": {
+            **{name: "<redacted>" for name in ("apikey", "api-key", "auth", "passwd", "hf-token", "cookie")},
+            "X-Api-Key": "<redacted>",
+            "proxy": "https://<redacted>@proxy.example/x",
+            "mirror": "https://hub.example/api?token=<redacted>&page=2",
+            "note": "Authorization: Basic <redacted>",
+            "keys": ["<redacted>", "<redacted>"],
+            "wandb": "<redacted>",
+        },
+    }
+    assert redact_secrets("curl -H 'Authorization: Bearer hf_abcDEF1234567890' x") == (
+        "curl -H 'Authorization: Bearer <redacted>' x"
+    )
+    # What is not a credential stays as it was: every preset, special tokens, prose.
+    for preset in PRESETS.values():
+        assert redact_secrets(preset.to_dict()) == preset.to_dict()
+    plain = {"eos_token": "<|im_end|>", "max_new_tokens": 8, "author": "me", "why": "Basic settings"}
+    assert redact_secrets(plain) == plain
+
+
+def test_dry_run_and_the_trainers_config_hold_no_credential(capsys, tmp_path):
+    from rft import cli
+    from rft.training.run import build_trainer_config
+
+    overrides = {name: json.dumps(value) for name, value in HOSTILE_SETTINGS.items()}
+    preset = apply_overrides(get_preset("tiny-test"), overrides)
+    saved = json.dumps(build_trainer_config(preset, tmp_path, [1.0, 1.0, 1.0]).to_dict())  # training_args.bin
+    flags = [token for name, value in overrides.items() for token in (f"--{name}", value)]
+    assert cli.main(["train", "--preset", "tiny-test", "--runs-dir", str(tmp_path), *flags, "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert '"lr_scheduler_kwargs": {\n      "headers": "<redacted>"' in printed
+    for secret in HOSTILE_SECRETS:
+        assert secret not in printed and secret not in saved
+
+
+def test_a_push_target_with_credentials_is_refused_before_anything_and_never_echoed(tmp_path, capsys):
+    from rft import cli
+
+    target = "https://me:hf_abcDEF1234567890@huggingface.co/me/x"
+    assert cli.main(["export", str(tmp_path), "--push-to", target]) == 2
+    printed = capsys.readouterr()
+    assert printed.err == (
+        "rft export: error: --push-to https://<redacted>@huggingface.co/me/x: give a Hub repo id like "
+        "USER/REPO, not a URL; the token comes from HF_TOKEN in the environment (or Colab's secrets), "
+        "never from the target\n"
+    )
+    assert "hf_abcDEF" not in printed.out and list(tmp_path.iterdir()) == []
+
+
 def test_the_trainer_never_gets_a_credential_at_any_depth():
     from rft.training.run import build_trainer_config, without_secrets
 
@@ -97,6 +170,7 @@ def test_a_token_given_as_a_setting_reaches_no_file_written_or_exported(tmp_path
         "hub_token": SECRET,
         "run_name": "http://me:pw123@host/x",
         "model_init_kwargs": json.dumps({"token": SECRET, "revision": "main"}),  # a dict-valued setting
+        "hub_model_id": "me/x?token=k9secret",
     }
     run = train(apply_overrides(get_preset("tiny-test"), settings), runs_dir=tmp_path, progress=False)
     saved = run.run_dir / "checkpoint-1" / "training_args.bin"
@@ -110,6 +184,7 @@ def test_a_token_given_as_a_setting_reaches_no_file_written_or_exported(tmp_path
     assert not (run.run_dir / "export" / "lora" / "training_args.bin").exists()
     assert files_holding(run.run_dir, SECRET.encode()) == []
     assert files_holding(run.run_dir, b"pw123") == []
+    assert files_holding(run.run_dir, b"k9secret") == []
     assert "hub_token" not in read_run_config(run.run_dir).trainer_args  # resume takes HF_TOKEN
 
 

@@ -51,6 +51,30 @@ def _kaggle_secret(name: str) -> str | None:
         return None
 
 
+def check_push_target(push_to: str) -> None:
+    """``push_to`` is a Hub repo id (``USER/REPO``). A URL is refused, and one carrying a token or a
+    password (``https://me:hf_...@huggingface.co/me/x``) above all: it would be printed, written
+    into the model card and kept in the shell's history. The token comes from ``HF_TOKEN``. The
+    message shows the target with any credential redacted."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    shown = redact_secrets(push_to)
+    if "://" in push_to or "@" in push_to:
+        raise ValueError(
+            f"--push-to {shown}: give a Hub repo id like USER/REPO, not a URL; the token comes from "
+            "HF_TOKEN in the environment (or Colab's secrets), never from the target"
+        )
+    try:
+        validate_repo_id(push_to)
+        if push_to.count("/") != 1:
+            raise HFValidationError("no owner")
+    except HFValidationError:
+        raise ValueError(
+            f"--push-to {shown}: not a Hub repo id; give USER/REPO (letters, digits, '-', '_', '.')"
+        ) from None
+
+
 def base_model_name(model: str) -> str:
     """The base model as a model card names it: where the weights came from, for a shipped one."""
     if model == EMBEDDED_MODEL_ID:
@@ -134,6 +158,8 @@ def export_run(
 ) -> dict[str, Any]:
     """Write the exports of a finished run; push the adapter (and merged model) when ``push_to``."""
     run_dir = Path(run_dir)
+    if push_to is not None:
+        check_push_target(push_to)  # before anything is written: a bad target is never echoed
     adapter = adapter_dir_of(run_dir)
     if not (adapter / "adapter_config.json").is_file():
         raise FileNotFoundError(f"{run_dir} has no trained adapter (adapter/adapter_config.json)")

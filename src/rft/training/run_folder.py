@@ -259,29 +259,74 @@ def _keep_lines_up_to(path: Path, step: int) -> None:
     write_jsonl(path, kept)  # replaced whole: a kill mid-rewrite leaves the old file, not half of it
 
 
-# Setting names whose values are credentials: never printed or written by the project.
-SECRET_NAME = re.compile(r"(^|_)(token|key)$|password|secret|credential", re.IGNORECASE)
-
-
-# A user and password inside a URL (https://user:password@host/...).
-URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@:]+:[^/\s@]+@")
-
+# Setting names whose values are credentials: never printed or written by the project. Matched on
+# the name's words (``hub_token``, ``hf-token``, ``apiKey``, ``X-Api-Key``, ``Authorization``,
+# ``headers``), so that ``max_new_tokens`` or ``monkey`` are not.
+SECRET_NAME = re.compile(
+    r"(^|[_\-. ])(token|key|auth|authorization|cookies?|headers|passwd|pwd)$"
+    r"|password|secret|credential|api[_\-. ]?key|access[_\-. ]?key|private[_\-. ]?key",
+    re.IGNORECASE,
+)
+# Special tokens of a tokenizer (SFTConfig's ``eos_token``, ``pad_token``) are text, not credentials.
+NOT_SECRET_NAME = re.compile(r"^(eos|bos|pad|unk|sep|cls|mask)_token$", re.IGNORECASE)
 
 REDACTED = "<redacted>"
 
+# Credentials known by their shape wherever they stand in a string: Hugging Face, OpenAI and
+# Anthropic, GitHub, AWS and Slack tokens, the credential of an HTTP Authorization value, anything
+# before the @ of a URL's host (https://user:pass@host, https://TOKEN@host), a credential-named
+# query or key=value parameter (?token=..., &api_key=...), and a bare 40-hex-digit value (a
+# Weights & Biases key).
+_SECRET_PARAMETER = (
+    r"(?:[A-Za-z0-9_\-]*(?:token|key|secret|password|passwd|pwd|auth|signature|sig|credential))"
+)
+SECRET_VALUE = re.compile(
+    r"(?<![A-Za-z0-9])(?:"
+    r"hf_(?=[A-Za-z]*[0-9])[A-Za-z0-9]{8,}"
+    r"|sk-[A-Za-z0-9_\-]{16,}"
+    r"|(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{16,}"
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"
+    r")"
+)
+AUTHORIZATION_VALUE = re.compile(
+    r"\b((?i:bearer)\s+|(?i:basic)\s+(?=[A-Za-z0-9+/]+[A-Z0-9+/=]))[A-Za-z0-9._~+/=\-]{8,}"
+)
+URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@?#]+@")
+SECRET_PARAMETER = re.compile(rf"(?:^|(?<=[?&;\s]))({_SECRET_PARAMETER})=[^&\s;#\"',]+", re.IGNORECASE)
+WANDB_KEY = re.compile(r"^[0-9a-f]{40}$")
+
+
+def is_secret_name(name: Any) -> bool:
+    """``name`` says its value is a credential (``api-key``, ``Authorization``, ``hub_token``)."""
+    name = str(name)
+    return bool(SECRET_NAME.search(name)) and not NOT_SECRET_NAME.match(name)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every credential found by its shape replaced by the marker (a URL keeps its
+    host, a parameter its name, an authorization value its scheme)."""
+    if WANDB_KEY.match(text):
+        return REDACTED
+    text = SECRET_VALUE.sub(REDACTED, text)
+    text = AUTHORIZATION_VALUE.sub(lambda match: f"{match.group(1)}{REDACTED}", text)
+    text = URL_CREDENTIALS.sub(REDACTED + "@", text)
+    return SECRET_PARAMETER.sub(lambda match: f"{match.group(1)}={REDACTED}", text)
+
 
 def redact_secrets(value: Any) -> Any:
-    """``value`` with every setting whose name says it holds a credential, and every password in a
-    URL, replaced by a marker."""
+    """``value`` with every setting whose name says it holds a credential replaced by a marker, at
+    any depth of dicts and lists, and every credential recognised by its shape in any string (a
+    token, a URL's user and password, an authorization header, a ``?token=`` parameter)."""
     if isinstance(value, Mapping):
         return {
-            key: REDACTED if item and SECRET_NAME.search(str(key)) else redact_secrets(item)
+            key: REDACTED if item and is_secret_name(key) else redact_secrets(item)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):
         return [redact_secrets(item) for item in value]
     if isinstance(value, str):
-        return URL_CREDENTIALS.sub(REDACTED + "@", value)
+        return redact_text(value)
     return value
 
 
@@ -293,9 +338,7 @@ def without_secrets(settings: Mapping[str, Any]) -> dict[str, Any]:
     ``HF_TOKEN`` and the like from the environment; one inside a dict-valued setting, or a password
     in a URL, is replaced by the marker."""
     return {
-        key: redact_secrets(value)
-        for key, value in settings.items()
-        if not (value and SECRET_NAME.search(key))
+        key: redact_secrets(value) for key, value in settings.items() if not (value and is_secret_name(key))
     }
 
 
