@@ -46,3 +46,24 @@ def check_output(folder: Any, name: str = "--out") -> None:
         raise ValueError(f"{name} {path}: {existing} is a file, so the folder cannot be made")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"{name} {path}: {existing} cannot be written")
+
+
+def check_single_process(environ: Any = None) -> None:
+    """Training runs in one process: under ``torchrun`` or ``accelerate launch`` (``WORLD_SIZE`` > 1)
+    each process would make a run folder of its own and train its own copy, and TRL may spread one
+    group over processes. Not supported, so refused in one line before anything loads."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    given = str(environ.get("WORLD_SIZE", "1")).strip() or "1"
+    try:
+        processes = int(given)
+    except ValueError:
+        raise ValueError(
+            f"WORLD_SIZE={given!r} is not a whole number; unset it to train in one process"
+        ) from None
+    if processes > 1:
+        raise ValueError(
+            f"WORLD_SIZE={processes}: training in several processes (torchrun, accelerate launch) is not "
+            "supported; run the command on its own, in one process"
+        )

@@ -151,11 +151,14 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
 def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from rft.recipe import run_recipe, summary
     from rft.training.run import parse_duration
+    from rft.training.run_folder import check_run_folder
 
     grpo_preset = args.preset or args.grpo_preset
     sft_preset = None if args.no_warm_up else (f"{args.preset}-sft" if args.preset else args.sft_preset)
     try:
         time_limit = None if args.time_limit is None else parse_duration(args.time_limit)
+        if args.resume is not None and args.resume != "latest":
+            check_run_folder(args.resume, "--resume")
         result = run_recipe(
             sft_preset,
             grpo_preset,
@@ -220,7 +223,7 @@ def _play(args: argparse.Namespace, extra: Sequence[str]) -> int:
             return 2
     if not args.model:
         raise SystemExit("rft play: give --model PRESET_OR_RUN to watch a model, or --human to play yourself")
-    from rft.models import check_adapter, check_model, preset_of
+    from rft.models import check_adapter, check_adapter_fits, check_hub_model, check_model, preset_of
     from rft.training.policy import model_path
     from rft.wordle.words import validate_word
 
@@ -231,7 +234,9 @@ def _play(args: argparse.Namespace, extra: Sequence[str]) -> int:
         if args.secret is not None:
             validate_word(args.secret, must_be_allowed=True)
         preset = preset_of(args.model)
-        model_path(args.model if preset is None else preset.model)  # a shipped model: fetched now
+        check_hub_model(model_path(args.model if preset is None else preset.model))  # fetched, or reachable
+        if args.adapter is not None:
+            check_adapter_fits(args.model, args.adapter)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"rft play: error: {error}", file=sys.stderr)
         return 2

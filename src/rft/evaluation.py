@@ -15,7 +15,15 @@ from typing import Any
 
 from rft.checks import check_integer, check_number, check_output
 from rft.generation import EVAL_MAX_NEW_TOKENS
-from rft.models import LoadedModel, check_adapter, check_model, load_models, preset_of
+from rft.models import (
+    LoadedModel,
+    check_adapter,
+    check_adapter_fits,
+    check_hub_model,
+    check_model,
+    load_models,
+    preset_of,
+)
 from rft.runtime import release_memory
 from rft.tasks import EvalRequest, Task
 from rft.training.config import Preset, get_task
@@ -64,7 +72,11 @@ def check_request(
     task, preset = task_of(model, adapter)
     if preset is not None:
         task.check_data(preset)
-    model_path(str(model) if preset is None else preset.model)  # a shipped model: fetched and checked now
+    base = preset_of(model)
+    # a shipped model: fetched and checked now; a Hub id: reachable, or one line
+    check_hub_model(model_path(str(model) if base is None else base.model))
+    if adapter is not None:
+        check_adapter_fits(model, adapter)  # the adapter's weights fit this base, before it loads
     return task, preset
 
 

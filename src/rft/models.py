@@ -18,6 +18,8 @@ from rft.runtime import inference_dtype, unsloth_usable
 from rft.training.config import Preset
 from rft.training.policy import (
     EMBEDDED_MODEL_ID,
+    TINY_HIDDEN_SIZE,
+    TINY_LAYERS,
     adapter_dir_of,
     cpu_dtype,
     load_unsloth_for_inference,
@@ -183,3 +185,97 @@ def check_adapter(adapter: str | Path) -> None:
     weights = folder / "adapter_model.safetensors"
     if not safetensors_complete(weights):
         raise ValueError(f"--adapter {adapter}: {weights} is missing or cut short")
+
+
+def check_hub_model(name: str) -> None:
+    """A Hub id (``org/name``) that is no local folder can be reached: its ``config.json`` is in the
+    local cache or downloads now (a few kB). Offline or misspelled, that is one line here instead of
+    an ``OSError`` traceback from transformers once loading starts."""
+    if not HUB_ID.fullmatch(name) or Path(name).exists():
+        return
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        hf_hub_download(name, "config.json")
+    except GatedRepoError:
+        reason = "a gated model: accept its terms on the Hub and set HF_TOKEN"
+    except RepositoryNotFoundError:
+        reason = "no such model on the Hub, or a private one: check the id, or set HF_TOKEN"
+    except LocalEntryNotFoundError:
+        reason = "not in the local Hugging Face cache, and the Hub cannot be reached (offline)"
+    except Exception as error:  # no network, a proxy, a full disk: the first line of what it says
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    else:
+        return
+    raise ValueError(f"model {name}: {reason}; or give a preset or a local model folder")
+
+
+# A LoRA weight's name holds its layer's index, and lora_A's input width is the base model's hidden
+# size for these projections, which read the hidden state.
+_LAYER_INDEX = re.compile(r"\.layers\.(\d+)\.")
+_READS_HIDDEN_STATE = re.compile(r"\.(q_proj|k_proj|v_proj|gate_proj|up_proj)\.lora_A(\.default)?\.weight$")
+
+
+def adapter_shape(adapter: str | Path) -> tuple[int | None, int | None]:
+    """The base model's (layers, hidden size) that an adapter's weights fit, read from their
+    safetensors header without loading them; None where the names do not tell."""
+    weights = adapter_dir_of(adapter) / "adapter_model.safetensors"
+    try:
+        with weights.open("rb") as handle:
+            header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
+    except (OSError, ValueError):
+        return None, None
+    layers = [int(match.group(1)) for key in header if (match := _LAYER_INDEX.search(key))]
+    widths = {
+        entry["shape"][-1]
+        for key, entry in header.items()
+        if _READS_HIDDEN_STATE.search(key) and isinstance(entry, dict) and entry.get("shape")
+    }
+    return (max(layers) + 1 if layers else None), (widths.pop() if len(widths) == 1 else None)
+
+
+def base_shape(spec: Preset | str) -> tuple[int | None, int | None]:
+    """A base model's (layers, hidden size), from its config.json where it is at hand locally (a
+    preset's shipped model, a model folder, a Hub id already cached); None where it is not."""
+    if isinstance(spec, Preset) and spec.loader == "tiny":
+        return TINY_LAYERS, TINY_HIDDEN_SIZE
+    name = spec.model if isinstance(spec, Preset) else str(spec)
+    config_path = Path(model_path(name)) / "config.json"
+    if not config_path.is_file() and HUB_ID.fullmatch(name):
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(name, "config.json")
+            config_path = Path(cached) if isinstance(cached, str) else config_path
+        except Exception:  # no cache to look in: the shape is not known, and nothing is refused
+            pass
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    config = config.get("text_config", config) if isinstance(config, dict) else {}
+    return config.get("num_hidden_layers"), config.get("hidden_size")
+
+
+def check_adapter_fits(model: str | Path, adapter: str | Path) -> None:
+    """``adapter`` was trained on a base of ``model``'s shape: an adapter of another base (a tiny
+    test run given to SmolLM2) is one line naming both, not a tensor size mismatch after loading."""
+    preset = preset_of(model)
+    trained_on = preset_of(adapter)
+    wanted = adapter_shape(adapter)
+    given = base_shape(preset if preset is not None else str(model))
+    if all(a is None or b is None or a == b for a, b in zip(wanted, given, strict=True)):
+        return
+    base = f" ({trained_on.model})" if trained_on is not None else ""
+
+    def shape(layers: int | None, hidden: int | None) -> str:
+        return (
+            f"{layers if layers is not None else '?'} layers of width {hidden if hidden is not None else '?'}"
+        )
+
+    raise ValueError(
+        f"--adapter {adapter} was trained on another base model{base}: its weights fit {shape(*wanted)}, "
+        f"--model {model} has {shape(*given)}; give the model it was trained on "
+        f"(--model {adapter} plays it on its own base)"
+    )

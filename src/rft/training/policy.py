@@ -108,6 +108,10 @@ def _with_pad_token(tokenizer: Any) -> Any:
     return tokenizer
 
 
+# The tiny model's shape, which an adapter trained on it fits (and nothing else).
+TINY_LAYERS, TINY_HIDDEN_SIZE = 2, 64
+
+
 def load_tiny(seed: int = 0) -> tuple[Any, Any]:
     """A 2-layer Qwen2 with random weights and the embedded tokenizer (about 3 M parameters)."""
     import torch
@@ -116,9 +120,9 @@ def load_tiny(seed: int = 0) -> tuple[Any, Any]:
     tokenizer = _with_pad_token(AutoTokenizer.from_pretrained(embedded_model_dir()))
     config = Qwen2Config(
         vocab_size=len(tokenizer),
-        hidden_size=64,
+        hidden_size=TINY_HIDDEN_SIZE,
         intermediate_size=128,
-        num_hidden_layers=2,
+        num_hidden_layers=TINY_LAYERS,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=4096,

@@ -61,7 +61,11 @@ def after_training_seconds(runs: str | Path) -> tuple[float, str]:
         except (OSError, ValueError, AttributeError):  # torn or hand-edited: it cannot say
             print(f"note: skipping {path}: it does not read as an evaluation's eval.json")
             continue
-        if seconds:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+            if seconds is not None:  # hand-edited ("12", NaN): it cannot be trusted as a time
+                print(f"note: skipping {path}: its seconds ({seconds!r}) is not a number of seconds")
+            continue
+        if seconds > 0:
             measured.append((path.stat().st_mtime, seconds, path))
     if not measured:
         return ESTIMATED_AFTER_TRAINING_SECONDS, "estimated"

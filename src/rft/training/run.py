@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rft.checks import check_single_process
 from rft.files import appending, write_json
 from rft.generation import end_turns_after_answer
 from rft.reward_common import completion_text
@@ -267,6 +268,7 @@ def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> 
     config (a scheduler name, a batch that does not split into groups), GSM8K problems that do not
     read, and a runs folder that cannot be written. Raises ``ValueError`` with one line (a shipped
     model that fails its checks: ``rft.weights.WeightsError``)."""
+    check_single_process()  # torchrun / accelerate launch: first, before TRL's config reads WORLD_SIZE
     weights = task_rewards(preset)[1] if preset.trainer == "grpo" else None
     try:
         build_trainer_config(preset, Path(runs_dir or ".") / f"{preset.name}-<check>", weights)

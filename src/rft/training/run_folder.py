@@ -189,6 +189,17 @@ def runs_under(folder: str | Path) -> list[tuple[Path, Preset]]:
     return found
 
 
+def check_run_folder(folder: str | Path, name: str) -> None:
+    """``folder`` is a run folder whose config reads, or a ``ValueError`` naming the setting: a path
+    that is not there, a file, or a folder no run wrote is one line before anything starts."""
+    try:
+        read_run_config(Path(folder))
+    except FileNotFoundError:
+        raise ValueError(f"{name} {folder}: not a run folder (no {CONFIG_FILE} there)") from None
+    except ValueError as error:
+        raise ValueError(f"{name} {folder}: {error}") from None
+
+
 def run_to_continue(resume: str | Path | None, runs: str | Path, preset: Preset) -> Path | None:
     """The run of ``preset`` that ``resume`` names: ``"latest"``, the newest unfinished one under
     ``runs`` that has a complete checkpoint (stopped for time, or cut off with its session); a
