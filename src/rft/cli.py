@@ -447,8 +447,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command not in OVERRIDE_COMMANDS:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
     if args.command in MODEL_COMMANDS:
-        from rft.runtime import import_unsloth_first
+        from rft.runtime import default_cache_dir, import_unsloth_first
 
+        try:
+            default_cache_dir()  # RFT_CACHE_DIR naming a file: one line, before anything starts
+        except ValueError as error:
+            print(f"rft {args.command}: error: {error}", file=sys.stderr)
+            return 2
         import_unsloth_first()
     return args.handler(args, extra)
 

@@ -15,8 +15,19 @@ from platformdirs import user_cache_dir
 
 def default_cache_dir() -> Path:
     """``$RFT_CACHE_DIR`` if set, else the platform's user cache folder (e.g. ~/.cache/rft): the
-    solver's pattern matrix and the converted models live there, never in the repository."""
-    return Path(os.environ.get("RFT_CACHE_DIR") or user_cache_dir("rft", appauthor=False))
+    solver's pattern matrix and the converted models live there, never in the repository. A path
+    that cannot be a folder (a file, or inside one) is a ``ValueError`` naming the variable, not a
+    ``NotADirectoryError`` from deep inside whatever writes there first."""
+    given = os.environ.get("RFT_CACHE_DIR")
+    folder = Path(given or user_cache_dir("rft", appauthor=False))
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == folder else f" ({existing} is a file)"
+        name = f"RFT_CACHE_DIR={given}" if given else f"the cache folder {folder}"
+        raise ValueError(f"{name} is not a folder{where}: point RFT_CACHE_DIR at a folder rft may write")
+    return folder
 
 
 class MissingDependencyError(ImportError):

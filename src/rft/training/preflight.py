@@ -37,6 +37,7 @@ from rft.runtime import cuda_available, release_memory
 from rft.training.config import Preset, apply_overrides
 from rft.training.run import new_run_dir, read_metrics, train
 from rft.training.run_folder import versions
+from rft.weights import remove_leftovers
 
 MEASURED_STEPS = 2
 PREFLIGHT_FILE = "preflight.json"
@@ -279,8 +280,10 @@ def preflight(
     if cap is not None:
         stages = {name: under_cap(stage, cap["memory_fraction"]) for name, stage in stages.items()}
     model = None
-    if random_weights:
-        stages, model = with_random_weights(stages, folder / "random-model")
+    for earlier in Path(runs_dir).glob("preflight-*"):  # random models of killed preflights (GBs)
+        remove_leftovers(earlier)
+    if random_weights:  # named for this process: a later preflight knows a dead one's leftover
+        stages, model = with_random_weights(stages, folder / f"random-model-{os.getpid()}")
     try:
         measured = {name: measure(stage, folder, progress) for name, stage in stages.items()}
     finally:

@@ -8,6 +8,7 @@ keyed by a hash of the word lists; it never goes into the repository.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 
 from rft.files import replacing
 from rft.runtime import default_cache_dir
+from rft.weights import remove_leftovers
 from rft.wordle.game import ALL_CORRECT_CODE, GuessWithFeedback, History, consistent_mask, pattern_codes
 from rft.wordle.words import allowed_words, answer_words, encode_words, validate_word
 
@@ -103,9 +105,17 @@ class PatternTable:
             except (ValueError, OSError):
                 pass  # a truncated or foreign file: rebuild it below
         table = cls.build(guesses, answers, progress=progress)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(path) as temporary:  # a concurrent reader never sees half a file
-            np.save(temporary, table.codes)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_leftovers(path.parent)  # half-written tables of killed runs (30 MB each)
+            with replacing(path) as temporary:  # a concurrent reader never sees half a file
+                np.save(temporary, table.codes)
+        except OSError as error:  # a read-only or full cache: the table serves this run from memory
+            print(
+                f"note: the Wordle pattern table could not be kept in {path.parent} "
+                f"({error.strerror or error}); it is built again next time",
+                file=sys.stderr,
+            )
         return table
 
     def row(self, guess: str) -> np.ndarray:
