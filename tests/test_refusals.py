@@ -151,3 +151,19 @@ def test_a_hand_edited_evaluation_time_is_skipped_with_a_note(tmp_path, capsys, 
     assert math.isfinite(after) and (after, how) == (ESTIMATED_AFTER_TRAINING_SECONDS, "estimated")
     if seconds != -5:
         assert "is not a number of seconds" in capsys.readouterr().out
+
+
+def test_an_empty_model_and_an_export_of_a_damaged_adapter_config_are_one_line(
+    no_model_loads, capsys, tmp_path
+):
+    """Found trying empty files and arguments: --model '' read as the current folder, and export
+    copied an adapter whose adapter_config.json was empty, to fail only where it is loaded."""
+    assert "--model is empty" in one_line_error(capsys, ["eval", "--model", ""])
+    assert "--model is empty" in one_line_error(capsys, ["play", "--model", " "])
+    run = tiny_run(tmp_path / "run")
+    (run / "adapter" / "adapter_config.json").write_text("", encoding="utf-8")
+    err = one_line_error(capsys, ["export", str(run), "--no-merged"])
+    assert (
+        err == f"rft export: error: {run}: its adapter/adapter_config.json is damaged; nothing was exported"
+    )
+    assert not (run / "export").exists()

@@ -163,6 +163,13 @@ def export_run(
     adapter = adapter_dir_of(run_dir)
     if not (adapter / "adapter_config.json").is_file():
         raise FileNotFoundError(f"{run_dir} has no trained adapter (adapter/adapter_config.json)")
+    try:
+        if not isinstance(json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8")), dict):
+            raise ValueError
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(
+            f"{run_dir}: its adapter/adapter_config.json is damaged; nothing was exported"
+        ) from None
     if not safetensors_complete(adapter / "adapter_model.safetensors"):
         raise ValueError(f"{run_dir}: its adapter's weights are missing or cut short; nothing was exported")
     read_run_config(run_dir)  # a run folder whose config.json does not read is one line, here

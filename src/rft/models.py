@@ -131,6 +131,10 @@ def check_model(model: str | Path) -> None:
     """``model`` is a preset name, a run folder, a local model folder or a Hub id (``org/name``);
     anything else is a ``ValueError`` before anything loads."""
     text = str(model)
+    if not text.strip():
+        raise ValueError(
+            "--model is empty: give a preset (see `rft presets`), a run folder, a model folder or a Hub id"
+        )
     if text in PRESETS or text == EMBEDDED_MODEL_ID or text in SHIPPED_MODELS:
         return
     if Path(text).is_dir():
