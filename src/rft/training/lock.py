@@ -151,7 +151,7 @@ def _open_lock_file(path: Path) -> tuple[int, bool]:
     if opened is not None:  # swapped in between the check and the open (or no O_NOFOLLOW here)
         os.close(descriptor)
         raise _not_a_lock_file(path, opened)
-    if hasattr(os, "set_blocking"):
+    if getattr(os, "O_NONBLOCK", 0):  # a plain file: back to ordinary writes (Windows never set it)
         os.set_blocking(descriptor, True)
     return descriptor, existed
 
