@@ -88,8 +88,18 @@ def test_an_adapter_trained_on_another_base_is_refused_before_loading(no_model_l
         assert err == (
             f"rft {command}: error: --adapter {run} was trained on another base model (tiny:qwen2-random): "
             "its weights fit 2 layers of width 64, --model cpu-smollm2-wordle has 30 layers of width 576; "
-            f"give the model it was trained on (--model {run} plays it on its own base)"
+            f"--model {run} plays it on its own base"
         )
+    adapter_only = run / "adapter"  # an export's lora/ or a checkpoint: the base PEFT wrote, named
+    config = json.loads((adapter_only / "adapter_config.json").read_text())
+    (adapter_only / "adapter_config.json").write_text(
+        json.dumps({**config, "base_model_name_or_path": "org/tiny"})
+    )
+    err = one_line_error(capsys, ["eval", "--model", "cpu-smollm2-wordle", "--adapter", str(adapter_only)])
+    assert err.startswith(
+        f"rft eval: error: --adapter {adapter_only} was trained on another base model (org/tiny)"
+    )
+    assert err.endswith("has 30 layers of width 576; give --model org/tiny")
 
 
 def test_an_adapter_of_the_same_shape_passes_the_check():

@@ -271,7 +271,15 @@ def check_adapter_fits(model: str | Path, adapter: str | Path) -> None:
     given = base_shape(preset if preset is not None else str(model))
     if all(a is None or b is None or a == b for a, b in zip(wanted, given, strict=True)):
         return
-    base = f" ({trained_on.model})" if trained_on is not None else ""
+    if trained_on is not None:  # a run folder: the base it names, and the way to play it there
+        base, hint = trained_on.model, f"--model {adapter} plays it on its own base"
+    else:  # an adapter folder: the base PEFT wrote into its config, where it did
+        try:
+            config = json.loads((adapter_dir_of(adapter) / "adapter_config.json").read_text(encoding="utf-8"))
+            base = str(config.get("base_model_name_or_path") or "") if isinstance(config, dict) else ""
+        except (OSError, ValueError):
+            base = ""
+        hint = f"give --model {base}" if base else "give the model it was trained on as --model"
 
     def shape(layers: int | None, hidden: int | None) -> str:
         return (
@@ -279,7 +287,6 @@ def check_adapter_fits(model: str | Path, adapter: str | Path) -> None:
         )
 
     raise ValueError(
-        f"--adapter {adapter} was trained on another base model{base}: its weights fit {shape(*wanted)}, "
-        f"--model {model} has {shape(*given)}; give the model it was trained on "
-        f"(--model {adapter} plays it on its own base)"
+        f"--adapter {adapter} was trained on another base model{f' ({base})' if base else ''}: its weights "
+        f"fit {shape(*wanted)}, --model {model} has {shape(*given)}; {hint}"
     )
