@@ -267,6 +267,14 @@ def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> 
     config (a scheduler name, a batch that does not split into groups), GSM8K problems that do not
     read, and a runs folder that cannot be written. Raises ``ValueError`` with one line (a shipped
     model that fails its checks: ``rft.weights.WeightsError``)."""
+    processes = os.environ.get("WORLD_SIZE", "1")  # what torchrun and accelerate launch set
+    if preset.rollout == "games" and (not processes.isdigit() or int(processes) > 1):
+        # Each process would keep its own table of secrets, and TRL may spread one group over
+        # processes: its copies would play different games and their advantages would mean nothing.
+        raise ValueError(
+            f"rollout 'games' runs in one process only (WORLD_SIZE={processes}): launch it with python, "
+            "not torchrun or accelerate launch"
+        )
     weights = task_rewards(preset)[1] if preset.trainer == "grpo" else None
     try:
         build_trainer_config(preset, Path(runs_dir or ".") / f"{preset.name}-<check>", weights)
@@ -310,8 +318,10 @@ def describe_run(preset: Preset, runs_dir: str | Path) -> dict[str, Any]:
 def trl_rollout(games: Any, tokenizer: Any) -> Callable[[list[Any], Any], dict[str, Any]]:
     """The task's whole-game rollout (``Task.whole_games``) in the form ``GRPOTrainer(rollout_func=)``
     calls, TRL 1.15 and 1.16 alike: the prompts of this process's rows, and the trainer, whose
-    sampling settings the games are played with (the model as TRL would generate with it: no
-    gradients, gradient checkpointing off). The batch's game statistics go to the step's log."""
+    sampling settings and chat template settings (``chat_template_kwargs``, as single-turn
+    training renders its prompts) the games are played with (the model as TRL would generate with
+    it: no gradients, gradient checkpointing off), and whose step picks the secrets, so a resumed
+    run goes on with new ones. The batch's game statistics go to the step's log."""
 
     def rollout_func(prompts: list[Any], trainer: Any) -> dict[str, Any]:
         import torch
@@ -320,7 +330,14 @@ def trl_rollout(games: Any, tokenizer: Any) -> Callable[[list[Any], Any], dict[s
         model = trainer.accelerator.unwrap_model(trainer.model_wrapped)
         checkpointing = getattr(trainer.args, "gradient_checkpointing_kwargs", None)
         with torch.no_grad(), disable_gradient_checkpointing(trainer.model, checkpointing):
-            fields, statistics = games.play(prompts, model, tokenizer, trainer.generation_config)
+            fields, statistics = games.play(
+                prompts,
+                model,
+                tokenizer,
+                trainer.generation_config,
+                step=trainer.state.global_step,
+                chat_template_kwargs=getattr(trainer, "chat_template_kwargs", None),
+            )
         log = getattr(trainer, "_log_metric", None)  # what a reward's log_metric calls
         for name, value in statistics.items():
             if log is not None:
