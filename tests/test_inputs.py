@@ -178,7 +178,7 @@ def test_a_failed_push_keeps_and_reports_the_local_export(tmp_path, capsys, monk
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        (["--report_to", "trackio"], "report_to trackio: the package 'trackio' is not installed"),
+        (["--report_to", "trackio"], "report_to trackio: TrackioCallback requires trackio to be installed"),
         (["--optim", "adamw_8bit"], "optim adamw_8bit: bitsandbytes' optimizers need a CUDA GPU"),
         (["--use_vllm", "true"], "use_vllm: vLLM is not installed"),
     ],
@@ -269,3 +269,40 @@ def test_play_checks_model_adapter_and_secret_before_loading(no_model_loads, cap
     assert "is not valid JSON" in one_line_error(
         capsys, ["play", "--model", "tiny-test", "--adapter", str(garbage)]
     )
+
+
+@pytest.mark.parametrize(
+    ("report_to", "message"),
+    [
+        ("azure_ml", "report_to azure_ml: AzureMLCallback requires azureml to be installed"),
+        (
+            "dagshub",
+            "report_to dagshub: MLflowCallback requires mlflow to be installed",
+        ),  # dagshub logs through it
+        ("wandb,bogus", "report_to 'bogus': not an integration the installed transformers knows; one of "),
+        ("tensorbord", "report_to 'tensorbord' (did you mean 'tensorboard'?): not an integration"),
+        ("kubeflow", "report_to kubeflow: KubeflowCallback requires"),
+    ],
+)
+def test_every_report_to_integration_is_checked_by_name_and_package_before_loading(
+    no_model_loads, capsys, tmp_path, monkeypatch, report_to, message
+):
+    """The names are the installed transformers' own list, each integration's package checked by
+    its own callback: whatever it is, train and preflight fail in one line with no run folder."""
+    from transformers.integrations import INTEGRATION_TO_CALLBACK
+
+    monkeypatch.delenv("KUBEFLOW_TRAINER_SERVER_URL", raising=False)
+    runs = tmp_path / "runs"
+    for command in ("train", "preflight"):
+        err = one_line_error(
+            capsys, [command, "--preset", "tiny-test", "--runs-dir", str(runs), "--report_to", report_to]
+        )
+        assert message in err and not runs.exists()
+    assert ", ".join(sorted(INTEGRATION_TO_CALLBACK)) in one_line_error(
+        capsys, ["train", "--preset", "tiny-test", "--runs-dir", str(runs), "--report_to", "bogus"]
+    )
+
+
+def test_a_comma_list_of_integrations_reaches_the_trainer_as_a_list():
+    preset = apply_overrides(get_preset("tiny-test"), {"report_to": "none, all"})
+    assert preset.trainer_args["report_to"] == ["none", "all"]

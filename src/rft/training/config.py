@@ -284,6 +284,8 @@ def apply_overrides(
             changes[name] = _convert(name, raw, preset_types[name])
         elif name in dataset_fields:
             dataset_changes[name] = _convert(name, raw, dataset_types[name])
+        elif name == "report_to" and isinstance(raw, str) and "," in raw:  # several integrations
+            trainer_args[name] = [part.strip() for part in raw.split(",") if part.strip()]
         elif name in config_types:
             trainer_args[name] = _convert(name, raw, config_types[name])
         else:

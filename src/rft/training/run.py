@@ -8,6 +8,7 @@ that write the folder as training goes, the time limit, resume under the folder'
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import json
 import os
@@ -225,41 +226,44 @@ def build_trainer_config(
     return trainer_config_class(preset.trainer)(**settings)
 
 
-# report_to names an integration the trainer imports only once the model has loaded; each needs one
-# of these packages.
-REPORTERS = {
-    "wandb": ("wandb",),
-    "trackio": ("trackio",),
-    "tensorboard": ("tensorboard", "tensorboardX"),
-    "mlflow": ("mlflow",),
-    "comet_ml": ("comet_ml",),
-    "clearml": ("clearml",),
-    "dvclive": ("dvclive",),
-    "swanlab": ("swanlab",),
-    "neptune": ("neptune",),
-    "codecarbon": ("codecarbon",),
-}
-
-
 def check_environment(preset: Preset) -> None:
     """Settings that name a package or a device this machine lacks: found now, in one line, not
     after the model has loaded (report_to's integration, bitsandbytes' 8-bit optimizers, vLLM)."""
     import importlib.util
 
     args = preset.trainer_args
-    report_to = args.get("report_to") or []
-    for name in [report_to] if isinstance(report_to, str) else list(report_to):
-        packages = REPORTERS.get(str(name))
-        if packages and not any(importlib.util.find_spec(package) for package in packages):
-            raise ValueError(
-                f"report_to {name}: the package {packages[0]!r} is not installed here; "
-                f"pip install {packages[0]}, or --report_to none"
-            )
+    check_report_to(args.get("report_to"))
     optim = str(args.get("optim") or "")
     if preset.device == "cpu" and ("8bit" in optim or optim.startswith("paged_")):
         raise ValueError(f"optim {optim}: bitsandbytes' optimizers need a CUDA GPU; on a CPU use adamw_torch")
     if args.get("use_vllm") and importlib.util.find_spec("vllm") is None:
         raise ValueError('use_vllm: vLLM is not installed here; pip install "rft[vllm]", or --use_vllm false')
+
+
+def check_report_to(report_to: Any) -> None:
+    """Each integration ``report_to`` names is one the installed transformers knows (its list, read
+    now: it grows between releases), and its package is here. The trainer builds these callbacks
+    only once the model has loaded; building them now (no run is started: a callback starts its
+    run at the first log) finds an unknown name or a missing package in one line, before the run
+    folder exists. "all" takes whatever is installed, "none" nothing."""
+    from transformers.integrations import INTEGRATION_TO_CALLBACK
+
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    names = [str(name) for name in names if str(name) not in ("none", "all")]
+    for name in names:
+        if name not in INTEGRATION_TO_CALLBACK:
+            close = difflib.get_close_matches(name, list(INTEGRATION_TO_CALLBACK), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"report_to {name!r}{hint}: not an integration the installed transformers knows; one of "
+                f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))}, or none (several: a comma list)"
+            )
+    for name in names:
+        try:
+            INTEGRATION_TO_CALLBACK[name]()
+        except Exception as error:  # each callback says in its own words what it needs
+            reason = " ".join(str(error).split()) or type(error).__name__
+            raise ValueError(f"report_to {name}: {reason} (or --report_to none)") from None
 
 
 def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> None:
