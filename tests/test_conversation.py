@@ -176,6 +176,13 @@ def test_a_whole_game_run_is_evaluated_as_it_trained(tmp_path):
         assert result["metrics"][name]["cut_games"] == 0 and result["metrics"][name]["turns"] == 12
     rows = build_rows(get_preset("tiny-test-games").dataset, 0, progress=False)
     assert all(len(row["history"]) <= 2 for row in rows)
+    # The same adapter given as --adapter beside a preset that trains single turns (rft eval --model
+    # tiny-test --adapter RUN), its run folder or its adapter/ folder: played as it trained too.
+    from rft.models import load_models
+
+    for adapter in (run.run_dir, run.run_dir / "adapter"):
+        for loaded in load_models("tiny-test", adapter):
+            assert (loaded.whole_games, loaded.prompt_style) == (True, "compact"), (adapter, loaded.label)
 
 
 def test_the_installed_trl_takes_a_rollout_func_and_its_env_mask():
