@@ -306,3 +306,25 @@ def test_every_report_to_integration_is_checked_by_name_and_package_before_loadi
 def test_a_comma_list_of_integrations_reaches_the_trainer_as_a_list():
     preset = apply_overrides(get_preset("tiny-test"), {"report_to": "none, all"})
     assert preset.trainer_args["report_to"] == ["none", "all"]
+
+
+def test_a_missing_integration_package_is_one_line_on_stderr_in_a_real_process(tmp_path):
+    """MLflow's and Neptune's callbacks, built without their package, print a traceback from their
+    __del__ when dropped; the check keeps stderr to its one line (pytest would hide that noise)."""
+    import os
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "rft.cli", "preflight", "--preset", "tiny-test", "--runs-dir", str(runs)]
+    for name, package in (("mlflow", "mlflow"), ("neptune", "Neptune")):
+        if __import__("importlib.util").util.find_spec(name) is not None:
+            continue  # installed here: nothing to refuse
+        done = subprocess.run(
+            [*command, "--report_to", name], capture_output=True, text=True, env={**os.environ}, timeout=300
+        )
+        err = [
+            line for line in done.stderr.splitlines() if "Warning" not in line and "warnings.warn" not in line
+        ]
+        assert done.returncode == 2 and len(err) == 1 and f"report_to {name}:" in err[0] and package in err[0]
+        assert not runs.exists()

@@ -259,11 +259,27 @@ def check_report_to(report_to: Any) -> None:
                 f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))}, or none (several: a comma list)"
             )
     for name in names:
+        reason = _why_not_built(INTEGRATION_TO_CALLBACK[name])
+        if reason is not None:
+            raise ValueError(f"report_to {name}: {reason} (or --report_to none)")
+
+
+def _why_not_built(callback: Callable[[], Any]) -> str | None:
+    """Why an integration's callback cannot be built here, in its own words; None when it can.
+    A callback whose ``__init__`` fails half-way (MLflow's, Neptune's) complains from ``__del__``
+    about the fields it never set, as a traceback on stderr: silenced while it is dropped here."""
+    import sys
+
+    original = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
         try:
-            INTEGRATION_TO_CALLBACK[name]()
-        except Exception as error:  # each callback says in its own words what it needs
-            reason = " ".join(str(error).split()) or type(error).__name__
-            raise ValueError(f"report_to {name}: {reason} (or --report_to none)") from None
+            callback()
+        except Exception as error:  # each callback says what it needs: a package, a setting
+            return " ".join(str(error).split()) or type(error).__name__
+        return None
+    finally:
+        sys.unraisablehook = original
 
 
 def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> None:
