@@ -67,3 +67,18 @@ def test_a_resume_target_from_another_preset_is_refused_in_one_line(tmp_path, ca
     with pytest.raises(ValueError, match="is a run of tiny-test-games, not of this recipe's"):
         grpo_stage(plan, runs, None, other, None, progress=False)
     assert json.loads((other / "config.json").read_text())["preset"]["name"] == "tiny-test-games"
+
+
+def test_a_notebook_resume_of_another_presets_run_is_refused(tmp_path):
+    """Notebook 02 continues one run (rft.notebook.train_or_continue): RESUME set to a run of another
+    preset is an error naming both, not a new run started without a word."""
+    from rft import notebook
+
+    other = tmp_path / "other-run"
+    other.mkdir()
+    write_json(other / "config.json", {"preset": get_preset("tiny-test-games").to_dict()})
+    with pytest.raises(
+        ValueError, match=f"RESUME: {other} is a run of tiny-test-games, not of tiny-test-gsm8k"
+    ):
+        notebook.run_to_continue(other, tmp_path, get_preset("tiny-test-gsm8k"))
+    assert notebook.run_to_continue(other, tmp_path, get_preset("tiny-test-games")) == other
