@@ -153,7 +153,7 @@ notebook.show_image(sft and sft.plot_path)
 # `samples.jsonl` in the run folder as it trains.
 
 # %%
-grpo = notebook.reinforce(plan, sft, RESUME, SESSION_HOURS)  # continues the warm-up's adapter
+grpo = notebook.reinforce(plan, sft, RESUME, SESSION_HOURS)  # from a finished warm-up only
 print("run folder:", grpo.run_dir)
 notebook.show_image(grpo.plot_path)
 

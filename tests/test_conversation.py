@@ -1,7 +1,9 @@
 """Whole games as one chat each (rft.wordle.conversation): the ids kept in token space, the mask on
 the model's own tokens, one secret a group, cut games, and whole-game GRPO training."""
 
+import copy
 import json
+from contextlib import contextmanager
 
 import pytest
 
@@ -13,7 +15,9 @@ from rft.wordle.conversation import ChatJoint, ConversationPlayer, WholeGameRoll
 from rft.wordle.dataset import build_rows, make_row
 from rft.wordle.game import GuessWithFeedback
 from rft.wordle.play import GameState, game_metrics, play_games, policy_player
+from rft.wordle.prompts import describe_clues
 from rft.wordle.solver import EntropySolver
+from rft.wordle.task import whole_games
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +60,10 @@ def test_a_whole_game_is_the_chat_rendered_turn_by_turn_and_the_mask_is_the_mode
         # and nothing the game wrote is marked as the model's.
         chat = conversation.states[0].messages("compact")
         for state, answer in zip(conversation.states[1:], conversation.answers):
-            chat += [{"role": "assistant", "content": answer}, state.messages("compact")[-1:][0]]
+            chat += [
+                {"role": "assistant", "content": answer},
+                {"role": "user", "content": state.reply("compact")},
+            ]
         chat.append({"role": "assistant", "content": conversation.answers[-1]})
         rendered = tokenizer.apply_chat_template(chat, tokenize=False)
         written = tokenizer.decode(conversation.prompt_ids + conversation.completion_ids)
@@ -106,7 +113,8 @@ def test_the_copies_of_a_prompt_play_one_secret_and_the_next_group_the_next(tiny
     prompts = [empty_board[0]["prompt"]] * 6  # three groups of one prompt
     assert rollout.groups(prompts) == [(0, 2), (2, 2), (4, 2)]
     fields, statistics = rollout.play(prompts, model, tokenizer)
-    assert fields["secret"] == ["crane", "crane", "slate", "slate", "ghost", "ghost"]
+    drawn = fields["secret"]  # each group one secret of the prompt's rows, a different one each
+    assert drawn[0::2] == drawn[1::2] and sorted(drawn[0::2]) == ["crane", "ghost", "slate"]
     for key in ("prompt_ids", "completion_ids", "env_mask", "game_turns", "won", "guesses", "cut", "history"):
         assert len(fields[key]) == 6, key
     assert fields["logprobs"] is None
@@ -168,6 +176,13 @@ def test_a_whole_game_run_is_evaluated_as_it_trained(tmp_path):
         assert result["metrics"][name]["cut_games"] == 0 and result["metrics"][name]["turns"] == 12
     rows = build_rows(get_preset("tiny-test-games").dataset, 0, progress=False)
     assert all(len(row["history"]) <= 2 for row in rows)
+    # The same adapter given as --adapter beside a preset that trains single turns (rft eval --model
+    # tiny-test --adapter RUN), its run folder or its adapter/ folder: played as it trained too.
+    from rft.models import load_models
+
+    for adapter in (run.run_dir, run.run_dir / "adapter"):
+        for loaded in load_models("tiny-test", adapter):
+            assert (loaded.whole_games, loaded.prompt_style) == (True, "compact"), (adapter, loaded.label)
 
 
 def test_the_installed_trl_takes_a_rollout_func_and_its_env_mask():
@@ -195,3 +210,161 @@ def test_the_reply_closes_the_answer_only_where_the_model_did_not(tiny):
     cut = tokenizer.decode(player._reply_ids(Conversation([1], words), state))
     assert ended.startswith("\n<|im_start|>user\n") and cut.startswith("<|im_end|>\n<|im_start|>user\n")
     assert ended.endswith("<|im_end|>\n<|im_start|>assistant\n") and "ADIEU" in ended
+
+
+class ForcedAnswer:
+    """Makes a real model's ``generate`` write ``ids`` then its end-of-sequence token, by a logits
+    processor put first in the call's list (so a processor the code under test adds, such as the
+    one that ends a turn at its answer, still has the last word)."""
+
+    def __init__(self, ids):
+        self.ids = list(ids)
+
+    def __call__(self, input_ids, scores):
+        if self.start is None:
+            self.start = input_ids.shape[1]
+        written = input_ids.shape[1] - self.start
+        target = self.ids[written] if written < len(self.ids) else self.eos
+        scores[:, :] = float("-inf")
+        scores[:, target] = 0.0
+        return scores
+
+    @contextmanager
+    def on(self, model):
+        from transformers import LogitsProcessorList
+
+        original = model.generate
+        self.eos = model.generation_config.eos_token_id
+        self.eos = self.eos[0] if isinstance(self.eos, list) else self.eos
+
+        def generate(*args, logits_processor=None, **kwargs):
+            self.start = None
+            return original(
+                *args, logits_processor=LogitsProcessorList([self, *(logits_processor or [])]), **kwargs
+            )
+
+        model.generate = generate
+        try:
+            yield
+        finally:
+            del model.generate
+
+
+def test_a_reply_carries_the_news_not_the_board_again():
+    history = (GuessWithFeedback.score("adieu", "crane"), GuessWithFeedback.score("crony", "crane"))
+    after_a_guess = GameState(history, 4).reply("compact")
+    assert after_a_guess == (
+        f"Guess 2: {history[1].render()}\n"
+        f"Clues so far: {describe_clues(history)}\n"
+        "You have 4 guesses left. Your next guess?"
+    )
+    assert GameState(history, 4).reply("full") == (
+        f"Guess 2: {history[1].render()}\nYou have 4 guesses left. Your next guess?"
+    )
+    assert "ADIEU" not in GameState(history, 4).reply("full")  # the earlier row is in the chat already
+    after_a_rejection = GameState(history[:1], 4, ("crnae", "")).reply("compact")
+    assert after_a_rejection.startswith("Not accepted, at the cost of a turn: (no guess tag). Guess a real")
+    assert after_a_rejection.endswith(
+        f"\nClues so far: {describe_clues(history[:1])}\nYou have 4 guesses left. Your next guess?"
+    )
+    assert GameState((), 5, ("abcdefghijklmnop",)).reply("full") == (
+        "Not accepted, at the cost of a turn: abcdefghijkl…. Guess a real 5-letter word.\n"
+        "You have 5 guesses left. Your next guess?"
+    )
+
+
+def test_a_turn_is_never_squeezed_by_the_budget_the_game_is_cut_before_it(tiny):
+    """A second turn that would get less than its whole room is not played: the game ends cut after
+    the first answer, which the model wrote whole, and no turn is judged for a budget's limit."""
+    model, tokenizer = tiny
+    probe = ConversationPlayer(model, tokenizer, "compact", max_new_tokens=10)
+    play_games(probe, ["crane"])
+    first = probe.conversations[0]
+    answer = first.mask.index(0)  # the first answer's length: its reply starts there
+    reply = first.mask[answer:].index(1)
+    budget = answer + reply + 10 - 1  # one token short of a whole second turn
+    player = ConversationPlayer(model, tokenizer, "compact", max_new_tokens=10, max_game_tokens=budget)
+    record = play_games(player, ["crane"])[0]
+    conversation = player.conversations[0]
+    assert (record.cut, record.won, len(record.turns)) == (True, False, 1)
+    assert conversation.completion_ids == first.completion_ids[:answer] and conversation.mask == [1] * answer
+    player = ConversationPlayer(model, tokenizer, "compact", max_new_tokens=10, max_game_tokens=budget + 1)
+    assert len(play_games(player, ["crane"])[0].turns) == 2  # one more token: a whole second turn
+    with pytest.raises(ValueError, match="max_game_tokens 9 is less than one turn"):
+        ConversationPlayer(model, tokenizer, "compact", max_new_tokens=10, max_game_tokens=9)
+
+
+def test_a_game_is_rendered_with_the_runs_chat_template_settings(tiny):
+    """chat_template_kwargs reach the game's first prompt and the chat joint, as single-turn
+    training passes them to TRL's rendering."""
+    model, tokenizer = tiny
+    tokenizer = copy.deepcopy(tokenizer)
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}{{ ' (' + mood + ')' if mood else '' }}\n"
+        "{{ m.content }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    player = ConversationPlayer(
+        model, tokenizer, "compact", max_new_tokens=4, chat_template_kwargs={"mood": "calm"}
+    )
+    play_games(player, ["crane"])
+    conversation = player.conversations[0]
+    assert tokenizer.decode(conversation.prompt_ids).startswith("<|im_start|>system (calm)\n")
+    replies = [token for token, mask in zip(conversation.completion_ids, conversation.mask) if mask == 0]
+    assert "<|im_start|>user (calm)\n" in tokenizer.decode(replies)
+    rows = [make_row("crane", (), "", "compact")]
+    rollout = WholeGameRollout(rows, "compact", num_generations=2, max_new_tokens=4, max_game_tokens=40)
+    fields, _ = rollout.play([rows[0]["prompt"]] * 2, model, tokenizer, chat_template_kwargs={"mood": "calm"})
+    assert tokenizer.decode(fields["prompt_ids"][0]).startswith("<|im_start|>system (calm)\n")
+
+
+def test_a_resumed_run_goes_on_with_new_secrets_not_the_first_ones_again(tiny):
+    """The secrets a group plays follow the training step: a rollout made afresh at step 3 (a
+    resumed run) draws what one that played steps 0 to 2 draws at step 3."""
+    model, tokenizer = tiny
+    rows = [make_row(secret, (), "", "compact") for secret in ("crane", "slate", "ghost", "pious", "vivid")]
+    prompts = [rows[0]["prompt"]] * 4  # two groups of the empty board a step
+
+    def played(rollout, step):
+        return rollout.play(prompts, model, tokenizer, step=step)[0]["secret"]
+
+    def fresh():
+        return WholeGameRollout(rows, "compact", num_generations=2, max_new_tokens=4, max_game_tokens=4)
+
+    uninterrupted = fresh()
+    steps = [played(uninterrupted, step) for step in range(4)]
+    assert played(fresh(), 3) == steps[3]
+    for drawn in steps:  # a group's copies share one secret; the groups of a step differ
+        assert drawn[0] == drawn[1] and drawn[2] == drawn[3] and drawn[0] != drawn[2]
+    assert len({drawn[0] for drawn in steps}) > 1  # not the same first secret every step
+    again = fresh()
+    assert played(again, 0) == steps[0] and played(again, 0) != steps[0]  # a second rollout in a step
+
+
+def test_whole_games_honour_end_at_answer(tiny):
+    """end_at_answer false lets each turn of a game run on past its guess, as a single turn does;
+    true (the default) ends it there."""
+    model, tokenizer = tiny
+    preset = get_preset("tiny-test-games")
+    rows = [make_row("crane", (), "", "compact")]
+    assert whole_games(preset, rows).end_after == "</guess>"
+    assert whole_games(apply_overrides(preset, {"end_at_answer": "false"}), rows).end_after is None
+    answer = "<think>x</think><guess>crane</guess>"
+    forced = ForcedAnswer(tokenizer(answer + " more words", add_special_tokens=False)["input_ids"])
+    for end_after, expected in (("</guess>", answer), (None, answer + " more words")):
+        player = ConversationPlayer(
+            model, tokenizer, "compact", max_new_tokens=len(forced.ids) + 1, end_after=end_after
+        )
+        with forced.on(model):
+            assert player([GameState((), 6)]) == [expected]
+
+
+def test_whole_games_refuse_vllm_and_several_processes_before_loading(monkeypatch):
+    with pytest.raises(ValueError, match="use_vllm: rollout 'games' plays its turns with the trained model"):
+        apply_overrides(get_preset("tiny-test-games"), {"use_vllm": "true"})
+    apply_overrides(get_preset("tiny-test"), {"use_vllm": "true"})  # single turns may use vLLM
+    from rft.training.run import check_before_loading
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match=r"WORLD_SIZE=2: training in several processes"):
+        check_before_loading(get_preset("tiny-test-games"))

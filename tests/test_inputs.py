@@ -178,7 +178,7 @@ def test_a_failed_push_keeps_and_reports_the_local_export(tmp_path, capsys, monk
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        (["--report_to", "trackio"], "report_to trackio: the package 'trackio' is not installed"),
+        (["--report_to", "trackio"], "report_to trackio: TrackioCallback requires trackio to be installed"),
         (["--optim", "adamw_8bit"], "optim adamw_8bit: bitsandbytes' optimizers need a CUDA GPU"),
         (["--use_vllm", "true"], "use_vllm: vLLM is not installed"),
     ],
@@ -269,3 +269,62 @@ def test_play_checks_model_adapter_and_secret_before_loading(no_model_loads, cap
     assert "is not valid JSON" in one_line_error(
         capsys, ["play", "--model", "tiny-test", "--adapter", str(garbage)]
     )
+
+
+@pytest.mark.parametrize(
+    ("report_to", "message"),
+    [
+        ("azure_ml", "report_to azure_ml: AzureMLCallback requires azureml to be installed"),
+        (
+            "dagshub",
+            "report_to dagshub: MLflowCallback requires mlflow to be installed",
+        ),  # dagshub logs through it
+        ("wandb,bogus", "report_to 'bogus': not an integration the installed transformers knows; one of "),
+        ("tensorbord", "report_to 'tensorbord' (did you mean 'tensorboard'?): not an integration"),
+        ("kubeflow", "report_to kubeflow: KubeflowCallback requires"),
+    ],
+)
+def test_every_report_to_integration_is_checked_by_name_and_package_before_loading(
+    no_model_loads, capsys, tmp_path, monkeypatch, report_to, message
+):
+    """The names are the installed transformers' own list, each integration's package checked by
+    its own callback: whatever it is, train and preflight fail in one line with no run folder."""
+    from transformers.integrations import INTEGRATION_TO_CALLBACK
+
+    monkeypatch.delenv("KUBEFLOW_TRAINER_SERVER_URL", raising=False)
+    runs = tmp_path / "runs"
+    for command in ("train", "preflight"):
+        err = one_line_error(
+            capsys, [command, "--preset", "tiny-test", "--runs-dir", str(runs), "--report_to", report_to]
+        )
+        assert message in err and not runs.exists()
+    assert ", ".join(sorted(INTEGRATION_TO_CALLBACK)) in one_line_error(
+        capsys, ["train", "--preset", "tiny-test", "--runs-dir", str(runs), "--report_to", "bogus"]
+    )
+
+
+def test_a_comma_list_of_integrations_reaches_the_trainer_as_a_list():
+    preset = apply_overrides(get_preset("tiny-test"), {"report_to": "none, all"})
+    assert preset.trainer_args["report_to"] == ["none", "all"]
+
+
+def test_a_missing_integration_package_is_one_line_on_stderr_in_a_real_process(tmp_path):
+    """MLflow's and Neptune's callbacks, built without their package, print a traceback from their
+    __del__ when dropped; the check keeps stderr to its one line (pytest would hide that noise)."""
+    import os
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "rft.cli", "preflight", "--preset", "tiny-test", "--runs-dir", str(runs)]
+    for name, package in (("mlflow", "mlflow"), ("neptune", "Neptune")):
+        if __import__("importlib.util").util.find_spec(name) is not None:
+            continue  # installed here: nothing to refuse
+        done = subprocess.run(
+            [*command, "--report_to", name], capture_output=True, text=True, env={**os.environ}, timeout=300
+        )
+        err = [
+            line for line in done.stderr.splitlines() if "Warning" not in line and "warnings.warn" not in line
+        ]
+        assert done.returncode == 2 and len(err) == 1 and f"report_to {name}:" in err[0] and package in err[0]
+        assert not runs.exists()

@@ -363,9 +363,10 @@ def test_recipe_runs_warm_up_grpo_and_evaluates_every_stage(tmp_path, capsys):
 
 
 def test_the_recipe_keeps_its_time_limit_and_resumes_where_it_stopped(tmp_path, capsys):
-    """rft recipe --time-limit stops both stages with a checkpoint once the time is spent (each
-    trains one step); --resume latest then carries on with GRPO in the same folder, the warm-up
-    kept, and finishes, as Run all does in the next session."""
+    """rft recipe --time-limit stops the warm-up with a checkpoint once the time is spent (it trains
+    one step), and GRPO waits for it: it starts only from a finished warm-up. --resume latest then
+    finishes the warm-up in the same folder and trains GRPO from it, as Run all does in the next
+    session."""
     from rft.training.run import read_status
 
     arguments = ["recipe", "--sft-preset", "tiny-test-sft", "--grpo-preset", "tiny-test", "--sft-steps", "3"]
@@ -373,14 +374,18 @@ def test_the_recipe_keeps_its_time_limit_and_resumes_where_it_stopped(tmp_path, 
     assert main([*arguments, "--time-limit", "1s"]) == 0
     (folder,) = tmp_path.glob("recipe-*")
     (sft,) = folder.glob("tiny-test-sft-*")
-    (grpo,) = folder.glob("tiny-test-2*")
     assert (read_status(sft)["state"], read_status(sft)["step"]) == ("stopped", 1)
-    assert (read_status(grpo)["state"], read_status(grpo)["step"]) == ("stopped", 1)
+    assert not list(folder.glob("tiny-test-2*"))  # no GRPO from an unfinished warm-up
+    printed = capsys.readouterr().out
+    assert f"GRPO not started: the warm-up {sft} stopped at step 1 of 3" in printed
+    assert 'resume "latest"' in printed and "GRPO not started" in printed.split("recipe folder:")[-1]
     assert main([*arguments, "--resume", "latest"]) == 0
-    assert list(tmp_path.glob("recipe-*")) == [folder] and list(folder.glob("tiny-test-2*")) == [grpo]
+    assert list(tmp_path.glob("recipe-*")) == [folder] and list(folder.glob("tiny-test-sft-*")) == [sft]
+    (grpo,) = folder.glob("tiny-test-2*")
+    assert (read_status(sft)["state"], read_status(sft)["step"]) == ("finished", 3)
     assert (read_status(grpo)["state"], read_status(grpo)["step"]) == ("finished", 2)
-    assert read_status(sft)["state"] == "stopped"  # GRPO was under way: the warm-up is not trained again
-    assert f"Continuing {grpo} from its last checkpoint." in capsys.readouterr().out
+    assert read_run_config(grpo).init_from == str(sft.resolve())
+    assert f"Continuing {sft} from its last checkpoint." in capsys.readouterr().out
 
 
 def test_rft_train_resume_latest_finds_the_newest_unfinished_run_of_the_preset(tmp_path, capsys):

@@ -110,7 +110,9 @@ def with_adapter(loaded: LoadedModel, run_dir: str | Path) -> LoadedModel:
 
 def load_models(model: str, adapter: str | Path | None = None) -> list[LoadedModel]:
     """What ``rft eval --model M [--adapter RUN]`` plays: M alone; M and M + RUN's adapter; or, for
-    M a run folder, its base model and its adapter."""
+    M a run folder, its base model and its adapter. A run's adapter is played as that run trained
+    (a whole-game run one chat a game, with its prompt style), and the base beside it the same way,
+    so the two are compared on one protocol."""
     preset = preset_of(model)
     if adapter is None and preset is not None and Path(model).is_dir():
         adapter = model
@@ -120,8 +122,23 @@ def load_models(model: str, adapter: str | Path | None = None) -> list[LoadedMod
     # One copy of the weights serves both: the base plays with the adapter disabled, so a 3B
     # model is loaded once, not twice, on a 16 GB T4.
     trained = with_adapter(load_base(spec), adapter)
+    run = run_preset_of_adapter(adapter)
+    if run is not None:  # played as its run trained (one chat a game, its prompts), whatever M's preset
+        trained = replace(trained, prompt_style=run.prompt_style, whole_games=run.rollout == "games")
     base = replace(trained, label="base", adapter_off=True)
     return [base, trained]
+
+
+def run_preset_of_adapter(adapter: str | Path) -> Preset | None:
+    """The preset of the run an adapter was trained in: the run folder itself, or the run folder
+    next to it (``RUN/adapter``, ``RUN/checkpoint-N``); None for an adapter with no run beside it
+    (an export's ``lora/``), which plays as ``--model``'s preset says."""
+    folder = Path(adapter)
+    for candidate in (folder, folder.parent):
+        config = candidate / "config.json"
+        if config.is_file() and "preset" in json.loads(config.read_text(encoding="utf-8")):
+            return preset_of(candidate)
+    return None
 
 
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")

@@ -78,10 +78,19 @@ def _version(package: str) -> str:
 
 def run_to_continue(resume: str | Path | None, runs: str | Path, preset: Preset) -> Path | None:
     """The run of ``preset`` that ``resume`` names (``"latest"``, a folder, or None), as
-    :func:`rft.training.run_folder.run_to_continue` finds it, with Drive mounted when it lies there."""
+    :func:`rft.training.run_folder.run_to_continue` finds it, with Drive mounted when it lies there.
+    A folder of another preset's run is refused, naming both, rather than passed over for a new run."""
+    from rft.training.run_folder import read_run_config
     from rft.training.run_folder import run_to_continue as find
 
-    return find(resume if resume in (None, "latest") else reach(resume), runs, preset)
+    if resume not in (None, "latest"):
+        resume = reach(resume)
+        trained = read_run_config(Path(resume)).name
+        if trained != preset.name:
+            raise ValueError(
+                f"RESUME: {resume} is a run of {trained}, not of {preset.name}; give one of its runs"
+            )
+    return find(resume, runs, preset)
 
 
 def train_or_continue(

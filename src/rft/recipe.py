@@ -6,6 +6,11 @@ are what notebook 01's cells call, one a cell; :func:`run_recipe` calls them in 
 demo`` (the CPU demo) and ``rft recipe`` (any preset), with the same resume ("latest") and time
 limit. On the command line everything lands in one folder, ``runs/recipe-<timestamp>/``: the two
 run folders and ``eval/`` (eval.json, eval.md, guesses.png); a resumed recipe keeps its folder.
+
+A stage waits for the one before it, and a finished stage is never trained again: GRPO starts only
+from a finished warm-up (a warm-up stopped by the time limit stops the recipe, and a resume
+finishes it first), and a resume whose warm-up finished (a session that ended before GRPO's first
+checkpoint) continues that warm-up's adapter with GRPO instead of warming up anew.
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ from rft.training.presets import get_preset
 from rft.training.run import (
     RunResult,
     check_before_loading,
+    last_complete_checkpoint,
     new_run_dir,
     read_metrics,
     read_run_config,
     read_run_result,
+    read_status,
     run_to_continue,
+    runs_under,
     train,
 )
 
@@ -36,7 +44,7 @@ from rft.training.run import (
 class RecipeResult:
     folder: Path
     sft: RunResult | None  # None: no warm-up
-    grpo: RunResult
+    grpo: RunResult | None  # None: the warm-up stopped for the time limit, and GRPO waits for it
     evaluation: dict[str, Any] | None = None
 
 
@@ -83,15 +91,82 @@ def train_or_continue(
     return result
 
 
+def check_resume(resume: str | Path | None, plan: Plan) -> None:
+    """A run folder given to resume is a run of one of the plan's stages: another preset's run
+    would be passed over without a word, and a new recipe started."""
+    if resume is None or str(resume) == "latest":
+        return
+    trained = read_run_config(Path(resume)).name
+    stages = [stage.name for stage in (plan.sft, plan.grpo) if stage is not None]
+    if trained not in stages:
+        raise ValueError(
+            f"resume: {resume} is a run of {trained}, not of this recipe's {' or '.join(stages)}; give "
+            f'one of its runs, or "latest"'
+        )
+
+
+def _finished(run: Path) -> bool:
+    status = read_status(run)
+    return status is not None and status.get("state") == "finished"
+
+
+def warm_up_to_continue(resume: str | Path | None, plan: Plan) -> Path | None:
+    """The warm-up run ``resume`` names: that folder; or, for ``"latest"``, the newest warm-up of
+    the plan's preset under its runs that is unfinished with a checkpoint, or finished without a
+    finished GRPO run from it (its recipe was stopped between the stages)."""
+    if resume is None or plan.sft is None:
+        return None
+    if str(resume) != "latest":
+        return Path(resume) if read_run_config(Path(resume)).name == plan.sft.name else None
+    runs = runs_under(plan.runs)
+    done = {
+        str(Path(config.init_from).resolve())
+        for run, config in runs
+        if config.name == plan.grpo.name and config.init_from and _finished(run)
+    }
+    found = []
+    for run, config in runs:
+        if config.name != plan.sft.name:
+            continue
+        try:
+            finished = _finished(run)
+        except ValueError as error:
+            print(f"note: skipping {run}: {error}")
+            continue
+        checkpoint = last_complete_checkpoint(run)
+        if finished and str(run.resolve()) not in done:
+            found.append(((run / "adapter").stat().st_mtime, run))
+        elif not finished and checkpoint is not None:
+            found.append((checkpoint.stat().st_mtime, run))
+    return max(found)[1] if found else None
+
+
 def warm_up_stage(
     plan: Plan, folder: str | Path, resume: str | Path | None, time_limit: float | None, progress: bool = True
 ) -> RunResult | None:
-    """The supervised warm-up, continued (``resume``) or started; None when the plan has none, or
-    when the GRPO run it feeds is already under way, which carries on from its own checkpoint."""
+    """The supervised warm-up, continued (``resume``) or started, or, when the one ``resume`` finds
+    has finished, that one as it is (never trained again); None when the plan has none, or when the
+    GRPO run it feeds is already under way, which carries on from its own checkpoint."""
+    check_resume(resume, plan)
     if plan.sft is None or run_to_continue(resume, plan.runs, plan.grpo) is not None:
         return None
-    return train_or_continue(
-        plan.sft, folder, run_to_continue(resume, plan.runs, plan.sft), time_limit, progress
+    earlier = warm_up_to_continue(resume, plan)
+    if earlier is not None and _finished(earlier):
+        print(f"The warm-up {earlier} is finished: GRPO continues its adapter.")
+        return read_run_result(earlier)
+    return train_or_continue(plan.sft, folder, earlier, time_limit, progress)
+
+
+def waiting_for(warm_up: RunResult | None) -> str | None:
+    """Why GRPO cannot start yet: the warm-up stopped short of its last step (the time limit), in
+    a sentence that says how to go on; None when it may start."""
+    status = warm_up.status if warm_up is not None else None
+    if status is None or status.get("state") != "stopped":
+        return None
+    return (
+        f"the warm-up {warm_up.run_dir} stopped at step {status['step']} of {status['max_steps']}, and GRPO "
+        'starts only from a finished one: resume "latest" (--resume latest, or RESUME = "latest") finishes '
+        "the warm-up first, then trains GRPO"
     )
 
 
@@ -104,7 +179,11 @@ def grpo_stage(
     progress: bool = True,
 ) -> RunResult:
     """GRPO: the unfinished run ``resume`` names, continued; else a new run continuing the warm-up's
-    adapter (or the base model's, without a warm-up)."""
+    adapter (or the base model's, without a warm-up). Refused while the warm-up is unfinished."""
+    check_resume(resume, plan)
+    waiting = waiting_for(warm_up)
+    if waiting is not None:
+        raise ValueError(waiting)
     preset = plan.grpo if warm_up is None else apply_overrides(plan.grpo, {"init_from": str(warm_up.run_dir)})
     return train_or_continue(
         preset, folder, run_to_continue(resume, plan.runs, plan.grpo), time_limit, progress
@@ -137,11 +216,14 @@ def run_recipe(
     def left() -> float | None:  # a stage whose time is spent still trains one step, then stops
         return None if deadline is None else max(deadline - time.monotonic(), 0.0)
 
-    earlier = run_to_continue(resume, plan.runs, plan.grpo)
-    if earlier is None and plan.sft is not None:
-        earlier = run_to_continue(resume, plan.runs, plan.sft)
+    check_resume(resume, plan)
+    earlier = run_to_continue(resume, plan.runs, plan.grpo) or warm_up_to_continue(resume, plan)
     folder = earlier.parent if earlier is not None else new_run_dir(runs_dir, "recipe")
     warm_up = warm_up_stage(plan, folder, resume, left(), progress)
+    waiting = waiting_for(warm_up)
+    if waiting is not None:
+        print(f"GRPO not started: {waiting}.")
+        return RecipeResult(folder, warm_up, None)
     grpo = grpo_stage(plan, folder, warm_up, resume, left(), progress)
     if warm_up is None:  # continued GRPO: its warm-up is the run it continues
         init_from = read_run_config(grpo.run_dir).init_from
@@ -190,6 +272,11 @@ def evaluate_stages(
 def summary(result: RecipeResult) -> str:
     """What happened, in a few lines a person reads at the end of ``make demo``."""
     sft_rows = [row for row in read_metrics(result.sft.metrics_path) if "loss" in row] if result.sft else []
+    if result.grpo is None:  # the warm-up stopped for the time limit: GRPO waits for it
+        lines = [f"recipe folder: {result.folder}"]
+        if sft_rows:
+            lines.append(f"SFT warm-up:   {len(sft_rows)} steps so far; GRPO not started")
+        return "\n".join(lines)
     grpo_rows = [row for row in read_metrics(result.grpo.metrics_path) if "reward" in row]
     lines = [f"recipe folder: {result.folder}"]
     if sft_rows:

@@ -213,17 +213,23 @@ def _whole_games(preset: Preset, description: str, max_game_tokens: int, **chang
     )
 
 
+# Budgets from benchmarks/game_tokens.py (results/game_tokens.json): six answers at their cap (a
+# turn starts only with its whole cap of room) and the longest five replies seen in 400 games.
+# Replies carry what is new, not the board again: a six-turn game's replies took at most 1,162
+# tokens (compact) and 811 (full) when they repeated it, and 702 and 308 now (SmolLM2's tokenizer).
 _QWEN_T4_GAMES = _whole_games(
     _QWEN_T4,
     "t4-qwen2.5-3b-wordle on whole games (rollout games): the outcome and every turn rewarded",
-    1536,  # six answers of up to 256 tokens would not fit with six replies: a cap
-    max_seq_length=2048,  # the full prompt (about 480 tokens) and a whole game
+    1856,  # 6 × 256 + 308 (full style), rounded up to 16
+    max_seq_length=2368,  # the full prompt (about 480 tokens) and a whole game
 )
-# Room for six turns: an answer and the game's reply take about 220 tokens on the compact prompts
-# (the answers 110 on average). At 768, 27 of the 28 games of 7 steps were cut after 3-4 turns,
-# before their outcome (benchmarks/results/whole_games.json).
+# At 768, 27 of the 28 games of 7 steps were cut after 3-4 turns, before their outcome
+# (benchmarks/results/whole_games.json); at 1536 with the replies that repeated the board, a game
+# whose answers ran long was cut before its sixth turn.
 _SMOLLM2_CPU_GAMES = _whole_games(
-    _SMOLLM2_CPU, "whole games in GRPO on CPU (rollout games; give --init-from WARM-UP-RUN)", 1536
+    _SMOLLM2_CPU,
+    "whole games in GRPO on CPU (rollout games; give --init-from WARM-UP-RUN)",
+    1664,  # 6 × 160 + 702 (compact style), rounded up to 16
 )
 _TINY_GAMES = _whole_games(
     _TINY,

@@ -8,6 +8,7 @@ that write the folder as training goes, the time limit, resume under the folder'
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import json
 import os
@@ -226,41 +227,60 @@ def build_trainer_config(
     return trainer_config_class(preset.trainer)(**settings)
 
 
-# report_to names an integration the trainer imports only once the model has loaded; each needs one
-# of these packages.
-REPORTERS = {
-    "wandb": ("wandb",),
-    "trackio": ("trackio",),
-    "tensorboard": ("tensorboard", "tensorboardX"),
-    "mlflow": ("mlflow",),
-    "comet_ml": ("comet_ml",),
-    "clearml": ("clearml",),
-    "dvclive": ("dvclive",),
-    "swanlab": ("swanlab",),
-    "neptune": ("neptune",),
-    "codecarbon": ("codecarbon",),
-}
-
-
 def check_environment(preset: Preset) -> None:
     """Settings that name a package or a device this machine lacks: found now, in one line, not
     after the model has loaded (report_to's integration, bitsandbytes' 8-bit optimizers, vLLM)."""
     import importlib.util
 
     args = preset.trainer_args
-    report_to = args.get("report_to") or []
-    for name in [report_to] if isinstance(report_to, str) else list(report_to):
-        packages = REPORTERS.get(str(name))
-        if packages and not any(importlib.util.find_spec(package) for package in packages):
-            raise ValueError(
-                f"report_to {name}: the package {packages[0]!r} is not installed here; "
-                f"pip install {packages[0]}, or --report_to none"
-            )
+    check_report_to(args.get("report_to"))
     optim = str(args.get("optim") or "")
     if preset.device == "cpu" and ("8bit" in optim or optim.startswith("paged_")):
         raise ValueError(f"optim {optim}: bitsandbytes' optimizers need a CUDA GPU; on a CPU use adamw_torch")
     if args.get("use_vllm") and importlib.util.find_spec("vllm") is None:
         raise ValueError('use_vllm: vLLM is not installed here; pip install "rft[vllm]", or --use_vllm false')
+
+
+def check_report_to(report_to: Any) -> None:
+    """Each integration ``report_to`` names is one the installed transformers knows (its list, read
+    now: it grows between releases), and its package is here. The trainer builds these callbacks
+    only once the model has loaded; building them now (no run is started: a callback starts its
+    run at the first log) finds an unknown name or a missing package in one line, before the run
+    folder exists. "all" takes whatever is installed, "none" nothing."""
+    from transformers.integrations import INTEGRATION_TO_CALLBACK
+
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    names = [str(name) for name in names if str(name) not in ("none", "all")]
+    for name in names:
+        if name not in INTEGRATION_TO_CALLBACK:
+            close = difflib.get_close_matches(name, list(INTEGRATION_TO_CALLBACK), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"report_to {name!r}{hint}: not an integration the installed transformers knows; one of "
+                f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))}, or none (several: a comma list)"
+            )
+    for name in names:
+        reason = _why_not_built(INTEGRATION_TO_CALLBACK[name])
+        if reason is not None:
+            raise ValueError(f"report_to {name}: {reason} (or --report_to none)")
+
+
+def _why_not_built(callback: Callable[[], Any]) -> str | None:
+    """Why an integration's callback cannot be built here, in its own words; None when it can.
+    A callback whose ``__init__`` fails half-way (MLflow's, Neptune's) complains from ``__del__``
+    about the fields it never set, as a traceback on stderr: silenced while it is dropped here."""
+    import sys
+
+    original = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        try:
+            callback()
+        except Exception as error:  # each callback says what it needs: a package, a setting
+            return " ".join(str(error).split()) or type(error).__name__
+        return None
+    finally:
+        sys.unraisablehook = original
 
 
 def check_before_loading(preset: Preset, runs_dir: str | Path | None = None) -> None:
@@ -312,8 +332,10 @@ def describe_run(preset: Preset, runs_dir: str | Path) -> dict[str, Any]:
 def trl_rollout(games: Any, tokenizer: Any) -> Callable[[list[Any], Any], dict[str, Any]]:
     """The task's whole-game rollout (``Task.whole_games``) in the form ``GRPOTrainer(rollout_func=)``
     calls, TRL 1.15 and 1.16 alike: the prompts of this process's rows, and the trainer, whose
-    sampling settings the games are played with (the model as TRL would generate with it: no
-    gradients, gradient checkpointing off). The batch's game statistics go to the step's log."""
+    sampling settings and chat template settings (``chat_template_kwargs``, as single-turn
+    training renders its prompts) the games are played with (the model as TRL would generate with
+    it: no gradients, gradient checkpointing off), and whose step picks the secrets, so a resumed
+    run goes on with new ones. The batch's game statistics go to the step's log."""
 
     def rollout_func(prompts: list[Any], trainer: Any) -> dict[str, Any]:
         import torch
@@ -322,7 +344,14 @@ def trl_rollout(games: Any, tokenizer: Any) -> Callable[[list[Any], Any], dict[s
         model = trainer.accelerator.unwrap_model(trainer.model_wrapped)
         checkpointing = getattr(trainer.args, "gradient_checkpointing_kwargs", None)
         with torch.no_grad(), disable_gradient_checkpointing(trainer.model, checkpointing):
-            fields, statistics = games.play(prompts, model, tokenizer, trainer.generation_config)
+            fields, statistics = games.play(
+                prompts,
+                model,
+                tokenizer,
+                trainer.generation_config,
+                step=trainer.state.global_step,
+                chat_template_kwargs=getattr(trainer, "chat_template_kwargs", None),
+            )
         log = getattr(trainer, "_log_metric", None)  # what a reward's log_metric calls
         for name, value in statistics.items():
             if log is not None:

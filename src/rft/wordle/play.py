@@ -22,7 +22,7 @@ import numpy as np
 
 from rft.stats import wilson_interval
 from rft.wordle.game import MAX_GUESSES, Game, GuessWithFeedback, History, is_consistent
-from rft.wordle.prompts import build_messages
+from rft.wordle.prompts import build_messages, game_reply
 from rft.wordle.rewards import format_reward, parse_completion
 from rft.wordle.solver import Policy
 from rft.wordle.words import is_allowed
@@ -45,6 +45,16 @@ class GameState:
         """The chat a model is shown in this state. Training rows are built by the same call, so
         a state after lost turns reads the same in training as in play."""
         return build_messages(
+            self.history,
+            max_guesses=len(self.history) + self.turns_left,
+            style=style,
+            rejected=self.rejected,
+        )
+
+    def reply(self, style: str = "full") -> str:
+        """What the game says on reaching this state from the one before, when a game is one chat
+        (:func:`rft.wordle.prompts.game_reply`): the news, not the board again."""
+        return game_reply(
             self.history,
             max_guesses=len(self.history) + self.turns_left,
             style=style,

@@ -173,3 +173,33 @@ def build_messages(
         {"role": "system", "content": system_prompt(symbols, max_guesses, style)},
         {"role": "user", "content": game},
     ]
+
+
+def game_reply(
+    history: Sequence[GuessWithFeedback],
+    symbols: Symbols = UNICODE_SYMBOLS,
+    max_guesses: int = MAX_GUESSES,
+    style: str = "full",
+    rejected: Sequence[str] = (),
+) -> str:
+    """The game's reply to the last answer when a game is one chat (rft.wordle.conversation): what
+    is new since that answer, not the board again. The earlier rows are in the chat already, and
+    repeating them made every reply longer than the one before (with SmolLM2's tokenizer a game's
+    replies took 115 to 318 tokens each, two thirds of its budget; benchmarks/game_tokens.py).
+
+    After an accepted guess: its row, numbered as the board numbers it; after a turned-down answer:
+    that answer (``rejected[-1]``, the newest), named as the board would name it. Then, in the
+    ``compact`` style, all the clues so far (a summary, not a repetition: the one line a small
+    model reads instead of adding up the rows), and the guesses left."""
+    history = list(history)
+    left = max_guesses - len(history)
+    if rejected:
+        text = rejected[-1]
+        shown = shown_rejected(text) if text else "(no guess tag)"
+        news = f"Not accepted, at the cost of a turn: {shown}. Guess a real 5-letter word."
+    elif history:
+        news = f"Guess {len(history)}: {history[-1].render(symbols)}"
+    else:
+        news = "No guess has been accepted yet."
+    clues = f"\nClues so far: {describe_clues(history)}" if style == "compact" and history else ""
+    return f"{news}{clues}\nYou have {_guesses(left)} left. Your next guess?"

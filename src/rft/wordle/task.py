@@ -66,13 +66,15 @@ def play_own_games(
 
 def whole_games(preset: PresetLike, rows: Sequence[Any]) -> WholeGameRollout:
     """GRPO's groups as whole games from the rows' states, each turn capped as a single-turn
-    completion is (``max_completion_length``), each game at ``preset.max_game_tokens``."""
+    completion is (``max_completion_length``), each game at ``preset.max_game_tokens``; each turn
+    ends at its answer unless the preset's ``end_at_answer`` is off, as a single turn's does."""
     return WholeGameRollout(
         rows,
         preset.dataset.prompt_style,
         int(preset.trainer_args.get("num_generations") or 8),
         preset.eval_max_new_tokens,
         preset.max_game_tokens,
+        end_after=GUESS_CLOSE if preset.end_at_answer else None,
     )
 
 
@@ -84,9 +86,10 @@ def how_to_prompt(preset: PresetLike) -> str:
     )
     if preset.rollout == "games":
         text += (
-            " It was trained on whole games as one chat: after each answer the game's reply (that "
-            "call's user message for the new state) comes as the next user turn "
-            "(`rft.wordle.conversation.ConversationPlayer`)."
+            " It was trained on whole games as one chat: after each answer the game's reply comes as "
+            "the next user turn, with what is new (`rft.wordle.prompts.game_reply`: the last guess's "
+            "feedback or the answer turned down, the clues in the compact style, the guesses left; "
+            "`rft.wordle.conversation.ConversationPlayer`)."
         )
     return text
 
