@@ -369,7 +369,7 @@ def build_trainer(
             callbacks=[*make_callbacks(run_dir, None, preset.sample_every, deadline), *callbacks],
         )
 
-    from trl import GRPOTrainer
+    from rft.training.shared_prompt import grpo_trainer_class
 
     dataset = task.grpo_dataset(preset, progress, own_games)
     if preset.end_at_answer:
@@ -381,7 +381,7 @@ def build_trainer(
         assert task.whole_games is not None  # validate() refuses games for a task without them
         os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental
         whole_games["rollout_func"] = trl_rollout(task.whole_games(preset, dataset), policy.tokenizer)
-    return GRPOTrainer(
+    return grpo_trainer_class(policy.loader)(
         model=policy.model,
         reward_funcs=[recorder.wrap(f) for f in functions],
         args=build_trainer_config(preset, run_dir, weights, progress),
