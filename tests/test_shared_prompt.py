@@ -175,3 +175,115 @@ def test_trls_method_keeps_the_contract_the_shared_forward_relies_on(tiny_traine
     with torch.no_grad():
         logps, entropy, aux = trls_method(tiny_trainer, tiny_trainer.model, input_ids, attention_mask, 4)
     assert logps.shape == (2, 4) and entropy is None and aux is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Generation: each distinct prompt prefilled once
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from rft.training.policy import load_tiny
+
+    model, tokenizer = load_tiny(seed=3)
+    return model.eval(), tokenizer
+
+
+def repeated_prompts(tokenizer, group_size):
+    """Three prompts of different lengths, each ``group_size`` times (the rows TRL generates from)."""
+    texts = ["Guess a five-letter word.", "Feedback: C R A N E is grey, grey, yellow.", "Go on."]
+    prompts = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+    assert len({len(p) for p in prompts}) == 3, "the prompts must differ in length: left padding"
+    return [prompt for prompt in prompts for _ in range(group_size)]
+
+
+def test_generation_with_prompts_prefilled_once_samples_the_same_tokens(tiny_model, monkeypatch):
+    import rft.generation
+    from rft.generation import generate_from_ids
+
+    model, tokenizer = tiny_model
+    rows = repeated_prompts(tokenizer, 4)
+    limits = [12] * len(rows)
+    shared = generate_from_ids(model, tokenizer, rows, limits, temperature=1.0, seed=5, end_after="</guess>")
+    monkeypatch.setattr(
+        rft.generation,
+        "generate_sharing_prompts",
+        lambda generate, model, input_ids, attention_mask, **settings: generate(
+            input_ids=input_ids, attention_mask=attention_mask, **settings
+        ),
+    )
+    plain = generate_from_ids(model, tokenizer, rows, limits, temperature=1.0, seed=5, end_after="</guess>")
+    assert shared == plain
+    assert len({tuple(ids) for ids in shared[:4]}) > 1, "sampling: a group's completions differ"
+
+
+def test_the_prefill_runs_each_distinct_prompt_once(tiny_model):
+    import torch
+
+    from rft.generation import generate_from_ids
+
+    model, tokenizer = tiny_model
+    rows = repeated_prompts(tokenizer, 4)
+    width = max(len(r) for r in rows)
+    shapes = []
+    handle = model.get_input_embeddings().register_forward_hook(
+        lambda module, args, output: shapes.append(tuple(args[0].shape))
+    )
+    try:
+        generate_from_ids(model, tokenizer, rows, [3] * len(rows), temperature=1.0, seed=5)
+    finally:
+        handle.remove()
+    # the prefix once per prompt, then each row's last prompt token, then one token a row a step
+    assert shapes == [(3, width - 1), (12, 1), (12, 1), (12, 1)]
+    assert torch.is_tensor(model.get_input_embeddings().weight)
+
+
+def test_trls_generate_call_shares_the_prompt_once_the_model_is_wrapped(tiny_model):
+    import torch
+    from transformers import GenerationConfig
+
+    from rft.prompt_cache import share_prompts_in_generate
+
+    model, tokenizer = tiny_model
+    rows = repeated_prompts(tokenizer, 2)
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
+    attention_mask = (torch.arange(width) >= torch.tensor([width - len(r) for r in rows])[:, None]).long()
+    config = GenerationConfig(do_sample=True, max_new_tokens=6, pad_token_id=pad, eos_token_id=None)
+    torch.manual_seed(11)
+    plain = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
+    share_prompts_in_generate(model)
+    share_prompts_in_generate(model)  # once only
+    try:
+        assert model.generate.shares_prompts and model.generate.__wrapped__.__name__ == "generate"
+        assert not getattr(model.generate.__wrapped__, "shares_prompts", False)
+        torch.manual_seed(11)
+        shared = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
+    finally:
+        del model.generate  # the class's generate again
+    assert torch.equal(shared, plain)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"num_beams": 2}, {"num_return_sequences": 2, "do_sample": True}],
+    ids=["beams", "several-sequences-a-row"],
+)
+def test_a_generate_call_that_cannot_share_a_prefill_runs_as_called(tiny_model, settings):
+    import torch
+
+    from rft.prompt_cache import generate_sharing_prompts
+
+    model, tokenizer = tiny_model
+    input_ids = torch.tensor(repeated_prompts(tokenizer, 2)[:2])
+    attention_mask = torch.ones_like(input_ids)
+    called = []
+
+    def generate(**kwargs):
+        called.append(kwargs)
+        return "as called"
+
+    assert generate_sharing_prompts(generate, model, input_ids, attention_mask, **settings) == "as called"
+    assert called == [{"input_ids": input_ids, "attention_mask": attention_mask, **settings}]

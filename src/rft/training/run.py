@@ -21,6 +21,7 @@ from typing import Any
 
 from rft.files import write_json
 from rft.generation import end_turns_after_answer
+from rft.prompt_cache import share_prompts_in_generate
 from rft.reward_common import completion_text
 from rft.runtime import release_memory
 from rft.training.config import Preset, task_rewards
@@ -374,6 +375,8 @@ def build_trainer(
     dataset = task.grpo_dataset(preset, progress, own_games)
     if preset.end_at_answer:
         end_turns_after_answer(policy.model, policy.tokenizer, preset.closing_tag)
+    if policy.loader != "unsloth":  # Unsloth generates its own way
+        share_prompts_in_generate(policy.model)
     functions, weights = task_rewards(preset)
     recorder = SampleRecorder()
     whole_games: dict[str, Any] = {}

@@ -21,11 +21,12 @@ differ). Unsloth's trainer has its own shared prompt (PrefixGrouper); that loade
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
 from trl import GRPOTrainer
+
+from rft.prompt_cache import cache_argument, checkpointing_drops_cache, full_attention_only
 
 MULTIMODAL_INPUTS = (
     "pixel_values",
@@ -110,7 +111,7 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
             return "multimodal inputs"
         if compute_aux_loss:
             return "a mixture-of-experts load-balancing loss"
-        if any(getattr(module, "gradient_checkpointing", False) is True for module in model.modules()):
+        if checkpointing_drops_cache(model):
             return "gradient checkpointing is on (a checkpointed layer drops a cache)"
         if getattr(self, "use_vllm", False):
             return "vLLM generates"
@@ -122,16 +123,6 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
         if torch.unique(prefixes, dim=0).size(0) == prefixes.size(0):
             return "no prompt repeats in the batch"
         return None
-
-
-def full_attention_only(config: Any) -> bool:
-    """Whether every layer attends to the whole sequence: a sliding-window layer's cache keeps
-    only the window, which the shared forward's cache must not lose."""
-    text_config = config.get_text_config()
-    layer_types = getattr(text_config, "layer_types", None)
-    if layer_types:
-        return all(kind == "full_attention" for kind in layer_types)
-    return getattr(text_config, "sliding_window", None) is None
 
 
 def prompt_prefixes(
@@ -183,13 +174,3 @@ def shared_prompt_log_probs(
         **{cache_name: cache},
     )
     return outputs.log_probs, outputs.entropy
-
-
-def cache_argument(model: Any) -> str:
-    """The name the model's forward takes a cache by: ``cache`` from transformers 5.2x on,
-    ``past_key_values`` before (5.17, the GPU version set)."""
-    base = model
-    while hasattr(base, "get_base_model") or hasattr(base, "module"):
-        base = base.get_base_model() if hasattr(base, "get_base_model") else base.module
-    parameters = inspect.signature(type(base).forward).parameters
-    return "cache" if "cache" in parameters else "past_key_values"
