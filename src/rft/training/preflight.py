@@ -139,9 +139,14 @@ def measure(
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
+    from rft.training.step_profile import StepProfile  # imports transformers: only when measuring
+
+    profile = StepProfile()
     started = time.monotonic()
     try:
-        result = train(full_length(preset, steps), runs_dir=folder, progress=progress)
+        result = train(
+            full_length(preset, steps), runs_dir=folder, progress=progress, extra_callbacks=[profile]
+        )
     except (RuntimeError, MemoryError) as error:
         if not is_out_of_memory(error):
             raise
@@ -167,6 +172,7 @@ def measure(
         **({"max_game_tokens": preset.max_game_tokens} if preset.rollout == "games" else {}),
         "peak_memory_gib": peak_memory_gib(),
         "wall_seconds": round(time.monotonic() - started, 1),
+        "step_profile": profile.report,  # the last step, in parts (rft.training.step_profile)
     }
 
 
@@ -379,5 +385,9 @@ def print_report(report: dict[str, Any]) -> None:
             )
             + ("" if figures.get("full_length") is not False else " (NOT all at full length)"),
         )
+        if figures.get("step_profile"):
+            from rft.training.step_profile import profile_lines
+
+            print("\n".join("    " + line for line in profile_lines(figures["step_profile"])))
     print(f"  {report['verdict']}")
     print(f"written to {Path(report['folder']) / PREFLIGHT_FILE}")
