@@ -17,6 +17,7 @@ once: gradient checkpointing (a checkpointed layer drops the cache, and its repl
 cache twice), multimodal inputs, a mixture-of-experts load-balancing loss, sliding-window
 attention, vLLM generation, and batches where no prompt repeats (whole-game rollouts whose prompts
 differ). Unsloth's trainer has its own shared prompt (PrefixGrouper); that loader keeps it.
+With LoRA dropout (0 in every preset) a group's prompt draws one dropout mask, not one a row.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def grpo_trainer_class(loader: str) -> type[GRPOTrainer]:
     if loader == "unsloth":
         import trl
 
+        print("note: Unsloth's trainer computes the log-probs (its PrefixGrouper shares a group's prompt)")
         return trl.GRPOTrainer
     return SharedPromptGRPOTrainer
 

@@ -52,6 +52,7 @@ class StepProfile(TrainerCallback):
 
     def __init__(self) -> None:
         self.report: dict[str, Any] | None = None
+        self.cuda = False
         self.rate: dict[str, Any] | None = None
         self._undo: list[Any] = []
         self._reset()
@@ -74,6 +75,7 @@ class StepProfile(TrainerCallback):
         weight = max((p for p in inner.parameters()), key=lambda p: p.numel())
         device = "cuda" if weight.device.type == "cuda" else "cpu"
         self.rate = matmul_rate(weight.dtype, device)
+        self.cuda = device == "cuda"
         self.trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         for module in {model, inner}:
             self._undo.append(module.register_forward_pre_hook(self._forward_begins, with_kwargs=True))
@@ -119,6 +121,14 @@ class StepProfile(TrainerCallback):
 
     # -- what the instruments record --------------------------------------------------------
 
+    def _now(self) -> float:
+        """The time, once the GPU's queued work is done (on a GPU a call returns before its work)."""
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
     def _forward_begins(self, module, args, kwargs):
         import torch
 
@@ -134,12 +144,12 @@ class StepProfile(TrainerCallback):
         self.tokens[self.phase] += positions
         if self.phase == "log_prob_forward" and torch.is_grad_enabled():
             self.tokens["backward"] += positions  # what the backward pass runs back through
-        self._started = time.perf_counter()
+        self._started = self._now()
 
     def _forward_ends(self, module, args, output):
         self.depth -= 1
         if self.depth == 0:
-            self.seconds[self.phase] += time.perf_counter() - self._started
+            self.seconds[self.phase] += self._now() - self._started
             self.phase = "generation_other" if self.generating else "other"
 
     def _count_linear(self, module, args, output):
@@ -155,24 +165,24 @@ class StepProfile(TrainerCallback):
 
     def _timed_generate(self, generate):
         def timed(*args, **kwargs):
-            self.generating, started = True, time.perf_counter()
+            self.generating, started = True, self._now()
             try:
                 return generate(*args, **kwargs)
             finally:
                 self.generating = False
                 inside = self.seconds["prefill"] + self.seconds["decode"]
-                self.seconds["generation_other"] += time.perf_counter() - started - (inside - self._inside)
+                self.seconds["generation_other"] += self._now() - started - (inside - self._inside)
                 self._inside = inside
 
         return timed
 
     def _timed_backward(self, backward):
         def timed(tensor, *args, **kwargs):
-            started = time.perf_counter()
+            started = self._now()
             try:
                 return backward(tensor, *args, **kwargs)
             finally:
-                self.seconds["backward"] += time.perf_counter() - started
+                self.seconds["backward"] += self._now() - started
 
         return timed
 
@@ -180,17 +190,17 @@ class StepProfile(TrainerCallback):
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._reset()
-        self.step_started = time.perf_counter()
+        self.step_started = self._now()
 
     def on_pre_optimizer_step(self, args, state, control, **kwargs):
-        self.optimizer_started = time.perf_counter()
+        self.optimizer_started = self._now()
 
     def on_optimizer_step(self, args, state, control, **kwargs):
-        self.seconds["optimizer_step"] += time.perf_counter() - self.optimizer_started
+        self.seconds["optimizer_step"] += self._now() - self.optimizer_started
         self.flops["optimizer_step"] = 0.0
 
     def on_step_end(self, args, state, control, **kwargs):
-        step_seconds = time.perf_counter() - self.step_started
+        step_seconds = self._now() - self.step_started
         self.seconds["other"] = max(
             0.0, step_seconds - sum(v for k, v in self.seconds.items() if k != "other")
         )
@@ -242,8 +252,10 @@ def profile_lines(profile: dict[str, Any]) -> list[str]:
         tokens = f"{part['tokens']:>8,} tokens" if part["tokens"] is not None else " " * 15
         share = part["share_of_matmul_rate"]
         lines.append(
-            f"    {label:<28} {part['seconds']:>8.2f} s {tokens}"
-            + (f"  {share:6.1%} of the matmul rate" if share is not None else "")
+            (
+                f"    {label:<28} {part['seconds']:>8.2f} s {tokens}"
+                + (f"  {share:6.1%} of the matmul rate" if share is not None else "")
+            ).rstrip()
         )
     lines.append(f"    the whole step: {profile['share_of_matmul_rate']:.1%} of the matmul rate")
     return lines
