@@ -324,7 +324,7 @@ def test_the_shared_prompt_benchmark_sets_trls_path_beside_the_shared_one(monkey
         ),
     )
     monkeypatch.setattr(shared_prompt_step, "write", lambda name, figures, **lineage: written.update(figures))
-    shared_prompt_step.main(["--preset", "tiny-test", "--steps", "2"])
+    shared_prompt_step.main(["--preset", "tiny-test", "--steps", "1"])
     assert (
         rft.training.shared_prompt.grpo_trainer_class("tiny")
         is rft.training.shared_prompt.SharedPromptGRPOTrainer

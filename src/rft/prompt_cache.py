@@ -26,8 +26,8 @@ def generate_sharing_prompts(
     """``generate(input_ids=…, attention_mask=…, **settings)``, with each distinct row of
     ``input_ids`` (its padding included) prefilled once. ``model`` is the model ``generate``
     belongs to (what the prefill runs). Where nothing repeats, or the call is one this cannot
-    share (beams, several sequences a row, a cache of the caller's, a cache that a sliding window
-    or gradient checkpointing would cut), ``generate`` runs as it was called."""
+    share (beams, several sequences a row, a cache of the caller's or of another kind, a cache that
+    a sliding window or gradient checkpointing would cut), ``generate`` runs as it was called."""
     import torch
     from transformers import DynamicCache
 
@@ -68,6 +68,8 @@ def can_share(model: Any, input_ids: Any, attention_mask: Any, settings: dict[st
     for name in ("num_beams", "num_return_sequences"):
         if (settings.get(name) or getattr(config, name, None) or 1) > 1:
             return False
+    if settings.get("cache_implementation") or getattr(config, "cache_implementation", None):
+        return False  # a cache of generate's own making (static, offloaded) is asked for
     return full_attention_only(model.config)
 
 
