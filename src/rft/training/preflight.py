@@ -151,6 +151,8 @@ def measure(
         if not is_out_of_memory(error):
             raise
         return {"preset": preset.name, "out_of_memory": True, "error": str(error).splitlines()[0]}
+    finally:
+        profile.remove()
     rows = [row for row in read_metrics(result.metrics_path) if row.get("wall_seconds") is not None]
     seconds = [row["wall_seconds"] for row in rows]
     lengths = [row["completions/mean_length"] for row in rows if "completions/mean_length" in row]

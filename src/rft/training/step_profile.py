@@ -88,6 +88,10 @@ class StepProfile(TrainerCallback):
         self._wrap_fused_head()
 
     def on_train_end(self, args, state, control, **kwargs):
+        self.remove()
+
+    def remove(self) -> None:
+        """Every hook and wrapper off again (also where training failed before its end)."""
         while self._undo:
             undo = self._undo.pop()
             undo() if callable(undo) else undo.remove()
