@@ -305,3 +305,43 @@ def test_the_reward_benchmark_times_every_single_turn_reward_against_a_target(mo
     for name, row in figures.items():
         assert row["completions"] == 4 * reward_benchmark.GROUP_SIZE, name
         assert row["target_per_second"] > 0 and row["completions_per_second"] > 0, name
+
+
+def test_the_shared_prompt_benchmark_sets_trls_path_beside_the_shared_one(monkeypatch, tmp_path):
+    """Both arms of a tiny step, in this process: TRL's path prefills and runs each of the 4 rows'
+    prompt, the shared one each distinct prompt once; the file gets both and the speedup."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import shared_prompt_step
+
+    import rft.training.shared_prompt
+
+    written = {}
+    monkeypatch.setattr(
+        shared_prompt_step,
+        "run_arm_in_child",
+        lambda preset, arm, steps, overrides: shared_prompt_step.measure_arm(
+            preset, arm, tmp_path / arm, steps, overrides
+        ),
+    )
+    monkeypatch.setattr(shared_prompt_step, "write", lambda name, figures, **lineage: written.update(figures))
+    shared_prompt_step.main(["--preset", "tiny-test", "--steps", "1"])
+    assert (
+        rft.training.shared_prompt.grpo_trainer_class("tiny")
+        is rft.training.shared_prompt.SharedPromptGRPOTrainer
+    )
+
+    case = written["tiny-test"]
+    assert case["target"] is None and case["met"] is None and case["speedup"] > 0
+    trl, shared = (case["arms"][arm]["step_profile"]["phases"] for arm in ("trl", "shared"))
+    width = trl["prefill"]["tokens"] // 4  # the prompt, 4 times
+    assert trl["prefill"]["tokens"] == 4 * width and shared["prefill"]["tokens"] == width - 1
+    assert trl["decode"]["tokens"] == 4 * 11 and shared["decode"]["tokens"] == 4 * 12
+    assert trl["log_prob_forward"]["tokens"] == 4 * (width + 12)
+    assert shared["log_prob_forward"]["tokens"] == width - 1 + 4 * 13
+    assert all(case["arms"][arm]["full_length"] for arm in ("trl", "shared"))
+    assert set(case["share_of_matmul_rate"]) == {"trl", "shared"}
+    short_answer = shared_prompt_step.summary(
+        {"trl": {"seconds_per_step": 6.0}, "shared": {"seconds_per_step": 2.5}},
+        shared_prompt_step.SHORT_ANSWER_TARGET,
+    )
+    assert (short_answer["speedup"], short_answer["target"], short_answer["met"]) == (2.4, 3.0, False)

@@ -57,7 +57,23 @@ def test_tiny_preset_and_its_warm_up_measured_and_projected(tmp_path, capsys):
     assert report["after_training"]["how"] == "estimated" and report["fits_memory"]
     assert report["fits_session"] and report["steps_that_fit"] == 40
     assert [p.name for p in written.parent.iterdir()] == ["preflight.json"]  # the measuring runs are gone
-    assert "s/step" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "s/step" in printed
+    # The last step in parts: one prompt (its prefix prefilled once), 4 completions of 12 tokens.
+    profile = grpo["step_profile"]
+    phases = profile["phases"]
+    assert phases["decode"]["tokens"] == 4 * 12  # each row's last prompt token, then 11 new ones
+    prefix = phases["prefill"]["tokens"]
+    assert prefix > 50 and phases["log_prob_forward"]["tokens"] == prefix + 4 * (12 + 1)
+    assert phases["backward"]["tokens"] == phases["log_prob_forward"]["tokens"]
+    assert all(phases[name]["seconds"] > 0 for name in ("prefill", "decode", "log_prob_forward", "backward"))
+    assert sum(part["seconds"] for part in phases.values()) == pytest.approx(
+        profile["step_seconds"], abs=0.01
+    )
+    assert profile["matmul_rate"]["dtype"] == "float32" and profile["matmul_rate"]["flops_per_second"] > 1e8
+    assert 0 < profile["share_of_matmul_rate"] < 1 and 0 < phases["prefill"]["share_of_matmul_rate"] < 1
+    assert "generation: prefill" in printed and "of the matmul rate" in printed
+    assert warm_up["step_profile"]["phases"]["prefill"]["tokens"] == 0  # SFT generates nothing
 
 
 @pytest.mark.slow

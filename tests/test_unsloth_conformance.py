@@ -869,3 +869,27 @@ def test_the_pinned_unsloth_passes_rollout_func_and_its_mask_through() -> None:
     )
     loss = ast.unparse(unsloth.tree("unsloth.models.rl_replacements"))
     assert re.search(r"completion_mask \* tool_mask", loss), "the GRPO loss no longer applies tool_mask"
+
+
+def test_the_pinned_unsloth_shares_a_groups_prompt_and_our_gpu_path_leaves_it_on() -> None:
+    """Unsloth's PrefixGrouper runs each GRPO group's prompt once on a GPU: on by default
+    (``UNSLOTH_GRPO_PREFIX_GROUPER``, with sequence packing), off where vLLM generates
+    (``fast_inference``) and where the loss needs entropies. The project sets neither variable, and
+    no GPU preset asks for entropies (TRL's ``top_entropy_quantile``, ``entropy_coef``)."""
+    unsloth = pinned_unsloth()
+    grouper = ast.unparse(unsloth.tree("unsloth.utils.prefix_grouper"))
+    assert "env_on('UNSLOTH_GRPO_SEQ_PACKING', '1') and env_on('UNSLOTH_GRPO_PREFIX_GROUPER', '1')" in grouper
+    assert unsloth.has("unsloth_zoo.rl_replacements")
+    loss = ast.unparse(unsloth.tree("unsloth_zoo.rl_replacements"))
+    assert (
+        "_pg_engage = bool(_pg_funcs) and (not getattr(trainer, 'use_vllm', False)) and (not _need_entropy)"
+        in (loss)
+    ), "PrefixGrouper's conditions changed: check README's line on when it is off"
+    from rft.training.presets import PRESETS
+
+    for path in (ROOT / "src").rglob("*.py"):
+        assert "UNSLOTH_GRPO_" not in path.read_text(encoding="utf-8"), path
+    for preset in PRESETS.values():
+        if preset.loader == "unsloth":
+            args = preset.trainer_args
+            assert args.get("top_entropy_quantile", 1.0) == 1.0 and not args.get("entropy_coef"), preset.name

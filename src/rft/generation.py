@@ -16,6 +16,8 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+from rft.prompt_cache import generate_sharing_prompts
+
 # New tokens a turn when playing a model that no preset describes (a plain model folder or Hub id);
 # a preset's own is Preset.eval_max_new_tokens.
 EVAL_MAX_NEW_TOKENS = 160
@@ -177,12 +179,9 @@ def generate_from_ids(
             }
         if seed is not None:
             torch.manual_seed(seed * 1_000_003 + number)
-        with torch.inference_mode():
-            output = model.generate(
-                input_ids=input_ids,
-                attention_mask=attention,
-                logits_processor=processors,
-                **settings,
+        with torch.inference_mode():  # pass@k repeats a prompt: prefilled once (rft.prompt_cache)
+            output = generate_sharing_prompts(
+                model.generate, model, input_ids, attention, logits_processor=processors, **settings
             )
         for row, limit in zip(output[:, width:].tolist(), limits):
             row = row[:limit]

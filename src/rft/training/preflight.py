@@ -144,13 +144,20 @@ def measure(
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
+    from rft.training.step_profile import StepProfile  # imports transformers: only when measuring
+
+    profile = StepProfile()
     started = time.monotonic()
     try:
-        result = train(full_length(preset, steps), runs_dir=folder, progress=progress)
+        result = train(
+            full_length(preset, steps), runs_dir=folder, progress=progress, extra_callbacks=[profile]
+        )
     except (RuntimeError, MemoryError) as error:
         if not is_out_of_memory(error):
             raise
         return {"preset": preset.name, "out_of_memory": True, "error": str(error).splitlines()[0]}
+    finally:
+        profile.remove()
     rows = [row for row in read_metrics(result.metrics_path) if row.get("wall_seconds") is not None]
     seconds = [row["wall_seconds"] for row in rows]
     lengths = [row["completions/mean_length"] for row in rows if "completions/mean_length" in row]
@@ -172,6 +179,7 @@ def measure(
         **({"max_game_tokens": preset.max_game_tokens} if preset.rollout == "games" else {}),
         "peak_memory_gib": peak_memory_gib(),
         "wall_seconds": round(time.monotonic() - started, 1),
+        "step_profile": profile.report,  # the last step, in parts (rft.training.step_profile)
     }
 
 
@@ -386,5 +394,9 @@ def print_report(report: dict[str, Any]) -> None:
             )
             + ("" if figures.get("full_length") is not False else " (NOT all at full length)"),
         )
+        if figures.get("step_profile"):
+            from rft.training.step_profile import profile_lines
+
+            print("\n".join("    " + line for line in profile_lines(figures["step_profile"])))
     print(f"  {report['verdict']}")
     print(f"written to {Path(report['folder']) / PREFLIGHT_FILE}")

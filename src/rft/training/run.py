@@ -23,6 +23,7 @@ from typing import Any
 from rft.checks import check_single_process
 from rft.files import appending, write_json
 from rft.generation import end_turns_after_answer
+from rft.prompt_cache import share_prompts_in_generate
 from rft.reward_common import completion_text
 from rft.runtime import release_memory
 from rft.training.config import Preset, task_rewards
@@ -400,11 +401,13 @@ def build_trainer(
             callbacks=[*make_callbacks(run_dir, None, preset.sample_every, deadline), *callbacks],
         )
 
-    from trl import GRPOTrainer
+    from rft.training.shared_prompt import grpo_trainer_class
 
     dataset = task.grpo_dataset(preset, progress, own_games)
     if preset.end_at_answer:
         end_turns_after_answer(policy.model, policy.tokenizer, preset.closing_tag)
+    if policy.loader != "unsloth":  # Unsloth generates its own way
+        share_prompts_in_generate(policy.model)
     functions, weights = task_rewards(preset)
     recorder = SampleRecorder()
     whole_games: dict[str, Any] = {}
@@ -412,7 +415,7 @@ def build_trainer(
         assert task.whole_games is not None  # validate() refuses games for a task without them
         os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental
         whole_games["rollout_func"] = trl_rollout(task.whole_games(preset, dataset), policy.tokenizer)
-    return GRPOTrainer(
+    return grpo_trainer_class(policy.loader)(
         model=policy.model,
         reward_funcs=[recorder.wrap(f) for f in functions],
         args=build_trainer_config(preset, run_dir, weights, progress),
