@@ -1,4 +1,5 @@
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -89,6 +90,29 @@ def test_traces_earn_full_format_and_feedback_rewards(rows):
         [r["completion"] for r in with_history], history=[r["history"] for r in with_history]
     )
     assert scores == [1.0] * len(with_history)  # the hard-mode solver only plays words that fit the clues
+
+
+def test_short_style_traces_are_the_solvers_word_alone_with_no_reasoning():
+    config = WordleDatasetConfig(num_rows=40, prompt_style="short", rejected_share=0.4)
+    short = build_trace_rows(config, SEED, progress=False)
+    play = trace_player(training_table())
+    for row in short:
+        guess = play(as_history(row["history"]))
+        assert row["completion"] == [{"role": "assistant", "content": f"<guess>{guess.upper()}</guess>"}]
+    assert any(row["rejected"] for row in short)  # after lost turns too: the word, no excuse
+    assert format_reward([row["completion"] for row in short], prompt_style=["short"] * 40) == [1.0] * 40
+    # The same states and words as the reasoned traces: only the answer's shape differs.
+    reasoned = build_trace_rows(replace(config, prompt_style="compact"), SEED, progress=False)
+    assert [parse_completion(r["completion"]).word for r in reasoned] == [
+        parse_completion(r["completion"]).word for r in short
+    ]
+
+
+def test_own_game_traces_in_the_short_style_are_the_word_alone():
+    records = play_games(player_of_soare, own_game_secrets(2, seed=3))
+    rows = own_game_trace_rows(records, prompt_style="short")
+    assert rows and all(re.fullmatch(r"<guess>[A-Z]{5}</guess>", r["completion"][0]["content"]) for r in rows)
+    assert all(r["prompt"][0]["content"].endswith("<guess>ABCDE</guess>") for r in rows)
 
 
 def test_traces_are_deterministic_and_use_training_answers_only(rows):
