@@ -167,6 +167,42 @@ def test_every_warm_up_trace_fits_the_qwen_cpu_presets_cap_in_qwens_own_tokens()
     assert longest <= get_preset("cpu-qwen2.5-coder-0.5b-wordle").trainer_args["max_completion_length"]
 
 
+def longest_answer_tag(tokenizer) -> int:
+    """Tokens of the longest short-style answer over every allowed word, the end of turn included."""
+    from rft.wordle.words import allowed_words
+
+    tags = [f"<guess>{word.upper()}</guess>" for word in allowed_words()]
+    return max(len(ids) for ids in tokenizer(tags, add_special_tokens=False).input_ids) + 1
+
+
+def test_every_short_answer_fits_the_short_presets_cap_in_smollm2s_tokens():
+    from transformers import AutoTokenizer
+
+    from rft.training.policy import embedded_model_dir
+    from rft.training.presets import get_preset
+
+    longest = longest_answer_tag(AutoTokenizer.from_pretrained(embedded_model_dir()))
+    assert longest == 12 <= get_preset("cpu-smollm2-wordle-short").trainer_args["max_completion_length"]
+
+
+def test_every_short_answer_fits_the_qwen_short_presets_cap_in_qwens_own_tokens():
+    from transformers import AutoTokenizer
+
+    from rft.runtime import default_cache_dir
+    from rft.training.presets import get_preset
+    from rft.weights import QWEN_CODER_05B
+
+    folder = default_cache_dir() / "models" / QWEN_CODER_05B.name
+    if not (folder / "tokenizer_config.json").is_file():
+        pytest.skip("the Qwen 0.5B is not in the cache (rft fetches it on first use)")
+    longest = longest_answer_tag(AutoTokenizer.from_pretrained(folder))
+    assert (
+        longest
+        == 11
+        <= get_preset("cpu-qwen2.5-coder-0.5b-wordle-short").trainer_args["max_completion_length"]
+    )
+
+
 def test_traces_teach_the_solvers_opening(rows):
     assert {parse_completion(row["completion"]).word for row in rows if not row["history"]} == {"soare"}
 
