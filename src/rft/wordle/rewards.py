@@ -2,9 +2,9 @@
 default, novelty on request, and for whole games (``rollout games``) the outcome, ``win``.
 
 Each reward takes ``completions`` (plain strings or chat messages) plus the dataset's columns as
-keyword arguments (``secret``, ``history``: one entry per completion) and returns one float per
-completion. Parsing is separate from scoring: :func:`parse_completion` reads a completion once, and
-every reward scores what it found.
+keyword arguments (``secret``, ``history``, ``prompt_style``: one entry per completion) and returns
+one float per completion. Parsing is separate from scoring: :func:`parse_completion` reads a
+completion once, and every reward scores what it found.
 
 Rewards are total over what a model writes: any text at all (empty, megabytes, unicode, tags
 nested, missing or repeated) gets a float, never an exception. A missing or malformed dataset
