@@ -202,7 +202,7 @@ _CPU_SHORT_GRPO: dict[str, Any] = {
     "save_steps": 10,
 }
 # The same states for both short presets: the demo's players, a quarter after lost turns, and at
-# least one guess played (the opening is fixed: on an empty board every completion is SOARE).
+# least one guess played (the opening is fixed: on an empty board a warmed-up model always plays SOARE).
 _SHORT_DATASET = replace(_SMOLLM2_CPU.dataset, prompt_style="short", min_history=1)
 _SMOLLM2_CPU_SHORT = replace(
     _SMOLLM2_CPU,
