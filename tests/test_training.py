@@ -311,13 +311,12 @@ def test_the_short_style_warms_up_on_words_alone_then_trains_grpo_on_several_gro
     assert data[0]["prompt"][0]["content"].endswith(
         "Answer with the guess tag alone (ABCDE stands for your 5-letter word):\n<guess>ABCDE</guess>"
     )
-    # Two prompts of four completions a step, the learning rate warmed up then decayed.
-    assert (trainer.args.per_device_train_batch_size, trainer.args.num_generations) == (8, 4)
-    assert (trainer.args.lr_scheduler_type, trainer.args.warmup_steps, trainer.args.beta) == (
-        "cosine",
-        0.1,
-        0.04,
-    )
+    # Two prompts of four completions an optimizer step (one a pass), the learning rate warmed up
+    # then decayed.
+    args = trainer.args
+    shape = (args.per_device_train_batch_size, args.gradient_accumulation_steps, args.num_generations)
+    assert shape == (4, 2, 4)
+    assert (args.lr_scheduler_type, args.warmup_steps, args.beta) == ("cosine", 0.1, 0.04)
 
     grpo = train(preset, runs_dir=tmp_path, progress=False)
     assert grpo.global_step == 2

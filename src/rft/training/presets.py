@@ -184,7 +184,10 @@ _QWEN_CPU = _on_cpu(
 # row is an empty board, whose group all opens with the same word and has no spread.
 _CPU_SHORT_GRPO: dict[str, Any] = {
     **_CPU_COMMON,
-    "per_device_train_batch_size": 32,  # 4 prompts × 8 generations
+    # 4 prompts × 8 generations an optimizer step, one group a forward pass: all 32 completions in
+    # one pass (their prompts included) took SmolLM2-135M past 19 GB and the kernel killed it.
+    "per_device_train_batch_size": 8,
+    "gradient_accumulation_steps": 4,
     "num_generations": 8,
     # The longest answer tag of any allowed word is 11 tokens in SmolLM2's tokenizer and 10 in
     # Qwen's, 12 and 11 with the end of turn (benchmarks/short_answer_tokens.py).
@@ -209,7 +212,7 @@ _SMOLLM2_CPU_SHORT = replace(
     name="cpu-smollm2-wordle-short",
     description=(
         "SmolLM2-135M-Instruct + LoRA, GRPO on CPU answering with the guess tag alone: 4 prompts × 8 "
-        "generations a step, lr warm-up then cosine, beta 0.04, no empty boards"
+        "generations an optimizer step, lr warm-up then cosine, beta 0.04, no empty boards"
     ),
     dataset=_SHORT_DATASET,
     trainer_args=_CPU_SHORT_GRPO,
@@ -243,7 +246,7 @@ _TINY = replace(
         "save_steps": 1,
     },
 )
-# The short style's whole path in seconds: two prompts × four generations a step.
+# The short style's whole path in seconds: two prompts × four generations a step, one a pass.
 _TINY_SHORT = replace(
     _TINY,
     name="tiny-test-short",
@@ -251,7 +254,8 @@ _TINY_SHORT = replace(
     dataset=replace(_SHORT_DATASET, num_rows=16),
     trainer_args={
         **_CPU_SHORT_GRPO,
-        "per_device_train_batch_size": 8,
+        "per_device_train_batch_size": 4,
+        "gradient_accumulation_steps": 2,
         "num_generations": 4,
         "learning_rate": 1e-3,
         "max_steps": 2,
