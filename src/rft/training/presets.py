@@ -184,8 +184,9 @@ _QWEN_CPU = _on_cpu(
 # row is an empty board, whose group all opens with the same word and has no spread.
 _CPU_SHORT_GRPO: dict[str, Any] = {
     **_CPU_COMMON,
-    # 4 prompts × 8 generations an optimizer step, one group a forward pass: all 32 completions in
-    # one pass (their prompts included) took SmolLM2-135M past 19 GB and the kernel killed it.
+    # 4 prompts × 8 generations an optimizer step, one group a forward pass. All 32 completions in
+    # one pass (their prompts included) took SmolLM2-135M past 19 GB and the kernel killed it; one
+    # group a pass peaked at 13.7 GB RSS over a whole step (2026-12-07, a busy 2-core machine).
     "per_device_train_batch_size": 8,
     "gradient_accumulation_steps": 4,
     "num_generations": 8,
