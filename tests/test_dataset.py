@@ -76,11 +76,33 @@ def test_build_dataset_gives_typed_columns():
         "rejected",
         "history_player",
         "num_candidates",
+        "prompt_style",
     ]
+    assert set(dataset["prompt_style"]) == {"full"}
     assert all(history == [] for history in dataset["history"])
     assert dataset[0]["prompt"][0]["role"] == "system"
     again = build_dataset(WordleDatasetConfig(num_rows=12), seed=3, max_history=0, progress=False)
     assert again.to_list() == dataset.to_list()
+
+
+def test_min_history_is_a_real_minimum_even_where_a_random_player_draws_the_secret():
+    # Row 310 of these (seed 8) draws CHASM, and the random consistent player opens with CHASM:
+    # without a stand-in for the winning guess it would be an empty board.
+    config = WordleDatasetConfig(
+        num_rows=320, history_players=("random-consistent",), min_history=1, max_history=1
+    )
+    rows = build_rows(config, seed=8, progress=False)
+    check_rows(rows)
+    assert rows[310]["secret"] == "chasm" and rows[310]["history"][0]["guess"] != "chasm"
+    assert {len(row["history"]) for row in rows} == {1}
+
+
+def test_short_style_rows_carry_their_style_for_the_format_reward():
+    config = WordleDatasetConfig(num_rows=8, prompt_style="short", min_history=1)
+    rows = build_rows(config, seed=5, progress=False)
+    assert {row["prompt_style"] for row in rows} == {"short"}
+    for row in rows:
+        assert row["prompt"] == build_messages(as_history(row["history"]), style="short")
 
 
 def test_history_player_weights_choose_the_player():

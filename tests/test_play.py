@@ -71,6 +71,31 @@ def test_metrics_of_crafted_games():
     assert game_metrics(saved) == metrics
 
 
+class ShortStylePlayer:
+    """A player prompted in the short style, as a model player is: its turns are judged by it."""
+
+    prompt_style = "short"
+
+    def __init__(self, rounds):
+        self.play = scripted(rounds)
+
+    def __call__(self, states):
+        return self.play(states)
+
+
+def test_a_players_turns_are_judged_in_the_style_it_was_prompted_in():
+    rounds = [
+        ["<guess>SPEED</guess>", "<think>\nclues\n</think>\n<guess>crane</guess>"],
+        ["<guess>ABIDE</guess>"],
+    ]
+    short = play_games(ShortStylePlayer(rounds), ["abide", "crane"])
+    assert [t.exact_format for r in short for t in r.turns] == [True, True, False]
+    assert game_metrics(short)["format_valid_rate"] == 2 / 3
+    full = play_games(scripted(rounds), ["abide", "crane"])  # no style: the full style's shape
+    assert [t.exact_format for r in full for t in r.turns] == [False, False, True]
+    assert [r.won for r in short] == [r.won for r in full] == [True, True]
+
+
 def test_metrics_count_a_rejected_answer_written_again_whatever_its_case():
     rounds = [
         ["<guess>CRANX</guess>"],

@@ -1,7 +1,9 @@
 from rft.wordle.game import ASCII_SYMBOLS, Constraints, GuessWithFeedback
 from rft.wordle.prompts import (
+    ANSWER_PLACEHOLDER,
     EXAMPLE_GUESSES,
     EXAMPLE_SECRET,
+    PROMPT_STYLES,
     build_messages,
     describe_clues,
     system_prompt,
@@ -17,7 +19,9 @@ def test_system_prompt_states_rules_legend_and_format():
     assert "- the letter is in the word but in a different place" in text
     assert "❌ the letter is not in the word" in text
     assert text.rstrip().endswith(
-        "<think>\nyour step-by-step reasoning about the feedback so far\n</think>\n<guess>WORD</guess>"
+        "Respond in exactly this format, with nothing after the closing guess tag (ABCDE stands for "
+        "your 5-letter word):\n"
+        "<think>\nyour step-by-step reasoning about the feedback so far\n</think>\n<guess>ABCDE</guess>"
     )
 
 
@@ -88,7 +92,7 @@ def test_messages_are_system_then_user():
 def test_compact_style_keeps_legend_and_format_without_the_example():
     compact = system_prompt(style="compact")
     assert "✔ right place, - in the word but elsewhere, ❌ not in the word" in compact
-    assert compact.endswith("</think>\n<guess>WORD</guess>")
+    assert compact.endswith("</think>\n<guess>ABCDE</guess>")
     assert "Example" not in compact and len(compact) < len(system_prompt()) / 2
     assert build_messages([], style="compact")[0]["content"] == compact
 
@@ -107,3 +111,37 @@ def test_unknown_prompt_style_is_named():
 
     with pytest.raises(ValueError, match="prompt style must be one of"):
         system_prompt(style="tiny")
+
+
+def test_every_styles_placeholder_shows_five_letters_and_is_no_word_to_copy():
+    from rft.wordle.words import is_allowed
+
+    assert (
+        len(ANSWER_PLACEHOLDER) == 5 and ANSWER_PLACEHOLDER.isalpha() and not is_allowed(ANSWER_PLACEHOLDER)
+    )
+    for style in PROMPT_STYLES:
+        text = system_prompt(style=style)
+        assert text.endswith("<guess>ABCDE</guess>") and "ABCDE stands for your 5-letter word" in text
+        assert "WORD" not in text
+
+
+def test_short_style_asks_for_the_guess_tag_alone_and_states_the_rules():
+    short = system_prompt(style="short")
+    assert short == (
+        "You are playing Wordle: find the secret 5-letter word in at most 6 guesses, each a real word.\n"
+        "Feedback on each letter: ✔ right place, - in the word but elsewhere, ❌ not in the word.\n"
+        "Answer with the guess tag alone (ABCDE stands for your 5-letter word):\n"
+        "<guess>ABCDE</guess>"
+    )
+    assert "think" not in short.lower() and len(short) < len(system_prompt(style="compact"))
+    assert "4 guesses" in system_prompt(max_guesses=4, style="short")
+
+
+def test_short_style_spells_out_the_clues_as_compact_does_and_never_asks_to_think():
+    history = history_for("abide", ["speed", "dealt"])
+    assert build_messages(history, style="short")[1] == build_messages(history, style="compact")[1]
+    first = build_messages([], style="short")[1]["content"]
+    assert first == "This is your first guess. You have 6 guesses.\nGive your guess in the required format."
+    assert "Think it through" in build_messages([], style="compact")[1]["content"]
+    after_a_miss = build_messages([], style="short", rejected=["DICE"])[1]["content"]
+    assert after_a_miss.endswith("Guess a real 5-letter word.\nGive your guess in the required format.")

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rft.wordle.game import is_consistent
+from rft.wordle.prompts import PROMPT_STYLES
 from rft.wordle.rewards import (
     DEFAULT_REWARD_WEIGHTS,
     GAME_ONLY_REWARDS,
@@ -21,6 +22,7 @@ from rft.wordle.solver import default_table, entropy_bits, history_for
 from rft.wordle.words import allowed_words, answer_words
 
 SPEED_DEALT = [e.to_dict() for e in history_for("abide", ["speed", "dealt"])]
+ALLOWED = frozenset(allowed_words())
 
 
 def answer(word: str, reasoning: str = "E is in the word.") -> str:
@@ -50,6 +52,57 @@ def answer(word: str, reasoning: str = "E is in the word.") -> str:
 )
 def test_format_reward_scale(completion, expected):
     assert format_reward([completion]) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        ("<guess>CRANE</guess>", 1.0),  # the whole answer the short style asks for
+        ("  <guess> crane </guess>\n", 1.0),
+        ("<guess>QZXVW</guess>", 0.75),  # five letters, not a word
+        ("<guess>ABCDE</guess>", 0.75),  # the prompt's placeholder copied: turned down in play
+        ("<guess>CRANES</guess>", 0.5),  # exact shape, not five letters
+        ("<guess>abc</guess>", 0.5),
+        (answer("crane"), 0.75),  # reasoning the style does not ask for
+        ("<think></think><guess>crane</guess>", 0.75),
+        ("Sure! <guess>CRANE</guess>", 0.75),  # text before the tag
+        ("<guess>CRANE</guess> Good luck!", 0.75),  # text after it
+        ("<guess>slate</guess><guess>crane</guess>", 0.75),  # two answers: the last counts
+        ("<guess><guess>crane</guess>", 0.75),
+        ("<think>I think crane</think>", 0.0),  # no guess, and a think block is not asked for
+        ("CRANE", 0.0),
+        ("<guess>crane", 0.0),
+        ("", 0.0),
+    ],
+)
+def test_format_reward_scale_in_the_short_style(completion, expected):
+    assert format_reward([completion], prompt_style=["short"]) == [expected]
+
+
+def test_format_reward_pays_each_row_for_its_own_styles_shape():
+    tag, thought = "<guess>CRANE</guess>", answer("CRANE")
+    styles = ["short", "full", "compact", "short"]
+    assert format_reward([tag, tag, tag, thought], prompt_style=styles) == [1.0, 0.75, 0.75, 0.75]
+    assert format_reward([thought, thought], prompt_style=["full", "compact"]) == [1.0, 1.0]
+    # Without the column (rows built before it, a single text): the full style's shape.
+    assert format_reward([tag, thought]) == [0.75, 1.0]
+    with pytest.raises(ValueError, match="column 'prompt_style' holds 'tiny', not one of"):
+        format_reward([tag], prompt_style=["tiny"])
+    with pytest.raises(ValueError, match="column 'prompt_style' must hold one value per completion"):
+        format_reward([tag, tag], prompt_style=["short"])
+
+
+def test_the_other_rewards_read_the_short_answers_word_as_they_read_a_reasoned_one():
+    words = ["abide", "crane", "adieu", "dealt", "qzxvw", "toolong"]
+    short = [f"<guess>{word.upper()}</guess>" for word in words]
+    reasoned = [answer(word) for word in words]
+    n = len(words)
+    columns = {"secret": ["abide"] * n, "history": [SPEED_DEALT] * n, "rejected": [["qzxvw"]] * n}
+    for name in ("feedback", "guess_value", "novelty"):
+        reward = REWARD_FUNCTIONS[name]
+        assert reward(short, prompt_style=["short"] * n, **columns) == reward(reasoned, **columns), name
+    assert feedback_reward(short, history=[SPEED_DEALT] * n) == [1.0, 12 / 14, 13 / 14, 0.0, 0.0, 0.0]
+    assert novelty_reward(short, history=[SPEED_DEALT] * n, rejected=[["qzxvw"]] * n) == [1, 1, 1, 0, 0, 1]
 
 
 def test_conversational_completions_score_like_text():
@@ -222,10 +275,24 @@ def assert_scores(scores, count):
     assert all(isinstance(s, float) and math.isfinite(s) and 0.0 <= s <= 1.0 for s in scores)
 
 
+short_answer = st.one_of(st.sampled_from(allowed_words()), st.text(max_size=8)).map(
+    lambda word: f"<guess>{word}</guess>"
+)
+
+
 @settings(max_examples=10_000)
-@given(completion)
-def test_format_reward_is_total(c):
-    assert_scores(format_reward([c]), 1)
+@given(st.one_of(completion, short_answer), st.sampled_from([None, *PROMPT_STYLES]))
+def test_format_reward_is_total(c, style):
+    assert_scores(format_reward([c], prompt_style=None if style is None else [style]), 1)
+
+
+@settings(max_examples=2_000)
+@given(st.one_of(text, short_answer))
+def test_in_the_short_style_only_the_guess_tag_alone_with_an_allowed_word_earns_full_format(c):
+    (score,) = format_reward([c], prompt_style=["short"])
+    parsed = parse_completion(c)
+    assert (score == 1.0) == (parsed.tag_only and parsed.word is not None and parsed.word in ALLOWED)
+    assert score <= format_reward([c])[0] or parsed.tag_only  # only the bare tag earns more than in full
 
 
 @settings(max_examples=10_000)
@@ -259,11 +326,14 @@ def test_novelty_reward_is_total(c, history, rejected):
 )
 def test_megabyte_completions_are_scored(huge):
     for name, reward in REWARD_FUNCTIONS.items():
-        if name not in GAME_ONLY_REWARDS:
-            assert_scores(reward([huge], secret=["abide"], history=[SPEED_DEALT]), 1)
-        turns = [{"text": huge, "history": SPEED_DEALT, "rejected": []}]
-        game = {"game_turns": [turns], "won": [False], "guesses": [3], "cut": [True]}
-        assert_scores(reward([huge], secret=["abide"], history=[[]], **game), 1)
+        for style in PROMPT_STYLES:
+            if name not in GAME_ONLY_REWARDS:
+                assert_scores(
+                    reward([huge], secret=["abide"], history=[SPEED_DEALT], prompt_style=[style]), 1
+                )
+            turns = [{"text": huge, "history": SPEED_DEALT, "rejected": []}]
+            game = {"game_turns": [turns], "won": [False], "guesses": [3], "cut": [True]}
+            assert_scores(reward([huge], secret=["abide"], history=[[]], prompt_style=[style], **game), 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,6 +367,17 @@ def test_a_game_is_paid_the_mean_of_its_turns():
     assert REWARD_FUNCTIONS["format"]([""], secret=["abide"], game_turns=[lost]) == [0.5]
     # A game cut before its first answer earns nothing.
     assert REWARD_FUNCTIONS["format"]([""], secret=["abide"], game_turns=[[]]) == [0.0]
+
+
+def test_a_games_turns_are_judged_in_its_rows_prompt_style():
+    turns = [{"text": "<guess>SPEED</guess>", "history": [], "rejected": []}]
+    turns.append({"text": answer("abide"), "history": SPEED_DEALT[:1], "rejected": []})
+    games = {"secret": ["abide"] * 2, "game_turns": [turns, turns]}
+    # The tag alone is exact in the short style; the reasoned turn is exact in the full style.
+    assert REWARD_FUNCTIONS["format"](["", ""], prompt_style=["short", "full"], **games) == [0.875, 0.875]
+    assert REWARD_FUNCTIONS["format"](
+        [""], secret=["abide"], game_turns=[turns[:1]], prompt_style=["short"]
+    ) == [1.0]
 
 
 def test_win_pays_the_outcome_more_for_fewer_guesses():

@@ -1,4 +1,5 @@
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -91,6 +92,29 @@ def test_traces_earn_full_format_and_feedback_rewards(rows):
     assert scores == [1.0] * len(with_history)  # the hard-mode solver only plays words that fit the clues
 
 
+def test_short_style_traces_are_the_solvers_word_alone_with_no_reasoning():
+    config = WordleDatasetConfig(num_rows=40, prompt_style="short", rejected_share=0.4)
+    short = build_trace_rows(config, SEED, progress=False)
+    play = trace_player(training_table())
+    for row in short:
+        guess = play(as_history(row["history"]))
+        assert row["completion"] == [{"role": "assistant", "content": f"<guess>{guess.upper()}</guess>"}]
+    assert any(row["rejected"] for row in short)  # after lost turns too: the word, no excuse
+    assert format_reward([row["completion"] for row in short], prompt_style=["short"] * 40) == [1.0] * 40
+    # The same states and words as the reasoned traces: only the answer's shape differs.
+    reasoned = build_trace_rows(replace(config, prompt_style="compact"), SEED, progress=False)
+    assert [parse_completion(r["completion"]).word for r in reasoned] == [
+        parse_completion(r["completion"]).word for r in short
+    ]
+
+
+def test_own_game_traces_in_the_short_style_are_the_word_alone():
+    records = play_games(player_of_soare, own_game_secrets(2, seed=3))
+    rows = own_game_trace_rows(records, prompt_style="short")
+    assert rows and all(re.fullmatch(r"<guess>[A-Z]{5}</guess>", r["completion"][0]["content"]) for r in rows)
+    assert all(r["prompt"][0]["content"].endswith("<guess>ABCDE</guess>") for r in rows)
+
+
 def test_traces_are_deterministic_and_use_training_answers_only(rows):
     assert build_trace_rows(CONFIG, SEED, progress=False) == rows
     assert not {row["secret"] for row in rows} & set(answer_split()["test"])
@@ -141,6 +165,42 @@ def test_every_warm_up_trace_fits_the_qwen_cpu_presets_cap_in_qwens_own_tokens()
     traces = build_trace_rows(replace(warm_up.dataset, num_rows=300), warm_up.seed, progress=False)
     longest = max(len(tokenizer(row["completion"][0]["content"]).input_ids) + 1 for row in traces)
     assert longest <= get_preset("cpu-qwen2.5-coder-0.5b-wordle").trainer_args["max_completion_length"]
+
+
+def longest_answer_tag(tokenizer) -> int:
+    """Tokens of the longest short-style answer over every allowed word, the end of turn included."""
+    from rft.wordle.words import allowed_words
+
+    tags = [f"<guess>{word.upper()}</guess>" for word in allowed_words()]
+    return max(len(ids) for ids in tokenizer(tags, add_special_tokens=False).input_ids) + 1
+
+
+def test_every_short_answer_fits_the_short_presets_cap_in_smollm2s_tokens():
+    from transformers import AutoTokenizer
+
+    from rft.training.policy import embedded_model_dir
+    from rft.training.presets import get_preset
+
+    longest = longest_answer_tag(AutoTokenizer.from_pretrained(embedded_model_dir()))
+    assert longest == 12 <= get_preset("cpu-smollm2-wordle-short").trainer_args["max_completion_length"]
+
+
+def test_every_short_answer_fits_the_qwen_short_presets_cap_in_qwens_own_tokens():
+    from transformers import AutoTokenizer
+
+    from rft.runtime import default_cache_dir
+    from rft.training.presets import get_preset
+    from rft.weights import QWEN_CODER_05B
+
+    folder = default_cache_dir() / "models" / QWEN_CODER_05B.name
+    if not (folder / "tokenizer_config.json").is_file():
+        pytest.skip("the Qwen 0.5B is not in the cache (rft fetches it on first use)")
+    longest = longest_answer_tag(AutoTokenizer.from_pretrained(folder))
+    assert (
+        longest
+        == 11
+        <= get_preset("cpu-qwen2.5-coder-0.5b-wordle-short").trainer_args["max_completion_length"]
+    )
 
 
 def test_traces_teach_the_solvers_opening(rows):

@@ -294,6 +294,43 @@ def test_grpo_after_the_warm_up_samples_its_groups_in_the_games_the_warm_up_play
     assert trainer.state.global_step == 1
 
 
+@pytest.mark.slow
+def test_the_short_style_warms_up_on_words_alone_then_trains_grpo_on_several_groups_a_step(tmp_path):
+    from rft.training.policy import load_policy
+    from rft.training.run import build_trainer
+    from rft.wordle.rewards import format_reward
+
+    warm_up = train(get_preset("tiny-test-short-sft"), runs_dir=tmp_path, progress=False)
+    assert warm_up.global_step == 2
+    assert all(math.isfinite(row["loss"]) for row in read_metrics(warm_up.metrics_path))
+
+    preset = apply_overrides(get_preset("tiny-test-short"), {"init_from": str(warm_up.run_dir)})
+    trainer = build_trainer(preset, load_policy(preset), tmp_path / "built", progress=False, callbacks=[])
+    data = trainer.train_dataset
+    assert set(data["prompt_style"]) == {"short"} and all(data["history"])  # no empty board
+    assert data[0]["prompt"][0]["content"].endswith(
+        "Answer with the guess tag alone (ABCDE stands for your 5-letter word):\n<guess>ABCDE</guess>"
+    )
+    # Two prompts of four completions an optimizer step (one a pass), the learning rate warmed up
+    # then decayed.
+    args = trainer.args
+    shape = (args.per_device_train_batch_size, args.gradient_accumulation_steps, args.num_generations)
+    assert shape == (4, 2, 4)
+    assert (args.lr_scheduler_type, args.warmup_steps, args.beta) == ("cosine", 0.1, 0.04)
+
+    grpo = train(preset, runs_dir=tmp_path, progress=False)
+    assert grpo.global_step == 2
+    rows = read_metrics(grpo.metrics_path)
+    assert [row["step"] for row in rows] == [1, 2] and all(math.isfinite(row["loss"]) for row in rows)
+    assert rows[-1]["completions/max_length"] <= 16
+    samples = [json.loads(line) for line in (grpo.run_dir / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 2 * 8 and {sample["prompt_style"] for sample in samples} == {"short"}
+    # The trainer paid each completion the short style's format score, as the reward computes it.
+    for sample in samples:
+        expected = format_reward([sample["completion"]], prompt_style=["short"])[0]
+        assert sample["rewards"]["format_reward"] == expected
+
+
 def test_init_from_must_be_a_finished_run(tmp_path):
     with pytest.raises(ValueError, match=r"init_from: .* is not a finished run folder"):
         apply_overrides(get_preset("tiny-test"), {"init_from": str(tmp_path)})

@@ -38,7 +38,11 @@ SETTINGS: Sequence[tuple[str, str, Callable[[Preset], Any]]] = (
     ("--beta", "KL term to the model continued (0: none)", _trainer("beta")),
     ("--rewards", "rewards and their weights", _weights),
     ("--num_rows", "game states GRPO samples from", lambda p: p.dataset.num_rows),
-    ("--prompt_style", "`full` (rules, worked example) or `compact`", lambda p: p.dataset.prompt_style),
+    (
+        "--prompt_style",
+        "`full` (rules, worked example), `compact`, or `short` (the guess tag alone)",
+        lambda p: p.dataset.prompt_style,
+    ),
     ("--lora_r", "LoRA rank (alpha is twice it)", lambda p: p.lora_r),
     ("--cpu_dtype", "base weights' dtype without a GPU", lambda p: p.cpu_dtype if p.device == "cpu" else "—"),
 )

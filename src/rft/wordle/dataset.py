@@ -68,9 +68,14 @@ class WordleDatasetConfig:
     # Which scripted players write the histories, and how often (relative weights); a list of
     # names weighs them alike.
     history_players: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(HISTORY_PLAYERS, 1.0))
+    # Earlier guesses a row's game has played: drawn uniformly from min_history..max_history. A
+    # minimum of 1 leaves out the empty board, where every completion of a group opens with the
+    # same word and GRPO learns nothing.
     min_history: int = 0
     max_history: int = MAX_GUESSES - 1
-    prompt_style: str = "full"  # "compact" drops the worked example: fewer tokens for CPU runs
+    # "compact" drops the worked example (fewer tokens for CPU runs); "short" asks for the guess
+    # tag alone, for models too small to reason in words (rft.wordle.prompts).
+    prompt_style: str = "full"
     rejected_share: float = 0.0  # share of rows whose prompt names turns the game turned down
 
     def __post_init__(self) -> None:
@@ -121,12 +126,18 @@ def shuffled_passes(population: int, count: int, rng: np.random.Generator) -> np
     return np.concatenate([rng.permutation(population) for _ in range(passes)])[:count]
 
 
-def play_history(secret: str, policy: Policy, num_guesses: int, rng: np.random.Generator) -> History:
+def play_history(
+    secret: str, policy: Policy, num_guesses: int, rng: np.random.Generator, at_least: int = 0
+) -> History:
     """Up to ``num_guesses`` guesses by ``policy`` against ``secret``, stopping short of a win:
-    a training row must leave the model something to do."""
+    a training row must leave the model something to do. The first ``at_least`` are played in any
+    case: where the policy would win among them, a random allowed word stands in for its guess
+    (rare: a random player drawing the secret), so ``min_history`` is a real minimum."""
     game = Game(secret)
     for _ in range(num_guesses):
         guess = policy(tuple(game.history), rng)
+        while guess == game.secret and len(game.history) < at_least:
+            guess = random_valid_policy(tuple(game.history), rng)
         if guess == game.secret:
             break
         game.guess(guess)
@@ -190,6 +201,7 @@ def make_row(
         "rejected": list(rejected),
         "history_player": history_player,
         "num_candidates": len(default_table().candidates(history)),
+        "prompt_style": prompt_style,  # the answer format the format reward pays for
     }
 
 
@@ -207,7 +219,9 @@ def build_rows(config: WordleDatasetConfig, seed: int = 0, progress: bool = True
         player = players[row_rng.choice(len(players), p=weights)]
         num_guesses = int(row_rng.integers(config.min_history, config.max_history + 1))
         secret = secrets[order[index]]
-        history = play_history(secret, _history_player(player, solver), num_guesses, row_rng)
+        history = play_history(
+            secret, _history_player(player, solver), num_guesses, row_rng, config.min_history
+        )
         rejected: tuple[str, ...] = ()
         if config.rejected_share > 0:
             lost_rng = np.random.default_rng([seed, index, 1])  # leaves the histories as they were
@@ -250,6 +264,7 @@ def _features() -> Any:
             "rejected": [Value("string")],
             "history_player": Value("string"),
             "num_candidates": Value("int32"),
+            "prompt_style": Value("string"),
         }
     )
 

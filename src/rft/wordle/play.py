@@ -85,7 +85,7 @@ class Turn:
     text: str  # what the player wrote
     written: str | None  # the five-letter word in its last guess block, accepted or not
     guess: str | None  # the accepted word, or None when the turn was lost
-    exact_format: bool  # format_reward would pay 1.0
+    exact_format: bool  # format_reward would pay 1.0 in the player's prompt style
     consistent: bool | None  # fits all earlier feedback (None for the first guess or a lost turn)
     feedback: str | None = None  # e.g. "XGYXX", for accepted guesses
 
@@ -137,7 +137,9 @@ def play_games(
 
     ``starts``: the state each game begins in (a dataset's mid-game state: its history, turns left
     and turned-down answers), one per secret; by default an empty board. A record holds the turns
-    played here, not the start's."""
+    played here, not the start's. A turn's format is judged by the style the player was prompted
+    in (a model player's ``prompt_style``); a scripted player writes the full style's."""
+    style = getattr(player, "prompt_style", "full")
     records = [GameRecord(secret) for secret in secrets]
     if starts is None:
         starts = [GameState((), max_guesses) for _ in secrets]
@@ -158,7 +160,7 @@ def play_games(
             if text is None:
                 records[i].cut = True
                 continue
-            turn = _judge(text, records[i].secret, histories[i])
+            turn = _judge(text, records[i].secret, histories[i], style)
             records[i].turns.append(turn)
             turns_left[i] -= 1
             records[i].won = bool(histories[i]) and histories[i][-1].is_win
@@ -191,9 +193,9 @@ def rejected_text(answer: str) -> str:
     return parse_completion(answer).rejected_text
 
 
-def _judge(text: str, secret: str, history: list[GuessWithFeedback]) -> Turn:
+def _judge(text: str, secret: str, history: list[GuessWithFeedback], prompt_style: str = "full") -> Turn:
     word = parse_completion(text).word
-    exact = format_reward([text])[0] == 1.0
+    exact = format_reward([text], prompt_style=[prompt_style])[0] == 1.0
     if word is None or not is_allowed(word):
         return Turn(text=text, written=word, guess=None, exact_format=exact, consistent=None)
     consistent = is_consistent(word, history) if history else None
@@ -223,7 +225,8 @@ METRIC_MEANINGS: dict[str, str] = {
     "win_rate": "games solved within six guesses, with its 95% Wilson interval",
     "mean_guesses_when_won": "guesses a won game took, on average",
     "format_valid_rate": (
-        "turns written exactly as asked: `<think>…</think>` then `<guess>WORD</guess>`, an allowed word"
+        "turns written exactly as asked: `<think>…</think>` then `<guess>WORD</guess>` (the guess tag "
+        "alone in the short style), an allowed word"
     ),
     "valid_guess_rate": "turns the game accepted (an allowed word in a guess tag); the others are lost",
     "invalid_word_rate": "five-letter answers that are not allowed words (made up), of all such answers",

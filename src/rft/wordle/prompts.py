@@ -32,11 +32,11 @@ Example (the secret is {example_secret}):
 Clues so far: {example_clues}
 A word that fits every clue: {example_secret}.
 
-Respond in exactly this format, with nothing after the closing guess tag:
+Respond in exactly this format, with nothing after the closing guess tag ({placeholder_means}):
 <think>
 your step-by-step reasoning about the feedback so far
 </think>
-<guess>WORD</guess>"""
+<guess>{placeholder}</guess>"""
 
 
 # For small models on a CPU, where every prompt token costs training time: the rules and the
@@ -45,13 +45,33 @@ your step-by-step reasoning about the feedback so far
 COMPACT_SYSTEM_PROMPT_TEMPLATE = """\
 You are playing Wordle: find the secret 5-letter word in at most {max_guesses} guesses.
 Feedback on each letter: {correct} right place, {present} in the word but elsewhere, {absent} not in the word.
-Respond in exactly this format:
+Respond in exactly this format ({placeholder_means}):
 <think>
 your reasoning about the feedback so far
 </think>
-<guess>WORD</guess>"""
+<guess>{placeholder}</guess>"""
 
-PROMPT_STYLES = ("full", "compact")
+# For models too small to reason in words (SmolLM2-135M, Qwen2.5-0.5B on a CPU): the answer is
+# the guess tag alone, so the whole completion is the word and every token of it is the choice
+# GRPO rewards (TRL's own Wordle example answers in the same few tokens). The rules and the
+# format only; the clues come spelled out as in the compact style.
+SHORT_SYSTEM_PROMPT_TEMPLATE = """\
+You are playing Wordle: find the secret 5-letter word in at most {max_guesses} guesses, each a real word.
+Feedback on each letter: {correct} right place, {present} in the word but elsewhere, {absent} not in the word.
+Answer with the guess tag alone ({placeholder_means}):
+<guess>{placeholder}</guess>"""
+
+PROMPT_STYLES = ("full", "compact", "short")
+# The styles whose answer is the guess tag alone, with no <think> block before it.
+ANSWER_ONLY_STYLES = frozenset({"short"})
+
+# What every style's format shows in the guess tag. Five letters, since the count is the rule a
+# model breaks most (Qwen's tokenizer splits an upper-case word into two or three fragments, so the
+# count is nowhere in the tokens; the old WORD had four). Not a word: a real one (CRANE) is a
+# guess a model can copy for full pay on every turn, while a copied ABCDE is turned down like any
+# made-up word and earns neither the allowed-word credit nor the clue and information rewards.
+ANSWER_PLACEHOLDER = "ABCDE"
+PLACEHOLDER_MEANS = f"{ANSWER_PLACEHOLDER} stands for your 5-letter word"
 
 
 def describe_clues(history: Iterable[GuessWithFeedback]) -> str:
@@ -86,9 +106,11 @@ def system_prompt(
     if style not in PROMPT_STYLES:
         raise ValueError(f"prompt style must be one of {PROMPT_STYLES}, got {style!r}")
     legend = {"max_guesses": max_guesses, "correct": symbols.correct, "present": symbols.present}
-    legend["absent"] = symbols.absent
+    legend.update(absent=symbols.absent, placeholder=ANSWER_PLACEHOLDER, placeholder_means=PLACEHOLDER_MEANS)
     if style == "compact":
         return COMPACT_SYSTEM_PROMPT_TEMPLATE.format(**legend)
+    if style == "short":
+        return SHORT_SYSTEM_PROMPT_TEMPLATE.format(**legend)
     example = [GuessWithFeedback.score(guess, EXAMPLE_SECRET) for guess in EXAMPLE_GUESSES]
     return SYSTEM_PROMPT_TEMPLATE.format(
         **legend,
@@ -124,6 +146,7 @@ def user_prompt(
     max_guesses: int = MAX_GUESSES,
     spell_out_clues: bool = False,
     rejected: Sequence[str] = (),
+    answer_only: bool = False,
 ) -> str:
     """The game so far and the request for the next guess.
 
@@ -131,16 +154,18 @@ def user_prompt(
     does not learn to turn rows of symbols into clues in an hour on a CPU (measured: one summary in
     a thousand right after a 30-minute warm-up); told the clues, it can spend its capacity on
     choosing a word that keeps them. ``rejected``: what the player wrote in its guess tags on the
-    turns lost since its last accepted guess ("" for a turn with no guess tag).
+    turns lost since its last accepted guess ("" for a turn with no guess tag). ``answer_only``:
+    the first turn does not ask to think it through, as the format has no room for it.
     """
     history = list(history)
     rejected_line = f"\n{_rejected_line(rejected)}" if rejected else ""
     if not history:
         opening = "No guess has been accepted yet." if rejected else "This is your first guess."
+        request = "Give" if answer_only else "Think it through, then give"
         return (
             f"{opening} You have {_guesses(max_guesses)}."
             + rejected_line
-            + "\nThink it through, then give your guess in the required format."
+            + f"\n{request} your guess in the required format."
         )
     lines = [f"Guess {i}: {entry.render(symbols)}" for i, entry in enumerate(history, start=1)]
     left = max_guesses - len(history)
@@ -163,12 +188,19 @@ def build_messages(
     rejected: Sequence[str] = (),
 ) -> list[dict[str, str]]:
     """The chat a model is asked to continue: system rules, then the game so far (with its clues
-    spelled out in the ``compact`` style, which is meant for small models).
+    spelled out in the ``compact`` and ``short`` styles, which are meant for small models).
 
     Models whose chat template has no system role (Gemma) fold it into the first user turn
     through their own template; the messages stay the same.
     """
-    game = user_prompt(history, symbols, max_guesses, spell_out_clues=style == "compact", rejected=rejected)
+    game = user_prompt(
+        history,
+        symbols,
+        max_guesses,
+        spell_out_clues=style in ("compact", "short"),
+        rejected=rejected,
+        answer_only=style in ANSWER_ONLY_STYLES,
+    )
     return [
         {"role": "system", "content": system_prompt(symbols, max_guesses, style)},
         {"role": "user", "content": game},

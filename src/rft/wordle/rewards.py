@@ -2,9 +2,9 @@
 default, novelty on request, and for whole games (``rollout games``) the outcome, ``win``.
 
 Each reward takes ``completions`` (plain strings or chat messages) plus the dataset's columns as
-keyword arguments (``secret``, ``history``: one entry per completion) and returns one float per
-completion. Parsing is separate from scoring: :func:`parse_completion` reads a completion once, and
-every reward scores what it found.
+keyword arguments (``secret``, ``history``, ``prompt_style``: one entry per completion) and returns
+one float per completion. Parsing is separate from scoring: :func:`parse_completion` reads a
+completion once, and every reward scores what it found.
 
 Rewards are total over what a model writes: any text at all (empty, megabytes, unicode, tags
 nested, missing or repeated) gets a float, never an exception. A missing or malformed dataset
@@ -37,6 +37,7 @@ from rft.wordle.game import (
     as_history,
     marks_from_code,
 )
+from rft.wordle.prompts import ANSWER_ONLY_STYLES, PROMPT_STYLES
 from rft.wordle.solver import default_table
 from rft.wordle.words import ALPHABET, WORD_LENGTH, is_allowed
 
@@ -54,6 +55,7 @@ class ParsedCompletion:
     """What a completion contains, as far as the rewards care."""
 
     exact_shape: bool  # <think>reasoning</think> then <guess>…</guess>, each once, nothing else
+    tag_only: bool  # <guess>…</guess> once and nothing else: the short style's whole answer
     has_think: bool  # a closed <think>…</think> block somewhere
     guess_block: str | None  # stripped content of the last <guess>…</guess>, if any
     word: str | None  # that content in lowercase, when it is five ASCII letters
@@ -80,17 +82,22 @@ def parse_completion(completion: Any) -> ParsedCompletion:
     think_open = text.find(THINK_OPEN)
     has_think = think_open != -1 and text.find(THINK_CLOSE, think_open) != -1
 
-    exact_shape = False
+    exact_shape = tag_only = False
     stripped = text.strip()
-    if (
-        guess_block is not None
-        and stripped.startswith(THINK_OPEN)
-        and stripped.endswith(GUESS_CLOSE)
-        and all(stripped.count(tag) == 1 for tag in _TAGS)
-    ):
-        reasoning, _, rest = stripped[len(THINK_OPEN) :].partition(THINK_CLOSE)
-        exact_shape = bool(reasoning.strip()) and rest.lstrip().startswith(GUESS_OPEN)
-    return ParsedCompletion(exact_shape=exact_shape, has_think=has_think, guess_block=guess_block, word=word)
+    if guess_block is not None and stripped.endswith(GUESS_CLOSE):
+        counts = {tag: stripped.count(tag) for tag in _TAGS}
+        if stripped.startswith(THINK_OPEN) and all(count == 1 for count in counts.values()):
+            reasoning, _, rest = stripped[len(THINK_OPEN) :].partition(THINK_CLOSE)
+            exact_shape = bool(reasoning.strip()) and rest.lstrip().startswith(GUESS_OPEN)
+        tag_only = stripped.startswith(GUESS_OPEN) and counts == {
+            THINK_OPEN: 0,
+            THINK_CLOSE: 0,
+            GUESS_OPEN: 1,
+            GUESS_CLOSE: 1,
+        }
+    return ParsedCompletion(
+        exact_shape=exact_shape, tag_only=tag_only, has_think=has_think, guess_block=guess_block, word=word
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,24 +135,49 @@ def _candidates_for(key: tuple[tuple[str, int], ...]) -> np.ndarray:
 NO_HISTORY_FEEDBACK_REWARD = 0.1
 
 
-def format_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
-    """Pays for the answer format the system prompt asks for.
+def _prompt_styles(prompt_style: Any, count: int) -> list[str]:
+    """The ``prompt_style`` column, one known style per completion; "full" for data without one
+    (rows built before the column, a single text judged outside a dataset)."""
+    if prompt_style is None:
+        return ["full"] * count
+    styles = _column("prompt_style", prompt_style, count)
+    for style in styles:
+        if style not in PROMPT_STYLES:
+            raise ValueError(f"column 'prompt_style' holds {style!r:.60}, not one of {PROMPT_STYLES}")
+    return styles
+
+
+def answer_as_asked(parsed: ParsedCompletion, prompt_style: str = "full") -> bool:
+    """The answer has exactly the shape its prompt style asks for: the guess tag alone in the
+    ``short`` style, ``<think>reasoning</think>`` then the guess tag in the others."""
+    return parsed.tag_only if prompt_style in ANSWER_ONLY_STYLES else parsed.exact_shape
+
+
+def format_reward(
+    completions: Sequence[Any], prompt_style: Sequence[Any] | None = None, **kwargs: Any
+) -> list[float]:
+    """Pays for the answer format the system prompt asks for, in each row's ``prompt_style``
+    (a dataset column; "full" without one).
 
     Scale, in two parts that add up:
-    - structure: 0.5 for exactly ``<think>reasoning</think>`` then ``<guess>…</guess>`` (each tag
-      once, reasoning not empty, nothing after); 0.25 if a ``<guess>…</guess>`` block is there but
-      the shape is not exact; 0.125 for a closed ``<think>`` block with no guess block.
+    - structure: 0.5 for exactly the shape the style asks for (:func:`answer_as_asked`): in the
+      ``full`` and ``compact`` styles ``<think>reasoning</think>`` then ``<guess>…</guess>``, each
+      tag once, reasoning not empty, nothing after; in the ``short`` style ``<guess>…</guess>`` and
+      nothing else. 0.25 if a ``<guess>…</guess>`` block is there but the shape is not exact (a
+      ``<think>`` block is the wrong shape in the short style). With no guess block, 0.125 for a
+      closed ``<think>`` block in the styles that ask for one, else 0.0.
     - the guess (last guess block): +0.25 if it is five letters, +0.25 more if Wordle allows it.
     So 1.0 = exact shape with an allowed word; 0.75 = exact shape with a five-letter non-word;
     0.5 = exact shape with anything else; 0.0 = nothing usable.
     """
     scores = []
-    for completion in completions:
+    for completion, style in zip(completions, _prompt_styles(prompt_style, len(completions))):
         parsed = parse_completion(completion)
         if parsed.guess_block is None:
-            scores.append(0.125 if parsed.has_think else 0.0)
+            thinks = style not in ANSWER_ONLY_STYLES
+            scores.append(0.125 if parsed.has_think and thinks else 0.0)
             continue
-        score = 0.5 if parsed.exact_shape else 0.25
+        score = 0.5 if answer_as_asked(parsed, style) else 0.25
         if parsed.word is not None:
             score += 0.25 + (0.25 if is_allowed(parsed.word) else 0.0)
         scores.append(score)
@@ -281,8 +313,9 @@ def over_game_turns(reward: RewardFunction) -> RewardFunction:
             return reward(completions, **kwargs)
         games = _column("game_turns", game_turns, len(completions))
         secrets = _column("secret", kwargs.get("secret"), len(completions))
+        styles = _prompt_styles(kwargs.get("prompt_style"), len(completions))
         scores = []
-        for turns, answer in zip(games, secrets):
+        for turns, answer, style in zip(games, secrets, styles):
             turns = _game_turns(turns)
             if not turns:
                 scores.append(0.0)
@@ -292,6 +325,7 @@ def over_game_turns(reward: RewardFunction) -> RewardFunction:
                 secret=[answer] * len(turns),
                 history=[turn["history"] for turn in turns],
                 rejected=[list(turn.get("rejected") or ()) for turn in turns],
+                prompt_style=[style] * len(turns),
             )
             scores.append(float(sum(values)) / len(values))
         return scores

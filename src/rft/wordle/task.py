@@ -14,6 +14,7 @@ from rft.wordle.conversation import WholeGameRollout
 from rft.wordle.dataset import WordleDatasetConfig, build_dataset, build_rows, check_rows, own_game_rows
 from rft.wordle.held_out_games import ModelPlayer, evaluate_loaded, markdown_table, played_with_progress
 from rft.wordle.play import GameRecord, game_metrics
+from rft.wordle.prompts import ANSWER_ONLY_STYLES
 from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, GAME_ONLY_REWARDS, GUESS_CLOSE, select_rewards
 from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
 
@@ -80,9 +81,14 @@ def whole_games(preset: PresetLike, rows: Sequence[Any]) -> WholeGameRollout:
 
 def how_to_prompt(preset: PresetLike) -> str:
     style = preset.dataset.prompt_style
+    answer = (
+        "`<guess>WORD</guess>` alone"
+        if style in ANSWER_ONLY_STYLES
+        else "`<think>…</think>` then `<guess>WORD</guess>`"
+    )
     text = (
         f'Prompts are built by `rft.wordle.prompts.build_messages(history, style="{style}")`; '
-        "the model answers `<think>…</think>` then `<guess>WORD</guess>`."
+        f"the model answers {answer}."
     )
     if preset.rollout == "games":
         text += (

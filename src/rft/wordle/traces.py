@@ -1,5 +1,6 @@
 """Worked answers for a supervised warm-up: for a game state, a short reasoning that is true for
-that state, then the solver's guess, in exactly the format ``format_reward`` pays for.
+that state, then the solver's guess, in exactly the format ``format_reward`` pays for (in the
+``short`` prompt style, the solver's guess alone).
 
 Small models barely move under GRPO alone: they rarely produce a well-formed answer, so every
 completion in a group scores the same and the advantage is zero. A few dozen steps of supervised
@@ -25,7 +26,7 @@ from rft.wordle.dataset import (
 )
 from rft.wordle.game import History, as_history, is_consistent
 from rft.wordle.play import GameRecord
-from rft.wordle.prompts import describe_clues, shown_rejected
+from rft.wordle.prompts import ANSWER_ONLY_STYLES, describe_clues, shown_rejected
 from rft.wordle.solver import FIRST_GUESS, EntropySolver, PatternTable
 from rft.wordle.words import WORD_LENGTH, allowed_words, is_allowed
 
@@ -100,9 +101,19 @@ def _clue_reasoning(history: History, guess: str, table: PatternTable) -> str:
 
 
 def trace(
-    history: History, guess: str, table: PatternTable | None = None, rejected: Sequence[str] = ()
+    history: History,
+    guess: str,
+    table: PatternTable | None = None,
+    rejected: Sequence[str] = (),
+    prompt_style: str = "full",
 ) -> str:
-    """A complete answer: reasoning in ``<think>``, then the guess in ``<guess>``."""
+    """A complete answer: reasoning in ``<think>``, then the guess in ``<guess>``; in a style
+    whose answer is the guess tag alone (``short``), the guess tag alone. No reasoning is made
+    up for it: the facts a trace states (how many answers fit, which, how a guess splits them)
+    are ones a small model cannot compute, and imitating them taught it to write such lists
+    invented; the word is what it can learn."""
+    if prompt_style in ANSWER_ONLY_STYLES:
+        return f"<guess>{guess.upper()}</guess>"
     table = table or training_table()
     thinking = reasoning(history, guess, table, rejected)
     return f"<think>\n{thinking}\n</think>\n<guess>{guess.upper()}</guess>"
@@ -125,7 +136,11 @@ def build_trace_rows(
     rows = []
     for row in build_rows(config, seed, progress=progress):
         history = as_history(row["history"])
-        rows.append(_trace_row(row["prompt"], row["secret"], history, row["rejected"], player, table))
+        rows.append(
+            _trace_row(
+                row["prompt"], row["secret"], history, row["rejected"], player, table, config.prompt_style
+            )
+        )
     return rows
 
 
@@ -136,9 +151,11 @@ def _trace_row(
     rejected: Sequence[str],
     player: Callable[[History], str],
     table: PatternTable,
+    prompt_style: str,
 ) -> dict[str, Any]:
-    """A prompt/completion row whose completion is ``player``'s answer to the state, as a trace."""
-    completion = trace(history, player(history), table, rejected)
+    """A prompt/completion row whose completion is ``player``'s answer to the state, as a trace
+    in the answer format of ``prompt_style`` (the style ``prompt`` was built in)."""
+    completion = trace(history, player(history), table, rejected, prompt_style)
     return {
         "prompt": prompt,
         "completion": [{"role": "assistant", "content": completion}],
@@ -165,6 +182,8 @@ def own_game_trace_rows(records: Sequence[GameRecord], prompt_style: str = "full
     table = training_table()
     choose = trace_player(table)
     return [
-        _trace_row(state.messages(prompt_style), secret, state.history, state.rejected, choose, table)
+        _trace_row(
+            state.messages(prompt_style), secret, state.history, state.rejected, choose, table, prompt_style
+        )
         for secret, state in own_game_states(records)
     ]
