@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rft.constrained import hold_answers
 from rft.files import write_json
 from rft.generation import end_turns_after_answer
 from rft.reward_common import completion_text
@@ -222,6 +223,9 @@ def build_trainer_config(
         settings["disable_tqdm"] = True
     if preset.trainer == "grpo":
         settings["reward_weights"] = reward_weights
+        language = preset.task_definition.answer_language
+        if preset.constrain_guesses and settings.get("use_vllm") and language is not None:
+            settings["vllm_structured_outputs_regex"] = language()  # vLLM holds guesses as we do
     return trainer_config_class(preset.trainer)(**settings)
 
 
@@ -374,6 +378,8 @@ def build_trainer(
     dataset = task.grpo_dataset(preset, progress, own_games)
     if preset.end_at_answer:
         end_turns_after_answer(policy.model, policy.tokenizer, preset.closing_tag)
+    if preset.constrain_guesses:
+        hold_answers(policy.model, policy.tokenizer, preset.task_definition.answer_language())
     functions, weights = task_rewards(preset)
     recorder = SampleRecorder()
     whole_games: dict[str, Any] = {}
