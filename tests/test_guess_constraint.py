@@ -389,3 +389,59 @@ def test_where_trl_generates_with_vllm_its_structured_outputs_carry_the_same_lan
     assert (
         build_trainer_config(free, tmp_path, [1.0] * len(free.rewards)).vllm_structured_outputs_regex is None
     )
+
+
+def test_the_refusals_are_one_line_before_any_model_loads(monkeypatch, capsys, tmp_path):
+    import rft.models
+    import rft.training.run
+    from rft import cli
+
+    def refuse(*args, **kwargs):
+        pytest.fail("a model was loaded")
+
+    monkeypatch.setattr(rft.training.run, "load_policy", refuse)
+    monkeypatch.setattr(rft.models, "load_base", refuse)
+    commands = [
+        ["eval", "--model", "tiny-test-gsm8k", "--constrain-guesses"],
+        ["train", "--preset", "tiny-test-gsm8k", "--runs-dir", str(tmp_path), "--constrain_guesses", "true"],
+    ]
+    for command in commands:
+        assert cli.main(command) == 2
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and "has no list of allowed answers (Wordle has)" in error
+
+
+# ---------------------------------------------------------------------------------------------
+# Every way a model guesses: GRPO (single turns and whole games), evaluation, play
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["tiny-test", "tiny-test-games"])
+def test_grpo_generates_under_the_constraint_where_the_preset_asks(tmp_path, name):
+    from rft.training.policy import load_policy
+    from rft.training.run import build_trainer
+
+    preset = apply_overrides(get_preset(name), {"constrain_guesses": True})
+    trainer = build_trainer(preset, load_policy(preset), tmp_path, progress=False, callbacks=[])
+    language = held_to(trainer.model)  # TRL's generate and the whole-game rollout both call it
+    assert language is not None and language.regex == guess_regex()
+    free = get_preset(name)
+    assert held_to(build_trainer(free, load_policy(free), tmp_path / "free", False, []).model) is None
+
+
+def test_evaluation_and_play_hold_guesses_as_the_run_trained_or_as_asked(tmp_path):
+    from rft.evaluation import evaluate_model
+    from rft.models import load_models
+
+    assert held_to(load_models("tiny-test")[0].model) is None
+    assert held_to(load_models("tiny-test", constrain_guesses=True)[0].model) is not None
+    result = evaluate_model(
+        "tiny-test",
+        games=1,
+        out_dir=tmp_path / "eval",
+        baselines=False,
+        max_new_tokens=8,
+        progress=False,
+        constrain_guesses=True,
+    )
+    assert result["constrain_guesses"] is True
