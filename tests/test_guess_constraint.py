@@ -445,3 +445,15 @@ def test_evaluation_and_play_hold_guesses_as_the_run_trained_or_as_asked(tmp_pat
         constrain_guesses=True,
     )
     assert result["constrain_guesses"] is True
+
+
+def test_preflight_measures_the_full_length_with_guesses_free():
+    """A forced length forbids the end a finished answer needs: vLLM's regex would contradict
+    min_tokens, so preflight's measured steps run without the constraint (transformers' runs free
+    under min_new_tokens anyway, rft.constrained.hold_answers)."""
+    from rft.training import preflight
+
+    held = apply_overrides(get_preset("t4-qwen2.5-3b-wordle"), {"constrain_guesses": True, "use_vllm": True})
+    measured = preflight.full_length(held)
+    assert measured.constrain_guesses is False
+    assert measured.trainer_args["generation_kwargs"] == {"min_tokens": 256}
