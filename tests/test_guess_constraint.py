@@ -176,10 +176,12 @@ def test_inside_the_tag_the_end_of_the_sequence_is_not_allowed_before_the_text_a
 ):
     start = language.start(len(tokenizer))
     free = allowed(start, len(tokenizer))
-    # Every token that spells text (whole characters), and the end; no control token (a chat's
-    # <|im_start|>), nor a byte that cannot begin a character.
+    # Every token of the vocabulary that spells text (whole characters), and the end; no control
+    # token (a chat's <|im_start|>), nor a byte that cannot begin a character. Tokens added to
+    # the vocabulary (Qwen's <tool_call>) are written whole, never read as text.
+    added = set(tokenizer.added_tokens_decoder)
     control = {i for i, token in tokenizer.added_tokens_decoder.items() if token.special}
-    text = {i for i in range(len(tokenizer)) if "\ufffd" not in tokenizer.decode([i]) and i not in control}
+    text = {i for i in range(len(tokenizer)) if "\ufffd" not in tokenizer.decode([i]) and i not in added}
     assert text | {tokenizer.eos_token_id} <= free
     assert free & (control - {tokenizer.eos_token_id}) == set()
     inside = language.start(len(tokenizer))
