@@ -133,7 +133,10 @@ class HeldToLanguage:
             if matcher.is_error():  # a token another processor forced, or a budget spent
                 raise RuntimeError(f"generation left the answer's language: {matcher.get_error()}")
         flags = (self.bits.view(torch.uint8).unsqueeze(-1) >> self.positions) & 1
-        scores.masked_fill_(flags.flatten(1)[:, : scores.shape[-1]] == 0, float("-inf"))
+        refused = (
+            flags.flatten(1)[:, : scores.shape[-1]] == 0
+        )  # computed on the CPU, applied where scores are
+        scores.masked_fill_(refused.to(scores.device, non_blocking=True), float("-inf"))
         return scores
 
 
