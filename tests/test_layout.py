@@ -72,7 +72,10 @@ def test_the_bottom_floor_imports_nothing_of_ours():
 # generation and rewards -> runtime.
 FLOORS = [
     ("runtime", ("rft.runtime", "rft.weights", "rft.files", "rft.checks", "rft.stats")),
-    ("generation", ("rft.generation", "rft.prompt_cache", "rft.reward_common", "rft.grpo_math")),
+    (
+        "generation",
+        ("rft.generation", "rft.prompt_cache", "rft.constrained", "rft.reward_common", "rft.grpo_math"),
+    ),
     ("tasks", ("rft.tasks", "rft.wordle", "rft.gsm8k")),
     ("training", ("rft.training",)),
     ("front doors", ("rft.models", "rft.evaluation", "rft.export", "rft.recipe")),

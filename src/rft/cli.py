@@ -190,6 +190,7 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
             args.batch_size,
             args.seed,
             args.out,
+            args.constrain_guesses,
         )
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"rft eval: error: {error}", file=sys.stderr)
@@ -205,6 +206,7 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
         temperature=args.temperature,
         batch_size=args.batch_size,
         progress=not args.no_progress,
+        constrain_guesses=args.constrain_guesses,
     )
     print(markdown_table(result))
     files = sorted(path.name for path in Path(result["out_dir"]).iterdir() if path.is_file())
@@ -240,7 +242,13 @@ def _play(args: argparse.Namespace, extra: Sequence[str]) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"rft play: error: {error}", file=sys.stderr)
         return 2
-    return watch_model(args.model, adapter=args.adapter, secret=args.secret, seed=args.seed)
+    return watch_model(
+        args.model,
+        adapter=args.adapter,
+        secret=args.secret,
+        seed=args.seed,
+        constrain_guesses=args.constrain_guesses,
+    )
 
 
 def _export(args: argparse.Namespace, extra: Sequence[str]) -> int:
@@ -408,6 +416,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     evaluation.add_argument("--batch-size", type=int, default=32)
     evaluation.add_argument("--no-progress", action="store_true", help="no progress bars")
+    evaluation.add_argument(
+        "--constrain-guesses",
+        action="store_true",
+        help="hold guesses to allowed words (a run trained with constrain_guesses is held anyway)",
+    )
     evaluation.set_defaults(handler=_eval)
 
     play = commands.add_parser("play", help="watch a model play one game, or play yourself (--human)")
@@ -416,6 +429,11 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--human", action="store_true", help="you guess; the terminal gives the feedback")
     play.add_argument("--secret", help="the answer (default: a random held-out answer)")
     play.add_argument("--seed", type=int, default=0)
+    play.add_argument(
+        "--constrain-guesses",
+        action="store_true",
+        help="hold guesses to allowed words (a run trained with constrain_guesses is held anyway)",
+    )
     play.set_defaults(handler=_play)
 
     export = commands.add_parser(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rft.checks import check_integer, check_number, check_output
+from rft.constrained import held_to
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.models import (
     LoadedModel,
@@ -56,6 +57,7 @@ def check_request(
     batch_size: int,
     seed: int = 0,
     out_dir: str | Path | None = None,
+    constrain_guesses: bool = False,
 ) -> tuple[Task, Preset | None]:
     """Every argument of an evaluation, checked before any model loads or any folder is made,
     the task's data too (GSM8K's problems are read now); the task and preset, as :func:`task_of`."""
@@ -70,6 +72,10 @@ def check_request(
     if adapter is not None:
         check_adapter(adapter)
     task, preset = task_of(model, adapter)
+    if constrain_guesses and task.answer_language is None:
+        raise ValueError(
+            f"--constrain-guesses: task {task.name!r} has no list of allowed answers (Wordle has)"
+        )
     if preset is not None:
         task.check_data(preset)
     base = preset_of(model)
@@ -92,6 +98,7 @@ def evaluate_model(
     batch_size: int = 32,
     progress: bool = True,
     loaded: Sequence[LoadedModel] | None = None,
+    constrain_guesses: bool = False,
 ) -> dict[str, Any]:
     """``rft eval``: the base model and (with an adapter) the trained one on the same held-out
     items, ``games`` of them: Wordle games, beside the baselines, or GSM8K problems.
@@ -99,15 +106,20 @@ def evaluate_model(
     ``max_new_tokens`` None: the preset's (:attr:`Preset.eval_max_new_tokens`), so a turn is never
     cut shorter than training allowed. ``loaded``: the models :func:`load_models` returned, to use
     them again afterwards (watching a game); without it they are loaded here and their memory is
-    handed back at the end, before anything else needs the GPU."""
+    handed back at the end, before anything else needs the GPU. ``constrain_guesses``: hold every
+    model's guesses to allowed words, as a run that trained so is held anyway."""
     task, preset = check_request(
-        model, adapter, games, max_new_tokens, temperature, batch_size, seed, out_dir
+        model, adapter, games, max_new_tokens, temperature, batch_size, seed, out_dir, constrain_guesses
     )
     if max_new_tokens is None:  # what the run trained with, where there is one
         max_new_tokens = EVAL_MAX_NEW_TOKENS if preset is None else preset.eval_max_new_tokens
-    models = load_models(model, adapter) if loaded is None else list(loaded)
+    models = load_models(model, adapter, constrain_guesses) if loaded is None else list(loaded)
     request = EvalRequest(games, seed, max_new_tokens, temperature, batch_size, baselines, progress)
-    details = {"model": str(model), "adapter": None if adapter is None else str(adapter)}
+    details = {
+        "model": str(model),
+        "adapter": None if adapter is None else str(adapter),
+        "constrain_guesses": any(held_to(loaded_model.model) is not None for loaded_model in models),
+    }
     if out_dir is None:  # a fresh folder: an earlier evaluation is never overwritten
         from rft.training.run_folder import new_run_dir
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from rft.constrained import hold_answers
 from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.runtime import inference_dtype, unsloth_usable
 from rft.training.config import Preset
@@ -27,6 +28,7 @@ from rft.training.policy import (
 )
 from rft.training.presets import PRESETS, get_preset
 from rft.weights import SHIPPED_MODELS
+from rft.wordle.guess_language import guess_regex
 
 
 @dataclass
@@ -60,8 +62,11 @@ def max_new_tokens_for(model: str | Path) -> int:
     return EVAL_MAX_NEW_TOKENS if preset is None else preset.eval_max_new_tokens
 
 
-def load_base(spec: Preset | str) -> LoadedModel:
+def load_base(spec: Preset | str, constrain_guesses: bool = False) -> LoadedModel:
     """The base model of a preset (its prompt style too), or a model folder / hub id.
+
+    Its guesses are held to allowed words (:mod:`rft.wordle.guess_language`) where the preset
+    says so (``constrain_guesses``: a run plays as it trained) or ``constrain_guesses`` asks it.
 
     A preset trained through Unsloth is played through Unsloth where it can run: the same 4-bit
     base its adapter was trained on, in Unsloth's inference mode, in a process whose model classes
@@ -91,6 +96,8 @@ def load_base(spec: Preset | str) -> LoadedModel:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     network.eval()
+    if constrain_guesses or (isinstance(spec, Preset) and spec.constrain_guesses):
+        hold_answers(network, tokenizer, guess_regex())
     style = spec.prompt_style if isinstance(spec, Preset) else "full"
     games = isinstance(spec, Preset) and spec.rollout == "games"
     return LoadedModel(network, tokenizer, style, "base", loader=loader, whole_games=games)
@@ -108,20 +115,25 @@ def with_adapter(loaded: LoadedModel, run_dir: str | Path) -> LoadedModel:
     return replace(loaded, model=network, label="trained")
 
 
-def load_models(model: str, adapter: str | Path | None = None) -> list[LoadedModel]:
+def load_models(
+    model: str, adapter: str | Path | None = None, constrain_guesses: bool = False
+) -> list[LoadedModel]:
     """What ``rft eval --model M [--adapter RUN]`` plays: M alone; M and M + RUN's adapter; or, for
     M a run folder, its base model and its adapter. A run's adapter is played as that run trained
     (a whole-game run one chat a game, with its prompt style), and the base beside it the same way,
-    so the two are compared on one protocol."""
+    so the two are compared on one protocol. Guesses are held to allowed words for both where
+    ``constrain_guesses`` asks it or either run trained so (the base as its adapter plays)."""
     preset = preset_of(model)
     if adapter is None and preset is not None and Path(model).is_dir():
         adapter = model
     spec: Preset | str = preset if preset is not None else model
+    adapter_preset = preset_of(adapter) if adapter is not None else None
+    constrain_guesses = constrain_guesses or bool(adapter_preset and adapter_preset.constrain_guesses)
     if adapter is None:
-        return [load_base(spec)]
+        return [load_base(spec, constrain_guesses)]
     # One copy of the weights serves both: the base plays with the adapter disabled, so a 3B
     # model is loaded once, not twice, on a 16 GB T4.
-    trained = with_adapter(load_base(spec), adapter)
+    trained = with_adapter(load_base(spec, constrain_guesses), adapter)
     run = run_preset_of_adapter(adapter)
     if run is not None:  # played as its run trained (one chat a game, its prompts), whatever M's preset
         trained = replace(trained, prompt_style=run.prompt_style, whole_games=run.rollout == "games")

