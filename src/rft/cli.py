@@ -187,6 +187,9 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
             args.batch_size,
             args.seed,
             args.out,
+            args.states,
+            args.samples,
+            args.pass_at,
         )
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"rft eval: error: {error}", file=sys.stderr)
@@ -202,6 +205,9 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
         temperature=args.temperature,
         batch_size=args.batch_size,
         progress=not args.no_progress,
+        states=args.states,
+        samples=args.samples,
+        pass_at=args.pass_at,
     )
     print(markdown_table(result))
     files = sorted(path.name for path in Path(result["out_dir"]).iterdir() if path.is_file())
@@ -393,7 +399,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", required=True, help="a preset, a run folder, or a model folder / hub id"
     )
     evaluation.add_argument("--adapter", type=Path, help="a run folder: also play the model with its adapter")
-    evaluation.add_argument("--games", type=int, default=100, help="Wordle games, or GSM8K problems")
+    evaluation.add_argument(
+        "--games", type=int, default=100, help="Wordle games, or GSM8K problems (0 with --states: none)"
+    )
+    evaluation.add_argument(
+        "--states",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Wordle: also N held-out boards (300 is the set), one move each: the greedy guess fits "
+        "every clue or not, pass@k, and each model paired with the one it started from (McNemar)",
+    )
+    evaluation.add_argument(
+        "--samples", type=int, default=8, help="with --states: answers a board at temperature 1"
+    )
+    evaluation.add_argument(
+        "--pass-at",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="with --states: pass@K for each K (default: 1 and --samples)",
+    )
     evaluation.add_argument("--seed", type=int, default=0)
     evaluation.add_argument("--out", type=Path, help="default: a new runs/eval-<timestamp>/")
     evaluation.add_argument("--no-baselines", action="store_true", help="Wordle: no scripted players")

@@ -37,6 +37,12 @@ class EvalRequest:
     batch_size: int = 32
     baselines: bool = True  # scripted players beside the models, where the task has them
     progress: bool = True
+    # Wordle: held-out boards answered one move each and paired between models
+    # (rft.wordle.held_out_states): how many (0: none), samples a board at temperature 1, pass@k's k
+    # (None: 1 and samples).
+    states: int = 0
+    samples: int = 8
+    pass_at: tuple[int, ...] | None = None
 
 
 # (preset or None for a plain model, loaded models, request, output folder, details to record)
