@@ -150,3 +150,23 @@ def test_each_model_is_paired_with_the_one_before_it_on_the_same_boards(tmp_path
 @pytest.mark.slow
 def test_the_largest_set_allowed_can_be_built():
     assert len(held_out_states(MAX_STATES)) == MAX_STATES
+
+
+@pytest.mark.slow
+def test_a_run_that_continued_its_warm_up_is_paired_with_the_warm_up_and_that_with_the_base(tmp_path):
+    from rft.training.config import apply_overrides
+    from rft.training.presets import get_preset
+    from rft.training.run import train
+
+    warm_up = train(get_preset("tiny-test-sft"), runs_dir=tmp_path / "runs", progress=False)
+    grpo = apply_overrides(get_preset("tiny-test"), {"init_from": str(warm_up.run_dir), "max_steps": "1"})
+    run = train(grpo, runs_dir=tmp_path / "runs", progress=False)
+    argv = ["eval", "--model", str(run.run_dir), "--states", "3", "--games", "0", "--samples", "0"]
+    assert cli.main([*argv, "--max-new-tokens", "4", "--out", str(tmp_path / "eval"), "--no-progress"]) == 0
+    section = json.loads((tmp_path / "eval" / "eval.json").read_text(encoding="utf-8"))["states"]
+    assert list(section["metrics"]) == ["base", "warm-up", "trained"]
+    assert {label: c["parent"] for label, c in section["paired"].items()} == {
+        "warm-up": "base",
+        "trained": "warm-up",
+    }
+    assert "pass@1" not in section["metrics"]["base"]  # no samples, no pass@k

@@ -124,6 +124,10 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
             check_number("--session-hours", args.session_hours)
         if args.memory_cap is not None:
             check_memory_cap(args.memory_cap)
+        if args.spread:
+            from rft.training.spread import check_spread_request
+
+            check_spread_request(preset, args.random_weights)
         for stage in (preset, warm_up):
             if stage is not None:
                 check_device(stage)
@@ -143,9 +147,11 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
         progress=not args.no_progress,
         random_weights=args.random_weights,
         memory_cap_gib=args.memory_cap,
+        spread=args.spread,
     )
     print_report(report)
-    return 0 if report["fits_memory"] else 1
+    no_spread = "spread" in report and report["spread"]["groups_with_spread"] == 0
+    return 0 if report["fits_memory"] and not no_spread else 1
 
 
 def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
@@ -351,6 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="GIB",
         help="hold PyTorch to this much GPU memory: 15 measures a T4 on a bigger GPU",
+    )
+    check.add_argument(
+        "--spread",
+        action="store_true",
+        help="Wordle GRPO: also sample 8 answers at temperature 1 on 50 held-out boards and report the "
+        "share of groups whose rewards differ (none: GRPO cannot learn; exit status 1) and pass@8 "
+        "against greedy for a guess that fits every clue",
     )
     check.add_argument("--no-progress", action="store_true")
     check.set_defaults(handler=_preflight)

@@ -85,3 +85,7 @@ class Task:
     # returns TRL's rollout fields and the batch's statistics; None: the task has no games.
     whole_games: Callable[[PresetLike, Sequence[Any]], Any] | None = None
     game_only_rewards: frozenset[str] = frozenset()  # rewards that need whole games
+    # Before a long run (rft preflight --spread): (preset, the model its GRPO run starts from,
+    # tokenizer, items, samples an item) -> whether groups sampled on held-out items differ in
+    # reward at all ("groups_with_spread", "verdict", ...); None: the task has no such check.
+    spread_check: Callable[[PresetLike, Any, Any, int, int], dict[str, Any]] | None = None

@@ -177,50 +177,55 @@ def fits_every_clue(text: str, history: History) -> bool:
     return word is not None and is_allowed(word) and is_consistent(word, history)
 
 
-def prompts_for(loaded: Any, states: Sequence[HeldOutState]) -> list[str]:
-    """The boards as the model is prompted when it plays (``rft.wordle.held_out_games.ModelPlayer``):
-    its own prompt style, in its chat template, the assistant's turn opened."""
+def prompts_for(tokenizer: Any, states: Sequence[HeldOutState], prompt_style: str) -> list[str]:
+    """The boards as a model is prompted when it plays (``rft.wordle.held_out_games.ModelPlayer``):
+    in its prompt style, in its chat template, the assistant's turn opened."""
     return [
-        loaded.tokenizer.apply_chat_template(
-            state.game_state.messages(loaded.prompt_style), tokenize=False, add_generation_prompt=True
+        tokenizer.apply_chat_template(
+            state.game_state.messages(prompt_style), tokenize=False, add_generation_prompt=True
         )
         for state in states
     ]
 
 
 def answer_states(
-    loaded: Any,
+    model: Any,
+    tokenizer: Any,
+    prompt_style: str,
     states: Sequence[HeldOutState],
     samples: int = SAMPLES,
     max_new_tokens: int = EVAL_MAX_NEW_TOKENS,
     batch_size: int = 32,
     seed: int = 0,
+    adapter_off: bool = False,
     generation: Mapping[str, Any] | None = None,
+    end_after: str | None = GUESS_CLOSE,
 ) -> list[dict[str, Any]]:
-    """Each board answered by a loaded model (``rft.models.LoadedModel``: its prompt style, chat
-    template, adapter on or off), as evaluation plays it (batched, each answer ending at its guess's
-    closing tag): once greedy, and ``samples`` times at temperature 1.
+    """Each board answered by a model in its prompt style, as evaluation plays it (batched, each
+    answer ending at its guess's closing tag): once greedy, and ``samples`` times at temperature 1.
+    ``adapter_off``: a PEFT model plays with its adapter disabled (the base model). ``end_after``
+    None: answers run on past the guess (a GRPO preset with ``end_at_answer`` off).
 
     ``generation``: further settings for generation (keyword arguments of
-    :func:`rft.generation.generate_completions`),
-    the same for greedy and sampled answers. One result a board, in the order of ``states``."""
-    prompts = prompts_for(loaded, states)
+    :func:`rft.generation.generate_completions`), the same for greedy and sampled answers. One
+    result a board, in the order of ``states``, every answer kept."""
+    prompts = prompts_for(tokenizer, states, prompt_style)
     settings = dict(generation or {})
 
     def generate(texts: list[str], temperature: float) -> list[str]:
         return generate_completions(
-            loaded.model,
-            loaded.tokenizer,
+            model,
+            tokenizer,
             texts,
             max_new_tokens,
             temperature,
             batch_size,
             seed,
-            GUESS_CLOSE,  # a turn ends where its guess closes, as in training and in games
+            end_after,  # a turn ends where its guess closes, as in training and in games
             **settings,
         )
 
-    with loaded.model.disable_adapter() if loaded.adapter_off else nullcontext():
+    with model.disable_adapter() if adapter_off else nullcontext():
         greedy = generate(prompts, 0.0)
         sampled = generate([text for text in prompts for _ in range(samples)], 1.0) if samples else []
     results = []
@@ -295,12 +300,24 @@ def evaluate_states(
     pass_at: Sequence[int] | None = None,
     generation: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every loaded model on the same ``count`` boards; each model after the first compared, paired,
+    """Every loaded model (``rft.models.LoadedModel``: its label, network, tokenizer, prompt style,
+    adapter on or off) on the same ``count`` boards; each model after the first compared, paired,
     with the one before it: the order a lineage is loaded in (base, warm-up, GRPO), so each is
     compared with the model it started from."""
     states = held_out_states(count, seed)
     answered = {
-        one.label: answer_states(one, states, samples, max_new_tokens, batch_size, seed, generation)
+        one.label: answer_states(
+            one.model,
+            one.tokenizer,
+            one.prompt_style,
+            states,
+            samples,
+            max_new_tokens,
+            batch_size,
+            seed,
+            one.adapter_off,
+            generation,
+        )
         for one in models
     }
     labels = list(answered)

@@ -15,6 +15,7 @@ from rft.wordle.dataset import WordleDatasetConfig, build_dataset, build_rows, c
 from rft.wordle.held_out_games import ModelPlayer, evaluate_loaded, markdown_table, played_with_progress
 from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, GAME_ONLY_REWARDS, GUESS_CLOSE, select_rewards
+from rft.wordle.spread import sample_spread
 from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
 
 
@@ -107,4 +108,5 @@ WORDLE = Task(
     evaluation_table=markdown_table,
     whole_games=whole_games,
     game_only_rewards=GAME_ONLY_REWARDS,
+    spread_check=sample_spread,
 )
