@@ -46,6 +46,9 @@ from rft.wordle.solver import (
 from rft.wordle.words import is_allowed
 
 STATE_COUNT = 300
+# The set's own seed: every evaluation answers the same boards, whatever seed its sampling takes,
+# so any two results on the set can be paired.
+STATE_SEED = 0
 GUESSES_IN = (1, 2, 3, 4)  # guesses already on the board: the moves where clues must be read
 SAMPLES = 8  # answers at temperature 1 a board, for pass@k
 MAX_STATES = 1000  # distinct boards the held-out answers are known to give (a test builds them)
@@ -77,7 +80,7 @@ class HeldOutState:
 
 
 @cache
-def held_out_states(count: int = STATE_COUNT, seed: int = 0) -> tuple[HeldOutState, ...]:
+def held_out_states(count: int = STATE_COUNT, seed: int = STATE_SEED) -> tuple[HeldOutState, ...]:
     """``count`` distinct boards of held-out answers, the same for the same ``count`` and ``seed``
     (and a prefix of a larger set with that seed).
 
@@ -301,10 +304,11 @@ def evaluate_states(
     generation: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every loaded model (``rft.models.LoadedModel``: its label, network, tokenizer, prompt style,
-    adapter on or off) on the same ``count`` boards; each model after the first compared, paired,
+    adapter on or off) on the first ``count`` boards of the set (``seed`` seeds the sampling, not
+    the boards); each model after the first compared, paired,
     with the one before it: the order a lineage is loaded in (base, warm-up, GRPO), so each is
     compared with the model it started from."""
-    states = held_out_states(count, seed)
+    states = held_out_states(count)
     answered = {
         one.label: answer_states(
             one.model,
@@ -348,9 +352,9 @@ def states_table(section: Mapping[str, Any]) -> str:
     )
     samples = next(iter(metrics.values()))["samples"] if metrics else 0
     lines = [
-        f"Held-out boards: {section['count']} (seed {section['seed']}, set {section['fingerprint']}), "
-        f"1-4 guesses in; one greedy answer a board"
-        + (f", and {samples} at temperature 1 for pass@k." if samples else "."),
+        f"Held-out boards: {section['count']} (set {section['fingerprint']}), 1-4 guesses in; one "
+        "greedy answer a board"
+        + (f", and {samples} at temperature 1 for pass@k (seed {section['seed']})." if samples else "."),
         "",
         "| model | fits every clue, greedy (95% CI) | allowed word | " + " | ".join(ks) + " |",
         "|---|---|---|" + "---|" * len(ks),

@@ -21,8 +21,6 @@ from rft.tasks import PresetLike
 from rft.wordle.held_out_states import answer_states, held_out_states, state_metrics, state_rows
 from rft.wordle.rewards import GAME_ONLY_REWARDS, GUESS_CLOSE, select_rewards
 
-SPREAD_SEED = 0  # the held-out set's own seed: its first boards, whatever the preset's seed
-
 
 def per_turn_rewards(preset: PresetLike) -> dict[str, float]:
     """The preset's rewards a single answer can be paid: a whole-game preset's outcome reward
@@ -83,7 +81,7 @@ def sample_spread(
 ) -> dict[str, Any]:
     """``samples`` answers at temperature 1 on each of the first ``states`` held-out boards by
     ``model`` (the one ``preset``'s GRPO run starts from), scored with the preset's rewards."""
-    boards = held_out_states(states, SPREAD_SEED)
+    boards = held_out_states(states)  # the set's first boards, whatever the preset's seed
     results = answer_states(
         model,
         tokenizer,
