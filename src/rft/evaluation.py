@@ -80,6 +80,13 @@ def check_request(
     task, preset = task_of(model, adapter)
     if states and task.name != "wordle":
         raise ValueError(f"--states: the held-out boards are Wordle's; {model} is a {task.name} model")
+    if states and preset is not None and preset.init_from is not None:
+        try:  # the run it continued is paired with it (with_parent_run): loadable, or said now
+            check_adapter(preset.init_from)
+        except (ValueError, FileNotFoundError) as error:
+            raise ValueError(
+                f"--states: the run this one continued (init_from) cannot be loaded: {error}"
+            ) from None
     if preset is not None:
         task.check_data(preset)
     model_path(str(model) if preset is None else preset.model)  # a shipped model: fetched and checked now
@@ -160,10 +167,10 @@ def evaluate_model(
 def with_parent_run(models: list[LoadedModel], model: str | Path, preset: Preset | None) -> list[LoadedModel]:
     """``models`` (the base, then the trained adapter) with the run the adapter continued
     (``init_from``, a finished run: the warm-up) between them, so that each model is paired with
-    the one it started from. It gets its own copy of the base weights."""
+    the one it started from (checked by :func:`check_request`). It gets its own copy of the base
+    weights."""
     if len(models) != 2 or preset is None or preset.init_from is None:
         return models
-    check_adapter(preset.init_from)
     spec: Preset | str = preset_of(model) or str(model)
     parent = with_adapter(load_base(spec), preset.init_from)
     return [models[0], replace(parent, label="warm-up"), models[1]]
