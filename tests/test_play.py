@@ -5,7 +5,7 @@ import pytest
 from rich.console import Console
 
 from rft.evaluation import evaluate_model
-from rft.stats import wilson_interval
+from rft.stats import clustered_wilson_interval, wilson_interval
 from rft.terminal import play_human
 from rft.wordle.dataset import answer_split
 from rft.wordle.held_out_games import compare, evaluate_players, held_out_secrets, markdown_table
@@ -56,14 +56,20 @@ def test_metrics_of_crafted_games():
     assert metrics["invalid_word_rate"] == 1 / 7  # of seven five-letter guesses, QZXVW is not a word
     assert metrics["consistency_rate"] == 1 / 4  # ABIDE after SPEED fits; ABIDE again after ABIDE does not
     assert metrics["consistency_turns"] == 4
+    # Per-turn rates get intervals over games. Format: 1 of 2 and 4 of 6 differ less between the
+    # games than independent turns would, so the 8 turns keep Wilson's interval.
     assert metrics["format_valid_rate_ci95"] == pytest.approx(list(wilson_interval(5, 8)))
-    assert metrics["consistency_rate_ci95"] == pytest.approx(list(wilson_interval(1, 4)))
+    # Consistency: 1 of 1 against 0 of 3, a design effect of 3, so the 4 turns count as 4/3.
+    assert metrics["consistency_rate_ci95"] == pytest.approx([0.0189, 0.8523], abs=1e-4)
+    assert metrics["consistency_rate_ci95"] == pytest.approx(list(clustered_wilson_interval([1, 0], [1, 3])))
     assert metrics["lost_turns_retried"] == 2 and metrics["rejected_repeated_rate"] == 0.0
     assert metrics["recovered_after_lost_rate"] == 1 / 2  # QZXVW lost too; ABIDE got in
     assert metrics["replayed_guess_rate"] == 3 / 6  # ABIDE three times after the first
-    assert metrics["replayed_guess_rate_ci95"] == pytest.approx(list(wilson_interval(3, 6)))
-    assert metrics["rejected_repeated_rate_ci95"] == pytest.approx(list(wilson_interval(0, 2)))
-    assert metrics["recovered_after_lost_rate_ci95"] == pytest.approx(list(wilson_interval(1, 2)))
+    replayed = clustered_wilson_interval([0, 3], [2, 4])
+    assert metrics["replayed_guess_rate_ci95"] == pytest.approx(list(replayed))
+    # Both lost turns were in the second game: one game, one observation.
+    assert metrics["rejected_repeated_rate_ci95"] == pytest.approx(list(wilson_interval(0, 1)))
+    assert metrics["recovered_after_lost_rate_ci95"] == pytest.approx([0.0546, 0.9454], abs=1e-4)
     # After each game's first accepted guess: ABIDE once (the win), then ABIDE three times.
     assert metrics["later_guesses"] == 4 and metrics["distinct_later_guesses"] == 1
     assert metrics["top_later_guess"] == "abide" and metrics["top_later_guess_share"] == 1.0

@@ -124,6 +124,10 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
             check_number("--session-hours", args.session_hours)
         if args.memory_cap is not None:
             check_memory_cap(args.memory_cap)
+        if args.spread:
+            from rft.training.spread import check_spread_request
+
+            check_spread_request(preset, args.random_weights)
         for stage in (preset, warm_up):
             if stage is not None:
                 check_device(stage)
@@ -143,9 +147,11 @@ def _preflight(args: argparse.Namespace, extra: Sequence[str]) -> int:
         progress=not args.no_progress,
         random_weights=args.random_weights,
         memory_cap_gib=args.memory_cap,
+        spread=args.spread,
     )
     print_report(report)
-    return 0 if report["fits_memory"] else 1
+    no_spread = "spread" in report and report["spread"]["groups_with_spread"] == 0
+    return 0 if report["fits_memory"] and not no_spread else 1
 
 
 def _demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
@@ -191,6 +197,9 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
             args.seed,
             args.out,
             args.constrain_guesses,
+            args.states,
+            args.samples,
+            args.pass_at,
         )
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"rft eval: error: {error}", file=sys.stderr)
@@ -207,6 +216,9 @@ def _eval(args: argparse.Namespace, extra: Sequence[str]) -> int:
         batch_size=args.batch_size,
         progress=not args.no_progress,
         constrain_guesses=args.constrain_guesses,
+        states=args.states,
+        samples=args.samples,
+        pass_at=args.pass_at,
     )
     print(markdown_table(result))
     files = sorted(path.name for path in Path(result["out_dir"]).iterdir() if path.is_file())
@@ -359,6 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="GIB",
         help="hold PyTorch to this much GPU memory: 15 measures a T4 on a bigger GPU",
     )
+    check.add_argument(
+        "--spread",
+        action="store_true",
+        help="Wordle GRPO: also sample 8 answers at temperature 1 on 50 held-out boards and report the "
+        "share of groups whose rewards differ (none: GRPO cannot learn; exit status 1) and pass@8 "
+        "against greedy for a guess that fits every clue",
+    )
     check.add_argument("--no-progress", action="store_true")
     check.set_defaults(handler=_preflight)
 
@@ -406,7 +425,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", required=True, help="a preset, a run folder, or a model folder / hub id"
     )
     evaluation.add_argument("--adapter", type=Path, help="a run folder: also play the model with its adapter")
-    evaluation.add_argument("--games", type=int, default=100, help="Wordle games, or GSM8K problems")
+    evaluation.add_argument(
+        "--games", type=int, default=100, help="Wordle games, or GSM8K problems (0 with --states: none)"
+    )
+    evaluation.add_argument(
+        "--states",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Wordle: also N held-out boards (300 is the set), one move each: the greedy guess fits "
+        "every clue or not, pass@k, and each model paired with the one it started from (McNemar)",
+    )
+    evaluation.add_argument(
+        "--samples", type=int, default=8, help="with --states: answers a board at temperature 1"
+    )
+    evaluation.add_argument(
+        "--pass-at",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="with --states: pass@K for each K (default: 1 and --samples)",
+    )
     evaluation.add_argument("--seed", type=int, default=0)
     evaluation.add_argument("--out", type=Path, help="default: a new runs/eval-<timestamp>/")
     evaluation.add_argument("--no-baselines", action="store_true", help="Wordle: no scripted players")

@@ -10,6 +10,7 @@ table that ``rft export`` puts in the model card) into a fresh folder.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,16 @@ from rft.models import (
     check_adapter_fits,
     check_hub_model,
     check_model,
+    load_base,
     load_models,
     preset_of,
+    with_adapter,
 )
 from rft.runtime import release_memory
 from rft.tasks import EvalRequest, Task
 from rft.training.config import Preset, get_task
 from rft.training.policy import model_path
+from rft.wordle.held_out_states import SAMPLES, check_state_request
 
 
 def task_of(model: str | Path, adapter: str | Path | None = None) -> tuple[Task, Preset | None]:
@@ -58,10 +62,16 @@ def check_request(
     seed: int = 0,
     out_dir: str | Path | None = None,
     constrain_guesses: bool = False,
+    states: int = 0,
+    samples: int = SAMPLES,
+    pass_at: Sequence[int] | None = None,
 ) -> tuple[Task, Preset | None]:
     """Every argument of an evaluation, checked before any model loads or any folder is made,
-    the task's data too (GSM8K's problems are read now); the task and preset, as :func:`task_of`."""
-    check_integer("games", games, minimum=1)
+    the task's data too (GSM8K's problems are read now); the task and preset, as :func:`task_of`.
+    ``states``: Wordle's held-out boards too (then ``games`` may be 0)."""
+    check_integer("games", games, minimum=0 if states else 1)
+    if states:
+        check_state_request(states, samples, pass_at, seed)
     check_integer("seed", seed, minimum=0)
     check_output(out_dir)
     check_integer("batch_size", batch_size, minimum=1)
@@ -76,6 +86,15 @@ def check_request(
         raise ValueError(
             f"--constrain-guesses: task {task.name!r} has no list of allowed answers (Wordle has)"
         )
+    if states and task.name != "wordle":
+        raise ValueError(f"--states: the held-out boards are Wordle's; {model} is a {task.name} model")
+    if states and preset is not None and preset.init_from is not None:
+        try:  # the run it continued is paired with it (with_parent_run): loadable, or said now
+            check_adapter(preset.init_from)
+        except (ValueError, FileNotFoundError) as error:
+            raise ValueError(
+                f"--states: the run this one continued (init_from) cannot be loaded: {error}"
+            ) from None
     if preset is not None:
         task.check_data(preset)
     base = preset_of(model)
@@ -99,9 +118,18 @@ def evaluate_model(
     progress: bool = True,
     loaded: Sequence[LoadedModel] | None = None,
     constrain_guesses: bool = False,
+    states: int = 0,
+    samples: int = SAMPLES,
+    pass_at: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """``rft eval``: the base model and (with an adapter) the trained one on the same held-out
     items, ``games`` of them: Wordle games, beside the baselines, or GSM8K problems.
+
+    ``states`` > 0 (Wordle): also that many held-out boards, one move each, ``samples`` answers a
+    board at temperature 1 for pass@k (``pass_at``; by default 1 and ``samples``), each model
+    paired on them with the one it started from; a trained run that continued another (its warm-up,
+    ``init_from``) brings that one in between, so GRPO is compared with its warm-up and the warm-up
+    with the base.
 
     ``max_new_tokens`` None: the preset's (:attr:`Preset.eval_max_new_tokens`), so a turn is never
     cut shorter than training allowed. ``loaded``: the models :func:`load_models` returned, to use
@@ -109,12 +137,36 @@ def evaluate_model(
     handed back at the end, before anything else needs the GPU. ``constrain_guesses``: hold every
     model's guesses to allowed words, as a run that trained so is held anyway."""
     task, preset = check_request(
-        model, adapter, games, max_new_tokens, temperature, batch_size, seed, out_dir, constrain_guesses
+        model,
+        adapter,
+        games,
+        max_new_tokens,
+        temperature,
+        batch_size,
+        seed,
+        out_dir,
+        constrain_guesses,
+        states,
+        samples,
+        pass_at,
     )
     if max_new_tokens is None:  # what the run trained with, where there is one
         max_new_tokens = EVAL_MAX_NEW_TOKENS if preset is None else preset.eval_max_new_tokens
     models = load_models(model, adapter, constrain_guesses) if loaded is None else list(loaded)
-    request = EvalRequest(games, seed, max_new_tokens, temperature, batch_size, baselines, progress)
+    if states and loaded is None:
+        models = with_parent_run(models, model, preset)
+    request = EvalRequest(
+        games,
+        seed,
+        max_new_tokens,
+        temperature,
+        batch_size,
+        baselines,
+        progress,
+        states=states,
+        samples=samples,
+        pass_at=None if pass_at is None else tuple(pass_at),
+    )
     details = {
         "model": str(model),
         "adapter": None if adapter is None else str(adapter),
@@ -129,6 +181,19 @@ def evaluate_model(
         del models
         release_memory()
     return result
+
+
+def with_parent_run(models: list[LoadedModel], model: str | Path, preset: Preset | None) -> list[LoadedModel]:
+    """``models`` (the base, then the trained adapter) with the run the adapter continued
+    (``init_from``, a finished run: the warm-up) between them, so that each model is paired with
+    the one it started from (checked by :func:`check_request`). It gets its own copy of the base
+    weights."""
+    if len(models) != 2 or preset is None or preset.init_from is None:
+        return models
+    spec: Preset | str = preset_of(model) or str(model)
+    held = held_to(models[1].model) is not None  # the warm-up plays as the model it is paired with
+    parent = with_adapter(load_base(spec, held), preset.init_from)
+    return [models[0], replace(parent, label="warm-up"), models[1]]
 
 
 def markdown_table(result: dict[str, Any]) -> str:

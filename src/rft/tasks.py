@@ -37,6 +37,12 @@ class EvalRequest:
     batch_size: int = 32
     baselines: bool = True  # scripted players beside the models, where the task has them
     progress: bool = True
+    # Wordle: held-out boards answered one move each and paired between models
+    # (rft.wordle.held_out_states): how many (0: none), samples a board at temperature 1, pass@k's k
+    # (None: 1 and samples).
+    states: int = 0
+    samples: int = 8
+    pass_at: tuple[int, ...] | None = None
 
 
 # (preset or None for a plain model, loaded models, request, output folder, details to record)
@@ -82,3 +88,7 @@ class Task:
     # (constrain_guesses; rft.constrained): Wordle's allowed words; None: answers are free.
     answer_language: Callable[[], str] | None = None
     game_only_rewards: frozenset[str] = frozenset()  # rewards that need whole games
+    # Before a long run (rft preflight --spread): (preset, the model its GRPO run starts from,
+    # tokenizer, items, samples an item) -> whether groups sampled on held-out items differ in
+    # reward at all ("groups_with_spread", "verdict", ...); None: the task has no such check.
+    spread_check: Callable[[PresetLike, Any, Any, int, int], dict[str, Any]] | None = None

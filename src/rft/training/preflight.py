@@ -273,11 +273,14 @@ def preflight(
     progress: bool = False,
     random_weights: bool = False,
     memory_cap_gib: float | None = None,
+    spread: bool = False,
 ) -> dict[str, Any]:
     """Measure ``preset`` (and its ``warm_up``, when it has one) and project the whole run, with
     :func:`after_training_seconds` for what follows training; the report is written to
     ``preflight.json`` in a new ``preflight-<preset>-<timestamp>`` folder under ``runs_dir``, and
-    returned. ``memory_cap_gib`` and ``random_weights``: see the module's docstring."""
+    returned. ``memory_cap_gib`` and ``random_weights``: see the module's docstring. ``spread``
+    (Wordle GRPO): also sample groups on held-out boards and report whether their rewards differ
+    at all (:mod:`rft.training.spread`), after the measured steps, so it never adds to their peak."""
     after, after_how = after_training_seconds(runs_dir)
     memory = device_memory()
     cap = cap_gpu_memory(memory_cap_gib) if memory_cap_gib is not None else None
@@ -331,6 +334,10 @@ def preflight(
         report["verdict"] = verdict + f"; the whole run about {total_seconds / 3600:.1f} h"
         if session_hours is not None:
             fits_session(report, measured, stages, session_hours, after)
+    if spread:
+        from rft.training.spread import spread_check
+
+        report["spread"] = spread_check(preset)
     write_json(folder / PREFLIGHT_FILE, report)
     report["folder"] = str(folder)
     return report
@@ -401,4 +408,10 @@ def print_report(report: dict[str, Any]) -> None:
 
             print("\n".join("    " + line for line in profile_lines(figures["step_profile"])))
     print(f"  {report['verdict']}")
+    if "spread" in report:
+        spread = report["spread"]
+        print(
+            f"  reward spread ({spread['model']}, {spread['samples']} answers at temperature 1 on "
+            f"{spread['states']} held-out boards): {spread['verdict']}"
+        )
     print(f"written to {Path(report['folder']) / PREFLIGHT_FILE}")

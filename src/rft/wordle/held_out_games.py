@@ -26,6 +26,7 @@ from rft.tasks import EvalRequest, PresetLike
 from rft.wordle.conversation import ConversationPlayer
 from rft.wordle.dataset import answer_split, shuffled_passes
 from rft.wordle.game import MAX_GUESSES
+from rft.wordle.held_out_states import evaluate_states, states_table
 from rft.wordle.play import GameRecord, GameState, Player, game_metrics, play_games, policy_player
 from rft.wordle.rewards import GUESS_CLOSE
 from rft.wordle.solver import EntropySolver, random_consistent_policy, random_valid_policy
@@ -206,6 +207,14 @@ def _pct(value: float | None) -> str:
 
 
 def markdown_table(result: dict[str, Any]) -> str:
+    """eval.md: the games' table, and the held-out boards' where they were evaluated."""
+    tables = [games_table(result)] if "metrics" in result else []
+    if "states" in result:
+        tables.append(states_table(result["states"]))
+    return "\n".join(tables)
+
+
+def games_table(result: dict[str, Any]) -> str:
     lines = [
         f"Wordle evaluation: {len(result['secrets'])} held-out answers, the same for every player.",
         "",
@@ -300,16 +309,46 @@ def evaluate_loaded(
 ) -> dict[str, Any]:
     """The task's evaluation: every model (``rft.models.LoadedModel``: its label, network,
     tokenizer, prompt style) plays the same ``request.count`` held-out games, beside the baselines
-    when ``request.baselines``. The prompt style is each model's own, so ``preset`` is not read."""
-    players: dict[str, Player] = baseline_players(request.seed) if request.baselines else {}
-    for one in models:
-        players[one.label] = model_player(
-            one, request.max_new_tokens, request.temperature, request.batch_size, request.seed
-        )
+    when ``request.baselines``. With ``request.states``, every model also answers that many held-out
+    boards, each compared on them with the model before it (:mod:`rft.wordle.held_out_states`);
+    ``request.count`` 0 then plays no games. The prompt style is each model's own, so ``preset`` is
+    not read."""
     settings = {
         "seed": request.seed,
         "max_new_tokens": request.max_new_tokens,
         "temperature": request.temperature,
     }
+    details = {**(details or {}), **settings}
+    if request.states:
+        details["states"] = evaluate_states(
+            models,
+            request.states,
+            request.seed,
+            request.samples,
+            request.max_new_tokens,
+            request.batch_size,
+            request.pass_at,
+        )
+    if request.count == 0:
+        return write_states_only(out_dir, details)
+    players: dict[str, Player] = baseline_players(request.seed) if request.baselines else {}
+    for one in models:
+        players[one.label] = model_player(
+            one, request.max_new_tokens, request.temperature, request.batch_size, request.seed
+        )
     secrets = held_out_secrets(request.count, request.seed)
-    return evaluate_players(players, secrets, out_dir, {**(details or {}), **settings}, request.progress)
+    return evaluate_players(players, secrets, out_dir, details, request.progress)
+
+
+def write_states_only(out_dir: str | Path, details: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation of held-out boards alone: eval.json and eval.md, no games to chart."""
+    result: dict[str, Any] = {"task": "wordle", "out_dir": str(out_dir), **details}
+
+    def write(folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        result["out_dir"] = str(folder)
+        write_json(folder / "eval.json", result)
+        replace_text(folder / "eval.md", markdown_table(result))
+
+    keep_results(Path(out_dir), write)
+    return result

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rft.stats import wilson_interval
+from rft.stats import clustered_wilson_interval, wilson_interval
 from rft.wordle.game import MAX_GUESSES, Game, GuessWithFeedback, History, is_consistent
 from rft.wordle.prompts import build_messages, game_reply
 from rft.wordle.rewards import format_reward, parse_completion
@@ -241,7 +241,12 @@ METRIC_MEANINGS: dict[str, str] = {
 
 
 def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
-    """Win rate (with its interval), guesses, and how well the turns follow format and clues."""
+    """Win rate (with its interval), guesses, and how well the turns follow format and clues.
+
+    Games are independent, so the win rate gets Wilson's interval over games. The turns of one game
+    are not (a model that misreads the clues misreads them all game long), so each per-turn rate
+    gets an interval over games (:func:`rft.stats.clustered_wilson_interval`), never one that
+    counts every turn as an independent observation."""
     wins = [r for r in records if r.won]
     turns = [t for r in records for t in r.turns]
     accepted = [t for t in turns if t.guess is not None]
@@ -252,13 +257,18 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
     kept = sum(1 for t in later if t.consistent)
     distribution = {str(k): sum(1 for r in wins if r.guesses == k) for k in range(1, MAX_GUESSES + 1)}
     distribution["lost"] = len(records) - len(wins)
-    retried = [(t, after) for r in records for t, after in zip(r.turns, r.turns[1:]) if t.guess is None]
+    retried = [(t, after) for r in records for t, after in _retried(r)]
     repeated = sum(1 for t, after in retried if _same_answer(t, after))
     recovered = sum(1 for _, after in retried if after.guess is not None)
     replayed = sum(_replays(r) for r in records)
     later_words = Counter(t.guess for r in records for t in _accepted(r)[1:])
     later_count = later_words.total()
     top_word, top_count = later_words.most_common(1)[0] if later_words else (None, 0)
+
+    def per_game(count: Callable[[GameRecord], tuple[int, int]]) -> list[float]:
+        hits, trials = zip(*(count(r) for r in records)) if records else ((), ())
+        return list(clustered_wilson_interval(hits, trials))
+
     return {
         "games": len(records),
         "wins": len(wins),
@@ -270,24 +280,28 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
         "guess_distribution": distribution,
         "turns": len(turns),
         "format_valid_rate": _rate(exact, len(turns)),
-        "format_valid_rate_ci95": list(wilson_interval(exact, len(turns))),
+        "format_valid_rate_ci95": per_game(lambda r: (sum(t.exact_format for t in r.turns), len(r.turns))),
         "valid_guess_rate": _rate(len(accepted), len(turns)),
         "invalid_word_rate": _rate(sum(1 for t in five_letters if t.guess is None), len(five_letters)),
         # Over accepted guesses after the first: the turns that had clues to keep.
         "consistency_turns": len(later),
         "consistency_rate": _rate(kept, len(later)),
-        "consistency_rate_ci95": list(wilson_interval(kept, len(later))),
+        "consistency_rate_ci95": per_game(_consistent_turns),
         # Two habits that cost a greedy model whole games: writing a turned-down answer again on
         # the next turn (the prompt barely changed, so neither does the answer), and replaying a
         # word it already guessed, which can never win and tells it nothing new. And the way out
         # of the first: an accepted guess on the turn right after a lost one.
         "lost_turns_retried": len(retried),
         "rejected_repeated_rate": _rate(repeated, len(retried)),
-        "rejected_repeated_rate_ci95": list(wilson_interval(repeated, len(retried))),
+        "rejected_repeated_rate_ci95": per_game(
+            lambda r: (sum(1 for t, after in _retried(r) if _same_answer(t, after)), len(_retried(r)))
+        ),
         "recovered_after_lost_rate": _rate(recovered, len(retried)),
-        "recovered_after_lost_rate_ci95": list(wilson_interval(recovered, len(retried))),
+        "recovered_after_lost_rate_ci95": per_game(
+            lambda r: (sum(1 for _, after in _retried(r) if after.guess is not None), len(_retried(r)))
+        ),
         "replayed_guess_rate": _rate(replayed, len(accepted)),
-        "replayed_guess_rate_ci95": list(wilson_interval(replayed, len(accepted))),
+        "replayed_guess_rate_ci95": per_game(lambda r: (_replays(r), len(_accepted(r)))),
         # How varied the play is once clues are in: a policy that found one safe word plays it on
         # every later turn (always allowed, so every format rate stays high) and learned no Wordle.
         # The solver's most played later word takes about a tenth of its later guesses.
@@ -296,6 +310,17 @@ def game_metrics(records: Sequence[GameRecord]) -> dict[str, Any]:
         "top_later_guess": top_word,
         "top_later_guess_share": _rate(top_count, later_count),
     }
+
+
+def _retried(record: GameRecord) -> list[tuple[Turn, Turn]]:
+    """Each lost turn of a game that was followed by another turn, with that turn."""
+    return [(t, after) for t, after in zip(record.turns, record.turns[1:]) if t.guess is None]
+
+
+def _consistent_turns(record: GameRecord) -> tuple[int, int]:
+    """A game's accepted guesses after the first that fit every clue, and how many there were."""
+    later = [t.consistent for t in record.turns if t.guess is not None and t.consistent is not None]
+    return sum(later), len(later)
 
 
 def _same_answer(lost: Turn, after: Turn) -> bool:

@@ -17,6 +17,7 @@ from rft.wordle.held_out_games import ModelPlayer, evaluate_loaded, markdown_tab
 from rft.wordle.play import GameRecord, game_metrics
 from rft.wordle.prompts import ANSWER_ONLY_STYLES
 from rft.wordle.rewards import DEFAULT_REWARD_WEIGHTS, GAME_ONLY_REWARDS, GUESS_CLOSE, select_rewards
+from rft.wordle.spread import sample_spread
 from rft.wordle.traces import build_trace_rows, own_game_secrets, own_game_trace_rows
 
 
@@ -118,4 +119,5 @@ WORDLE = Task(
     whole_games=whole_games,
     game_only_rewards=GAME_ONLY_REWARDS,
     answer_language=guess_regex,
+    spread_check=sample_spread,
 )
