@@ -14,18 +14,6 @@ from rft.training.presets import get_preset
 from rft.training.run import check_before_loading
 
 
-@pytest.fixture
-def no_model_loads(monkeypatch):
-    import rft.models
-    import rft.training.run
-
-    def refuse(*args, **kwargs):
-        pytest.fail("a model was loaded")
-
-    monkeypatch.setattr(rft.training.run, "load_policy", refuse)
-    monkeypatch.setattr(rft.models, "load_base", refuse)
-
-
 def one_line_error(capsys, command: list[str]) -> str:
     assert cli.main(command) == 2
     err = capsys.readouterr().err.strip()

@@ -9,28 +9,9 @@ import math
 from pathlib import Path
 
 import pytest
+from test_inputs import one_line_error
 
-from rft import cli
 from rft.training.presets import get_preset
-
-
-@pytest.fixture
-def no_model_loads(monkeypatch):
-    import rft.models
-    import rft.training.run
-
-    def refuse(*args, **kwargs):
-        pytest.fail("a model was loaded")
-
-    monkeypatch.setattr(rft.training.run, "load_policy", refuse)
-    monkeypatch.setattr(rft.models, "load_base", refuse)
-
-
-def one_line_error(capsys, command: list[str]) -> str:
-    assert cli.main(command) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
-    return err
 
 
 def tiny_run(folder: Path, rank: int = 4) -> Path:

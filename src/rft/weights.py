@@ -290,8 +290,9 @@ def _disk_error(error: OSError, folder: Path, model: ShippedModel) -> WeightsErr
 COMPLETE_MARKER = "rft-complete.json"
 
 
-def _safetensors_whole(path: Path) -> bool:
-    """The header parses and the file is as long as the header says."""
+def safetensors_complete(path: Path) -> bool:
+    """The header parses and the file is as long as the header says: a file cut short (a disk that
+    filled, a copy or a save that stopped) is found before it is loaded."""
     try:
         with path.open("rb") as handle:
             size = int.from_bytes(handle.read(8), "little")
@@ -318,7 +319,7 @@ def model_complete(folder: Path) -> bool:
         (folder / "config.json").is_file()
         and (folder / "tokenizer_config.json").is_file()
         and bool(weights)
-        and all(_safetensors_whole(path) for path in weights)
+        and all(safetensors_complete(path) for path in weights)
     )
 
 

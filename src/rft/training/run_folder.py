@@ -22,6 +22,7 @@ from typing import Any
 
 from rft.files import read_json, write_json, write_jsonl
 from rft.training.config import Preset
+from rft.weights import safetensors_complete
 
 CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, PLOT_FILE, STATUS_FILE = (
     "config.json",
@@ -113,18 +114,6 @@ def checkpoint_problem(checkpoint: Path) -> str | None:
     if marked and not (checkpoint / CHECKPOINT_MARKER).is_file():
         return "it was still being written when the run stopped"
     return None
-
-
-def safetensors_complete(path: Path) -> bool:
-    """The header parses and the file is as long as the header says."""
-    try:
-        with path.open("rb") as handle:
-            size = int.from_bytes(handle.read(8), "little")
-            header = json.loads(handle.read(size))
-        end = max((entry["data_offsets"][1] for k, entry in header.items() if k != "__metadata__"), default=0)
-        return path.stat().st_size >= 8 + size + end
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
 
 
 def versions() -> dict[str, str]:
