@@ -258,6 +258,7 @@ def test_a_reply_carries_the_news_not_the_board_again():
         f"Clues so far: {describe_clues(history)}\n"
         "You have 4 guesses left. Your next guess?"
     )
+    assert GameState(history, 4).reply("short") == after_a_guess  # spelled out as the prompt is
     assert GameState(history, 4).reply("full") == (
         f"Guess 2: {history[1].render()}\nYou have 4 guesses left. Your next guess?"
     )

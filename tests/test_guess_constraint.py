@@ -33,6 +33,16 @@ def test_text_without_the_tag_is_exactly_the_text_that_never_holds_it(text):
     assert bool(re.fullmatch(text_without("<guess>"), text)) == ("<guess>" not in text)
 
 
+def test_in_the_short_style_the_answer_is_the_tag_from_the_first_token():
+    """The short style's answer is the guess tag alone, and its completion cap only fits the tag:
+    held there, no preamble can use the cap up before the guess."""
+    language = re.compile(guess_regex("short"))
+    assert language.fullmatch("<guess>CRANE</guess>") and language.fullmatch("<guess>crane</guess>")
+    preambles = ("Sure! <guess>CRANE</guess>", "<think></think><guess>CRANE</guess>", " <guess>CRANE</guess>")
+    assert [language.fullmatch(text) for text in preambles] == [None, None, None]
+    assert guess_regex("compact") == guess_regex("full") == guess_regex()
+
+
 def test_the_trie_regex_matches_its_words_and_nothing_else():
     regex = re.compile(alternation(["ab", "ac", "b", "bc", "bcd"]))
     assert alternation(["ab", "ac", "b", "bc", "bcd"]) == "(?:a(?:b|c)|b(?:cd?)?)"

@@ -314,3 +314,24 @@ def test_a_generate_call_that_cannot_share_a_prefill_runs_as_called(tiny_model, 
 
     assert generate_sharing_prompts(generate, model, input_ids, attention_mask, **settings) == "as called"
     assert called == [{"input_ids": input_ids, "attention_mask": attention_mask, **settings}]
+
+
+def test_a_model_whose_forward_unsloth_replaced_keeps_its_own_generation(tiny_model, monkeypatch):
+    """Unsloth patches the model class's forward on import (its PrefixGrouper and cache are its
+    own): evaluation and whole games on an Unsloth model get no prefill of ours."""
+    import torch
+
+    from rft.prompt_cache import can_share
+
+    model, tokenizer = tiny_model
+    input_ids = torch.tensor(repeated_prompts(tokenizer, 2))
+    attention_mask = torch.ones_like(input_ids)
+    assert can_share(model, input_ids, attention_mask, {})
+    original = type(model).forward
+
+    def fast_forward(self, *args, **kwargs):
+        return original(self, *args, **kwargs)
+
+    fast_forward.__module__ = "unsloth.models.llama"
+    monkeypatch.setattr(type(model), "forward", fast_forward)
+    assert not can_share(model, input_ids, attention_mask, {})

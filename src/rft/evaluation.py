@@ -191,8 +191,10 @@ def with_parent_run(models: list[LoadedModel], model: str | Path, preset: Preset
     if len(models) != 2 or preset is None or preset.init_from is None:
         return models
     spec: Preset | str = preset_of(model) or str(model)
-    held = held_to(models[1].model) is not None  # the warm-up plays as the model it is paired with
-    parent = with_adapter(load_base(spec, held), preset.init_from)
+    trained = models[1]  # the warm-up plays as the model it is paired with: its prompts, games, constraint
+    held = held_to(trained.model) is not None
+    parent = with_adapter(load_base(spec, held, trained.prompt_style), preset.init_from)
+    parent = replace(parent, prompt_style=trained.prompt_style, whole_games=trained.whole_games)
     return [models[0], replace(parent, label="warm-up"), models[1]]
 
 

@@ -62,11 +62,15 @@ def max_new_tokens_for(model: str | Path) -> int:
     return EVAL_MAX_NEW_TOKENS if preset is None else preset.eval_max_new_tokens
 
 
-def load_base(spec: Preset | str, constrain_guesses: bool = False) -> LoadedModel:
-    """The base model of a preset (its prompt style too), or a model folder / hub id.
+def load_base(
+    spec: Preset | str, constrain_guesses: bool = False, prompt_style: str | None = None
+) -> LoadedModel:
+    """The base model of a preset (its prompt style too, unless ``prompt_style`` names the one
+    it plays in), or a model folder / hub id.
 
-    Its guesses are held to allowed words (:mod:`rft.wordle.guess_language`) where the preset
-    says so (``constrain_guesses``: a run plays as it trained) or ``constrain_guesses`` asks it.
+    Its guesses are held to allowed words (:mod:`rft.wordle.guess_language`, in the style it is
+    prompted in) where the preset says so (``constrain_guesses``: a run plays as it trained) or
+    ``constrain_guesses`` asks it.
 
     A preset trained through Unsloth is played through Unsloth where it can run: the same 4-bit
     base its adapter was trained on, in Unsloth's inference mode, in a process whose model classes
@@ -96,9 +100,12 @@ def load_base(spec: Preset | str, constrain_guesses: bool = False) -> LoadedMode
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     network.eval()
+    style = prompt_style or (spec.prompt_style if isinstance(spec, Preset) else "full")
     if constrain_guesses or (isinstance(spec, Preset) and spec.constrain_guesses):
-        hold_answers(network, tokenizer, guess_regex())
-    style = spec.prompt_style if isinstance(spec, Preset) else "full"
+        language = spec.task_definition.answer_language if isinstance(spec, Preset) else guess_regex
+        if language is None:
+            raise ValueError(f"constrain_guesses: task {spec.task!r} has no list of allowed answers")
+        hold_answers(network, tokenizer, language(style))
     games = isinstance(spec, Preset) and spec.rollout == "games"
     return LoadedModel(network, tokenizer, style, "base", loader=loader, whole_games=games)
 
@@ -127,15 +134,15 @@ def load_models(
     if adapter is None and preset is not None and Path(model).is_dir():
         adapter = model
     spec: Preset | str = preset if preset is not None else model
-    adapter_preset = preset_of(adapter) if adapter is not None else None
-    constrain_guesses = constrain_guesses or bool(adapter_preset and adapter_preset.constrain_guesses)
     if adapter is None:
         return [load_base(spec, constrain_guesses)]
+    # Played as its run trained (one chat a game, its prompts, its constraint), whatever M's preset.
+    run = run_preset_of_adapter(adapter)
+    constrain_guesses = constrain_guesses or bool(run and run.constrain_guesses)
     # One copy of the weights serves both: the base plays with the adapter disabled, so a 3B
     # model is loaded once, not twice, on a 16 GB T4.
-    trained = with_adapter(load_base(spec, constrain_guesses), adapter)
-    run = run_preset_of_adapter(adapter)
-    if run is not None:  # played as its run trained (one chat a game, its prompts), whatever M's preset
+    trained = with_adapter(load_base(spec, constrain_guesses, run and run.prompt_style), adapter)
+    if run is not None:
         trained = replace(trained, prompt_style=run.prompt_style, whole_games=run.rollout == "games")
     base = replace(trained, label="base", adapter_off=True)
     return [base, trained]

@@ -64,6 +64,8 @@ def can_share(model: Any, input_ids: Any, attention_mask: Any, settings: dict[st
         return False
     if settings.get("assistant_model") is not None or checkpointing_drops_cache(model):
         return False
+    if patched_by_unsloth(model):  # Unsloth's fast forward keeps its own cache (PrefixGrouper's)
+        return False
     config = settings.get("generation_config") or getattr(model, "generation_config", None)
     for name in ("num_beams", "num_return_sequences"):
         if (settings.get(name) or getattr(config, name, None) or 1) > 1:
@@ -94,14 +96,26 @@ def share_prompts_in_generate(model: Any) -> None:
     target.generate = generate
 
 
-def cache_argument(model: Any) -> str:
-    """The name a model's forward takes a cache by: ``cache`` from transformers 5.2x on,
-    ``past_key_values`` before (5.17, the GPU version set)."""
+def innermost(model: Any) -> Any:
+    """The transformers model under PEFT's and accelerate's wrappers."""
     base = model
     while hasattr(base, "get_base_model") or hasattr(base, "module"):
         base = base.get_base_model() if hasattr(base, "get_base_model") else base.module
-    parameters = inspect.signature(type(base).forward).parameters
+    return base
+
+
+def cache_argument(model: Any) -> str:
+    """The name a model's forward takes a cache by: ``cache`` from transformers 5.2x on,
+    ``past_key_values`` before (5.17, the GPU version set)."""
+    parameters = inspect.signature(type(innermost(model)).forward).parameters
     return "cache" if "cache" in parameters else "past_key_values"
+
+
+def patched_by_unsloth(model: Any) -> bool:
+    """Whether Unsloth replaced the model class's forward with its own (it does on import, for the
+    models it loads): its generation and cache are its own, so no prefill of ours is handed to it."""
+    module = getattr(type(innermost(model)).forward, "__module__", None) or ""
+    return module.split(".")[0] in ("unsloth", "unsloth_zoo")
 
 
 def full_attention_only(config: Any) -> bool:

@@ -84,9 +84,9 @@ class Task:
     # ``play(prompts, model, tokenizer, generation_config)`` plays every prompt's game to its end and
     # returns TRL's rollout fields and the batch's statistics; None: the task has no games.
     whole_games: Callable[[PresetLike, Sequence[Any]], Any] | None = None
-    # The regex a whole completion is held to where a preset constrains its answers
-    # (constrain_guesses; rft.constrained): Wordle's allowed words; None: answers are free.
-    answer_language: Callable[[], str] | None = None
+    # The regex a whole completion in a prompt style is held to where a preset constrains its
+    # answers (constrain_guesses; rft.constrained): Wordle's allowed words; None: answers are free.
+    answer_language: Callable[[str], str] | None = None
     game_only_rewards: frozenset[str] = frozenset()  # rewards that need whole games
     # Before a long run (rft preflight --spread): (preset, the model its GRPO run starts from,
     # tokenizer, items, samples an item) -> whether groups sampled on held-out items differ in

@@ -213,9 +213,13 @@ _SMOLLM2_CPU_SHORT = replace(
     name="cpu-smollm2-wordle-short",
     description=(
         "SmolLM2-135M-Instruct + LoRA, GRPO on CPU answering with the guess tag alone: 4 prompts × 8 "
-        "generations an optimizer step, lr warm-up then cosine, beta 0.04, no empty boards"
+        "generations an optimizer step, lr warm-up then cosine, beta 0.04, no empty boards, guesses "
+        "held to allowed words"
     ),
     dataset=_SHORT_DATASET,
+    # Inside the tag only an allowed word (rft.wordle.guess_language): no advantage is spent on
+    # made-up or wrong-length words, and the warm-up and evaluation are held the same way.
+    constrain_guesses=True,
     trainer_args=_CPU_SHORT_GRPO,
 )
 _QWEN_CPU_SHORT = replace(
@@ -226,6 +230,7 @@ _QWEN_CPU_SHORT = replace(
         "tag alone: cpu-smollm2-wordle-short's states, rewards and steps"
     ),
     dataset=_SHORT_DATASET,
+    constrain_guesses=True,
     rewards=dict(_SMOLLM2_CPU_SHORT.rewards),
     trainer_args=_CPU_SHORT_GRPO,
 )
@@ -253,6 +258,7 @@ _TINY_SHORT = replace(
     name="tiny-test-short",
     description="the tiny random model answering with the guess tag alone: the short style's path in seconds",
     dataset=replace(_SHORT_DATASET, num_rows=16),
+    constrain_guesses=True,
     trainer_args={
         **_CPU_SHORT_GRPO,
         "per_device_train_batch_size": 4,

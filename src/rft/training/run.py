@@ -238,7 +238,7 @@ def build_trainer_config(
         settings["reward_weights"] = reward_weights
         language = preset.task_definition.answer_language
         if preset.constrain_guesses and settings.get("use_vllm") and language is not None:
-            settings["vllm_structured_outputs_regex"] = language()  # vLLM holds guesses as we do
+            settings["vllm_structured_outputs_regex"] = language(preset.prompt_style)  # held as we hold
     return trainer_config_class(preset.trainer)(**settings)
 
 
@@ -397,6 +397,10 @@ def build_trainer(
     SFTTrainer on the task's warm-up rows (Wordle's solver traces); ``deadline``: the time limit's."""
     enable_cpu_training()  # TRL 1.15 (the GPU version set) has no CPU path of its own
     task = preset.task_definition
+    if preset.constrain_guesses:  # before its own games: GRPO samples the states the held model reaches
+        language = task.answer_language
+        assert language is not None  # validate() refuses constrain_guesses for a task without one
+        hold_answers(policy.model, policy.tokenizer, language(preset.prompt_style))
     own_games = play_own_games(preset, policy, run_dir, progress) if preset.own_games else []
     if preset.trainer == "sft":
         from datasets import Dataset
@@ -422,8 +426,6 @@ def build_trainer(
         end_turns_after_answer(policy.model, policy.tokenizer, preset.closing_tag)
     if policy.loader != "unsloth":  # Unsloth generates its own way
         share_prompts_in_generate(policy.model)
-    if preset.constrain_guesses:
-        hold_answers(policy.model, policy.tokenizer, preset.task_definition.answer_language())
     functions, weights = task_rewards(preset)
     recorder = SampleRecorder()
     whole_games: dict[str, Any] = {}

@@ -46,7 +46,7 @@ def spread_check(
     if preset.constrain_guesses:  # the groups GRPO will see are sampled under the same constraint
         language = preset.task_definition.answer_language
         assert language is not None  # validate() refuses constrain_guesses for a task without one
-        hold_answers(policy.model, policy.tokenizer, language())
+        hold_answers(policy.model, policy.tokenizer, language(preset.prompt_style))
     check = preset.task_definition.spread_check
     assert check is not None  # check_spread_request refused a task without one
     report = check(preset, policy.model, policy.tokenizer, states, samples)

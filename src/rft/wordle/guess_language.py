@@ -25,6 +25,7 @@ import functools
 import re
 from collections.abc import Iterable
 
+from rft.wordle.prompts import ANSWER_ONLY_STYLES
 from rft.wordle.rewards import GUESS_CLOSE, GUESS_OPEN
 from rft.wordle.words import allowed_words
 
@@ -66,9 +67,14 @@ def text_without(tag: str) -> str:
 
 
 @functools.cache
-def guess_regex() -> str:
+def guess_regex(prompt_style: str = "full") -> str:
     """The whole completion: free text without ``<guess>``, then (optionally, as a completion may
-    end before it guesses) ``<guess>`` + an allowed word + ``</guess>``."""
+    end before it guesses) ``<guess>`` + an allowed word + ``</guess>``. A style whose answer is the
+    guess tag alone (``short``) gets no free text: the tag opens the completion, so a completion cap
+    made to fit the tag (16 tokens) is never spent on a preamble."""
     words = allowed_words()
     spelled = alternation([word.upper() for word in words] + list(words))
-    return f"{text_without(GUESS_OPEN)}(?:{re.escape(GUESS_OPEN)}{spelled}{re.escape(GUESS_CLOSE)})?"
+    answer = f"{re.escape(GUESS_OPEN)}{spelled}{re.escape(GUESS_CLOSE)}"
+    if prompt_style in ANSWER_ONLY_STYLES:
+        return answer
+    return f"{text_without(GUESS_OPEN)}(?:{answer})?"

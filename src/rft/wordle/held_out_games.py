@@ -211,6 +211,8 @@ def markdown_table(result: dict[str, Any]) -> str:
     tables = [games_table(result)] if "metrics" in result else []
     if "states" in result:
         tables.append(states_table(result["states"]))
+    if result.get("constrain_guesses"):  # then the valid-guess rates measure the constraint
+        tables.append("\nThe models' guesses were held to allowed words (constrain_guesses).")
     return "\n".join(tables)
 
 

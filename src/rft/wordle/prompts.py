@@ -64,6 +64,8 @@ Answer with the guess tag alone ({placeholder_means}):
 PROMPT_STYLES = ("full", "compact", "short")
 # The styles whose answer is the guess tag alone, with no <think> block before it.
 ANSWER_ONLY_STYLES = frozenset({"short"})
+# The styles for small models, whose prompts and game replies spell the clues out.
+CLUES_SPELLED_OUT_STYLES = frozenset({"compact", "short"})
 
 # What every style's format shows in the guess tag. Five letters, since the count is the rule a
 # model breaks most (Qwen's tokenizer splits an upper-case word into two or three fragments, so the
@@ -197,7 +199,7 @@ def build_messages(
         history,
         symbols,
         max_guesses,
-        spell_out_clues=style in ("compact", "short"),
+        spell_out_clues=style in CLUES_SPELLED_OUT_STYLES,
         rejected=rejected,
         answer_only=style in ANSWER_ONLY_STYLES,
     )
@@ -221,7 +223,7 @@ def game_reply(
 
     After an accepted guess: its row, numbered as the board numbers it; after a turned-down answer:
     that answer (``rejected[-1]``, the newest), named as the board would name it. Then, in the
-    ``compact`` style, all the clues so far (a summary, not a repetition: the one line a small
+    ``compact`` and ``short`` styles, all the clues so far (a summary, not a repetition: the one line a small
     model reads instead of adding up the rows), and the guesses left."""
     history = list(history)
     left = max_guesses - len(history)
@@ -233,5 +235,7 @@ def game_reply(
         news = f"Guess {len(history)}: {history[-1].render(symbols)}"
     else:
         news = "No guess has been accepted yet."
-    clues = f"\nClues so far: {describe_clues(history)}" if style == "compact" and history else ""
+    clues = (
+        f"\nClues so far: {describe_clues(history)}" if style in CLUES_SPELLED_OUT_STYLES and history else ""
+    )
     return f"{news}{clues}\nYou have {_guesses(left)} left. Your next guess?"

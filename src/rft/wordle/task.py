@@ -96,7 +96,8 @@ def how_to_prompt(preset: PresetLike) -> str:
         text += (
             " It was trained on whole games as one chat: after each answer the game's reply comes as "
             "the next user turn, with what is new (`rft.wordle.prompts.game_reply`: the last guess's "
-            "feedback or the answer turned down, the clues in the compact style, the guesses left; "
+            "feedback or the answer turned down, the clues in the compact and short styles, the "
+            "guesses left; "
             "`rft.wordle.conversation.ConversationPlayer`)."
         )
     return text
