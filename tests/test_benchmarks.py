@@ -345,3 +345,16 @@ def test_the_shared_prompt_benchmark_sets_trls_path_beside_the_shared_one(monkey
         shared_prompt_step.SHORT_ANSWER_TARGET,
     )
     assert (short_answer["speedup"], short_answer["target"], short_answer["met"]) == (2.4, 3.0, False)
+
+
+@pytest.mark.slow
+def test_the_spread_benchmark_checks_the_base_then_the_warm_up_it_trains(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import spread_before_grpo
+
+    figures = spread_before_grpo.measure("tiny-test-short", sft_steps=1, states=2, runs_dir=tmp_path)
+    base, warmed = figures["base"], figures["warm_up"]
+    assert (base["states"], base["samples"], warmed["states"], warmed["samples"]) == (2, 8, 2, 8)
+    assert base["model"] == "tiny:qwen2-random" and warmed["model"].startswith(str(tmp_path))
+    assert warmed["sft_steps"] == 1 and 0 <= warmed["groups_with_spread"] <= 2
+    assert 0.0 <= warmed["pass@8"] <= 1.0 and "verdict" in warmed
