@@ -213,6 +213,7 @@ def test_latest_finds_the_newest_unfinished_run_of_the_same_preset(tmp_path):
     (torn / "status.json").write_text('{"state": "sto')
     assert notebook.run_to_continue("latest", tmp_path, preset) == cut_off  # both skipped
     assert notebook.run_to_continue(stopped, tmp_path, preset) == stopped
-    assert notebook.run_to_continue(stopped, tmp_path, get_preset("tiny-test-sft")) is None
+    with pytest.raises(ValueError, match="is a run of tiny-test, not of tiny-test-sft"):
+        notebook.run_to_continue(stopped, tmp_path, get_preset("tiny-test-sft"))  # never ignored
     assert notebook.run_to_continue(None, tmp_path, preset) is None
     assert notebook.run_to_continue("latest", tmp_path, get_preset("tiny-test-sft")).name == "warm-up"

@@ -324,7 +324,7 @@ def test_a_model_whose_forward_unsloth_replaced_keeps_its_own_generation(tiny_mo
     from rft.prompt_cache import can_share
 
     model, tokenizer = tiny_model
-    input_ids = torch.tensor(repeated_prompts(tokenizer, 2))
+    input_ids = torch.tensor(repeated_prompts(tokenizer, 2)[:2])  # one prompt, twice
     attention_mask = torch.ones_like(input_ids)
     assert can_share(model, input_ids, attention_mask, {})
     original = type(model).forward
