@@ -3,6 +3,7 @@
 for the SmolLM2 and the Qwen 2.5 tokenizers, and the settings that turn it on, record it and pass it
 to vLLM."""
 
+import os
 import random
 import re
 
@@ -270,7 +271,10 @@ def random_model(tokenizer):
 def test_guesses_sampled_at_temperature_one_are_all_allowed_words(random_model, tokenizer, count):
     """The random model is given the opening tag in one of several spellings; the word and the
     closing tag are sampled under the constraint. Every row ends with an allowed word and the end
-    of the sequence."""
+    of the sequence. The 1,000 run in the CPU version set; the GPU set's run checks the same
+    generate path on 100 (the language and its masks do not depend on the library versions)."""
+    if count == 1000 and os.environ.get("RFT_VERSION_SET") == "gpu":
+        pytest.skip("1,000 samples run in the CPU version set, 100 in this one")
     hold_answers(random_model, tokenizer, guess_regex())
     openings = [["Ġ<", "guess", ">"], ["<", "guess", ">"], ["Ġ</", "Ġ<", "guess", ">"]]
     if ">S" in tokenizer.get_vocab():
