@@ -30,7 +30,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from rft.generation import eos_token_ids
+from rft.generation import eos_token_ids, forced_to_run_on
 
 # llguidance builds its lexer's states as generation first reaches them, each paid from a step's
 # "fuel". The allowed words make one large regex, and the first step into a word's subtree can cost
@@ -161,8 +161,7 @@ def hold_answers(model: Any, tokenizer: Any, regex: str) -> None:
         from transformers import LogitsProcessorList
 
         processors = LogitsProcessorList(kwargs.pop("logits_processor", None) or [])
-        config = kwargs.get("generation_config")
-        if not (kwargs.get("min_new_tokens") or getattr(config, "min_new_tokens", None)):
+        if not forced_to_run_on(kwargs):
             processors.append(language.processor())
         return original(*args, logits_processor=processors, **kwargs)
 

@@ -81,7 +81,7 @@ def end_turns_after_answer(model: Any, tokenizer: Any, closing_tag: str) -> None
         from transformers import LogitsProcessorList
 
         processors = LogitsProcessorList(kwargs.pop("logits_processor", None) or [])
-        if not _forced_to_run_on(kwargs):
+        if not forced_to_run_on(kwargs):
             processors.append(EndAfterAnswer(tokenizer, closing_tag, eos))
         return original(*args, logits_processor=processors, **kwargs)
 
@@ -89,7 +89,7 @@ def end_turns_after_answer(model: Any, tokenizer: Any, closing_tag: str) -> None
     target.generate = generate
 
 
-def _forced_to_run_on(kwargs: dict[str, Any]) -> bool:
+def forced_to_run_on(kwargs: dict[str, Any]) -> bool:
     """A call that demands a minimum length (``rft preflight`` measures completions at full length)
     keeps its demand: ending early there would measure the best case instead of the worst."""
     config = kwargs.get("generation_config")
