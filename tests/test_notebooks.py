@@ -16,6 +16,7 @@ import pytest
 
 from rft import hosting, notebook
 from rft.training import preflight
+from rft.training.config import task_rewards
 from rft.training.presets import get_preset
 from rft.wordle import teaching
 
@@ -217,3 +218,16 @@ def test_latest_finds_the_newest_unfinished_run_of_the_same_preset(tmp_path):
         notebook.run_to_continue(stopped, tmp_path, get_preset("tiny-test-sft"))  # never ignored
     assert notebook.run_to_continue(None, tmp_path, preset) is None
     assert notebook.run_to_continue("latest", tmp_path, get_preset("tiny-test-sft")).name == "warm-up"
+
+
+def test_reward_table_pays_the_format_the_rows_style_asked_for():
+    """In the short style the answer is the tag alone: the table scores it as GRPO does (1.0), not
+    as the full style would (a tag without its reasoning)."""
+    preset = get_preset("tiny-test-short")
+    (row,) = notebook.example_rows(preset, count=1)
+    assert row["prompt_style"] == "short"
+    table = notebook.reward_table(preset, row, ["<guess>CRANE</guess>", "CRANE"], ["tag", "bare"])
+    assert table["format"].tolist()[0] == 1.0 and table["format"].tolist()[1] < 1.0
+    functions, _ = task_rewards(preset)
+    (format_reward,) = [f for f in functions if f.__name__ == "format_reward"]
+    assert format_reward(["<guess>CRANE</guess>"])[0] < 1.0  # the full style's verdict, without the column

@@ -187,7 +187,11 @@ def reward_table(
     from rft.grpo_math import group_advantages
 
     functions, weights = task_rewards(preset)
-    columns = {k: [row[k]] * len(completions) for k in ("secret", "history", "answer") if k in row}
+    # Every column the rewards read, the answer style included (the format reward pays for the
+    # answer the row's prompt asked for: the guess tag alone in the short style).
+    columns = {
+        k: [row[k]] * len(completions) for k in ("secret", "history", "answer", "prompt_style") if k in row
+    }
     scores = {f.__name__.removesuffix("_reward"): f(list(completions), **columns) for f in functions}
     total = [sum(w * scores[name][i] for name, w in zip(scores, weights)) for i in range(len(completions))]
     advantages = group_advantages(torch.tensor(total), group_size=len(completions)).tolist()
