@@ -41,6 +41,13 @@ class Protocol:
     minutes: float = 60.0
     games: int = 200
     own_games: int = 24
+    sft_share: float = 0.5
+    # Held-out boards each stage answers (rft.wordle.held_out_states), each stage paired with the
+    # one it started from (McNemar's exact test); 0: games only, as the older results files have.
+    states: int = 0
+    samples: int = 8  # answers a board at temperature 1, for pass@k (0: greedy alone)
+    # GRPO settings over the preset's, before --grpo-set's: what the protocol's runs all use.
+    grpo_set: tuple[str, ...] = ()
 
 
 SMOLLM2 = Protocol(
@@ -76,6 +83,16 @@ HIGHER_IS_BETTER = {
     "rejected_repeated_rate": False,
     "recovered_after_lost_rate": True,
 }
+
+
+def states_figures(evaluation: dict) -> dict:
+    """The held-out boards' figures for the results file: each stage's rates and pass@k, and each
+    stage paired with the one before it; every answer stays in the run's eval/eval.json."""
+    if "states" not in evaluation:
+        return {}
+    section = evaluation["states"]
+    keep = ("count", "seed", "fingerprint", "composition", "metrics", "paired")
+    return {"held_out_states": {key: section[key] for key in keep}}
 
 
 def worse_beyond_interval(sft: dict, grpo: dict) -> list[str]:
@@ -221,8 +238,19 @@ def train_both(args: argparse.Namespace, protocol: Protocol = SMOLLM2) -> Traine
     # A wrong --grpo-set fails now, not after the warm-up has spent its half of the budget.
     ahead = grpo_settings(args, grpo_preset, "the warm-up", 1 if args.own_games else 0)
     apply_overrides(grpo_preset, ahead, init_from_trained=False)
+    if getattr(args, "warm_up_run", None):
+        check_warm_up_run(args.warm_up_run, grpo_preset)
     folder = new_run_dir(args.runs_dir, protocol.name.replace("_", "-"))
-    if args.warm_up_from:
+    if getattr(args, "warm_up_run", None):
+        sft = read_run_result(args.warm_up_run)
+        # Its steps' own time (trained before: not in this budget); GRPO gets what its share says.
+        sft_summary = stage_summary(sft, step_seconds(sft))
+        sft_summary |= {
+            "trained_before": args.warm_up_run.name,
+            "budget_seconds": args.minutes * 60 * args.sft_share,
+        }
+        own_games, own_rounds, sft_share = 0, 0, args.sft_share
+    elif args.warm_up_from:
         earlier = json.loads(args.warm_up_from.read_text(encoding="utf-8"))
         sft = saved_run(args.runs_dir / earlier["runs"], "sft")
         sft_summary, own_games = earlier["stages"]["sft"], earlier["own_games"]
@@ -236,10 +264,20 @@ def train_both(args: argparse.Namespace, protocol: Protocol = SMOLLM2) -> Traine
         own_games, own_rounds, sft_share = args.own_games, len(rounds) - 1, args.sft_share
     grpo_preset = apply_overrides(grpo_preset, grpo_settings(args, grpo_preset, str(sft.run_dir), own_rounds))
     started = time.monotonic()  # its own games count against its time, as the warm-up's do
-    left = args.minutes * 60 - sft_summary["wall_seconds"]
+    left = args.minutes * 60 - sft_summary.get("budget_seconds", sft_summary["wall_seconds"])
     grpo = train(grpo_preset, runs_dir=folder, progress=False, time_limit=left)
     stages = {"sft": sft_summary, "grpo": grpo_summary(grpo, grpo_preset, time.monotonic() - started)}
     return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds, sft_share)
+
+
+def check_warm_up_run(run_dir: Path, grpo: Preset) -> None:
+    """--warm-up-run: a finished warm-up of the GRPO preset's model, in its prompt style."""
+    warm = read_run_config(run_dir)
+    if warm.trainer != "sft" or warm.model != grpo.model or warm.prompt_style != grpo.prompt_style:
+        raise ValueError(
+            f"--warm-up-run: {run_dir} is a {warm.trainer} run of {warm.model} ({warm.prompt_style} style), "
+            f"not a warm-up of {grpo.model} in {grpo.name}'s {grpo.prompt_style} style"
+        )
 
 
 def grpo_settings(args: argparse.Namespace, preset: Preset, init_from: str, own_rounds: int) -> dict:
@@ -247,12 +285,31 @@ def grpo_settings(args: argparse.Namespace, preset: Preset, init_from: str, own_
     settings: dict = {**OPEN_ENDED, "init_from": init_from}
     if str(grpo_set(args).get("own_games", preset.own_games)).strip() != "0":  # a bad one: validation's
         settings["seed"] = preset.seed + own_rounds  # answers no warm-up round played: one more round
-    return settings | grpo_set(args)
+    settings |= grpo_set(args)
+    check_schedule(preset, settings)
+    return settings
 
 
 def grpo_set(args: argparse.Namespace) -> dict[str, str]:
     """The command line's --grpo-set settings, over the GRPO preset's own."""
     return dict(setting.partition("=")[::2] for setting in args.grpo_set)
+
+
+# Schedules that change the learning rate along max_steps: an open-ended run (max_steps 100000,
+# stopped by time) would spend its whole budget in the first thousandth of the warm-up.
+STEP_BOUND_SCHEDULES = ("linear", "cosine", "cosine_with_restarts", "polynomial", "cosine_with_min_lr")
+
+
+def check_schedule(preset: Preset, settings: dict) -> None:
+    """A GRPO preset whose learning rate follows max_steps needs max_steps set (--grpo-set or the
+    protocol's): the stage still stops when its time is spent, but its schedule is a real one."""
+    schedule = str(settings.get("lr_scheduler_type", preset.trainer_args.get("lr_scheduler_type", "linear")))
+    warmup = float(settings.get("warmup_steps", preset.trainer_args.get("warmup_steps", 0)) or 0)
+    if settings.get("max_steps") == OPEN_ENDED["max_steps"] and (schedule in STEP_BOUND_SCHEDULES or warmup):
+        raise ValueError(
+            f"{preset.name}: lr_scheduler_type {schedule} (warmup_steps {warmup:g}) follows max_steps; give "
+            "--grpo-set max_steps=N (the steps its time share fits), or the schedule runs over 100000 steps"
+        )
 
 
 def saved_runs(folder: Path) -> Trained:
@@ -309,7 +366,7 @@ def kept_times(results: Path, runs: str) -> dict | None:
 
 
 # Flags that say where the inputs come from or where the output goes, not what was varied.
-BOOKKEEPING = ("--tag", "--runs-dir", "--base-from", "--warm-up-from", "--evaluate-only")
+BOOKKEEPING = ("--tag", "--runs-dir", "--base-from", "--warm-up-from", "--evaluate-only", "--warm-up-run")
 
 
 def lineage(
@@ -332,7 +389,9 @@ def build_parser(protocol: Protocol = SMOLLM2) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=protocol.minutes)
     parser.add_argument("--games", type=int, default=protocol.games)
-    parser.add_argument("--sft-share", type=float, default=0.5, help="share of the budget for the warm-up")
+    parser.add_argument(
+        "--sft-share", type=float, default=protocol.sft_share, help="share of the budget for the warm-up"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument(
         "--own-games",
@@ -357,10 +416,17 @@ def build_parser(protocol: Protocol = SMOLLM2) -> argparse.ArgumentParser:
     parser.add_argument(
         "--grpo-set",
         action="append",
-        default=[],
+        default=list(protocol.grpo_set),
         metavar="FIELD=VALUE",
         help="a GRPO preset field or GRPOConfig setting, as rft train takes it, over the preset's: "
-        "num_rows=256, own_games=0 (repeatable)",
+        f"num_rows=256, own_games=0 (repeatable; after the protocol's own: {list(protocol.grpo_set)})",
+    )
+    parser.add_argument(
+        "--states",
+        type=int,
+        default=protocol.states,
+        help="held-out boards every stage answers (greedy, and 8 samples for pass@k), each stage paired "
+        "with the one it started from (McNemar's exact test); 0: games only",
     )
     parser.add_argument(
         "--warm-up-from",
@@ -368,6 +434,19 @@ def build_parser(protocol: Protocol = SMOLLM2) -> argparse.ArgumentParser:
         metavar="RESULTS",
         help="skip the warm-up: GRPO continues the one an earlier results file measured (its runs under "
         "--runs-dir), with what that warm-up left of the budget; its games and the base model's are carried",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=protocol.samples,
+        help="with --states: answers a board at temperature 1, for pass@k (0: greedy alone)",
+    )
+    parser.add_argument(
+        "--warm-up-run",
+        type=Path,
+        metavar="RUN",
+        help="skip the warm-up: GRPO continues this finished warm-up run (benchmarks/spread_before_grpo.py "
+        "--runs-dir keeps them) and gets its share of the budget; the warm-up is evaluated with the others",
     )
     parser.add_argument("--tag", help=f"names a variant's results file: results/{protocol.name}-TAG.json")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the runs are kept")
@@ -389,6 +468,12 @@ def build_parser(protocol: Protocol = SMOLLM2) -> argparse.ArgumentParser:
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace, protocol: Protocol = SMOLLM2) -> None:
+    if args.warm_up_run and (args.warm_up_from or args.evaluate_only):
+        parser.error("--warm-up-run: GRPO continues it; not with --warm-up-from or --evaluate-only")
+    if args.states and (args.warm_up_from or args.base_from):
+        parser.error(
+            "--states pairs every stage on the same boards: not with stages carried from a results file"
+        )
     trained = saved_runs(args.evaluate_only) if args.evaluate_only else train_both(args, protocol)
     folder, grpo_preset = trained.folder, trained.grpo_preset
     carried_from = args.warm_up_from or args.base_from
@@ -411,6 +496,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, protocol: Pro
             args.max_new_tokens,
             skip=carried_stages,
             seed=HELD_OUT_SEED,
+            states=args.states,
+            samples=args.samples,
         )
         eval_seconds = round(time.monotonic() - eval_started, 1)
 
@@ -480,6 +567,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, protocol: Pro
             "carried_stages": list(carried_stages),
             "carried_from": None if carried is None else carried["measured_at"],
             "vs_base": evaluation["vs_base"],
+            **states_figures(evaluation),
             "targets": {
                 "format_valid_rate>=0.95": (final["format_valid_rate"] or 0) >= 0.95,
                 "consistency_above_base": (final["consistency_rate"] or 0) > (base["consistency_rate"] or 0),

@@ -41,6 +41,12 @@ def changed_flags(
         value = getattr(args, action.dest, action.default)
         if value == action.default:
             continue
+        if (
+            isinstance(value, list)
+            and isinstance(action.default, list)
+            and value[: len(action.default)] == action.default
+        ):
+            value = value[len(action.default) :]  # a repeatable flag: what was added to its defaults
         for one in value if isinstance(value, list) else [value]:
             flags.append(action.option_strings[0] if one is True else f"{action.option_strings[0]} {one}")
     return flags

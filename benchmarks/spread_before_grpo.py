@@ -46,7 +46,12 @@ def measure(preset_name: str, sft_steps: int, states: int, runs_dir: Path) -> di
     warmed = spread_check(apply_overrides(grpo, {"init_from": str(warm_up.run_dir)}), states=states)
     return {
         "base": base,
-        "warm_up": {**warmed, "sft_steps": warm_up.global_step, "sft_seconds": sft_seconds},
+        "warm_up": {
+            **warmed,
+            "sft_steps": warm_up.global_step,
+            "sft_seconds": sft_seconds,
+            "run_dir": str(warm_up.run_dir),
+        },
     }
 
 
@@ -56,13 +61,19 @@ def main() -> None:
     parser.add_argument("--sft-steps", type=int, default=SFT_STEPS, help="warm-up steps before the check")
     parser.add_argument("--states", type=int, default=STATES, help="held-out boards the check samples")
     parser.add_argument("--name", default="spread_before_grpo", help="the results file's name")
+    parser.add_argument(
+        "--runs-dir", type=Path, help="keep the warm-ups' run folders here (a GRPO run can --init-from them)"
+    )
     args = parser.parse_args()
     figures = {}
-    with tempfile.TemporaryDirectory() as runs:
+    with tempfile.TemporaryDirectory() as scratch:
+        runs = args.runs_dir or Path(scratch)
         for name in args.preset or PRESETS:
             print(f"{name} ...", flush=True)
-            figures[name] = measure(name, args.sft_steps, args.states, Path(runs))
-    changes = changed_flags(parser, args, ignore=("--name",)) or "baseline: base against warm-up"
+            figures[name] = measure(name, args.sft_steps, args.states, runs)
+            if not args.runs_dir:  # a temporary folder, gone with the script
+                del figures[name]["warm_up"]["run_dir"]
+    changes = changed_flags(parser, args, ignore=("--name", "--runs-dir")) or "baseline: base against warm-up"
     write(args.name, {"presets": figures}, parent=None, changes=changes)
 
 

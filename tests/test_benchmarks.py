@@ -358,3 +358,109 @@ def test_the_spread_benchmark_checks_the_base_then_the_warm_up_it_trains(monkeyp
     assert base["model"] == "tiny:qwen2-random" and warmed["model"].startswith(str(tmp_path))
     assert warmed["sft_steps"] == 1 and 0 <= warmed["groups_with_spread"] <= 2
     assert 0.0 <= warmed["pass@8"] <= 1.0 and "verdict" in warmed
+
+
+def test_the_short_answer_benchmark_is_the_protocol_with_its_boards_and_a_real_schedule(tmp_path, learning):
+    import short_learning
+
+    for protocol in short_learning.PROTOCOLS.values():
+        parser = learning.build_parser(protocol)
+        reference = parser.parse_args([])
+        assert (reference.states, reference.sft_share) == (
+            protocol.states,
+            protocol.sft_share,
+        ) and reference.states >= 300
+        for name in (protocol.sft_preset, protocol.grpo_preset):
+            assert learning.get_preset(name).constrain_guesses
+            assert learning.get_preset(name).prompt_style == "short"
+        preset = learning.get_preset(protocol.grpo_preset)
+        settings = learning.grpo_settings(reference, preset, "warm-up", own_rounds=0)
+        assert settings["max_steps"] == dict(s.split("=") for s in protocol.grpo_set)["max_steps"]
+        variant = parser.parse_args(["--grpo-set", "beta=0.1", "--tag", "kl"])
+        assert variant.grpo_set == [*protocol.grpo_set, "beta=0.1"]
+        assert learning.lineage(parser, variant, protocol) == (
+            f"{protocol.name}.json",
+            ["--grpo-set beta=0.1"],
+        )
+
+
+def test_an_open_ended_grpo_stage_with_a_schedule_along_its_steps_is_refused_before_the_warm_up(
+    tmp_path, learning
+):
+    args = grpo_args(tmp_path / "runs", preset="cpu-smollm2-wordle-short")
+    with pytest.raises(ValueError, match="max_steps=N"):
+        learning.train_both(args)
+    assert not (tmp_path / "runs").exists()
+    constant = grpo_args(
+        tmp_path / "runs", "lr_scheduler_type=constant", "warmup_steps=0", preset="cpu-smollm2-wordle-short"
+    )
+    preset = learning.get_preset("cpu-smollm2-wordle-short")
+    assert (
+        learning.grpo_settings(constant, preset, "warm-up", own_rounds=0)["lr_scheduler_type"] == "constant"
+    )
+
+
+def test_states_with_carried_stages_are_refused(learning):
+    parser = learning.build_parser()
+    args = parser.parse_args(["--states", "300", "--warm-up-from", "results/cpu_learning.json"])
+    with pytest.raises(SystemExit):
+        learning.run(parser, args)
+
+
+def test_the_results_file_keeps_the_boards_figures_and_pairs_but_not_every_answer(learning):
+    section = {
+        "count": 2,
+        "seed": 0,
+        "fingerprint": "f",
+        "composition": {},
+        "metrics": {"base": {"consistent_rate": 0.0}},
+        "paired": {"sft": {"parent": "base", "p_value": 1.0}},
+        "boards": [{}, {}],
+        "results": {"base": [{}, {}]},
+    }
+    kept = learning.states_figures({"states": section})["held_out_states"]
+    assert set(kept) == {"count", "seed", "fingerprint", "composition", "metrics", "paired"}
+    assert learning.states_figures({}) == {}
+
+
+@pytest.mark.slow
+def test_the_protocol_pairs_every_stage_on_held_out_boards_from_a_warm_up_trained_before(
+    tmp_path, monkeypatch, learning
+):
+    """The tiny model through the whole short-answer protocol: a warm-up trained before, GRPO for
+    the protocol's steps over it, then boards and games for base, warm-up and GRPO, each paired."""
+    import _results
+
+    monkeypatch.setattr(_results, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(learning, "RESULTS", tmp_path / "results")
+    monkeypatch.chdir(tmp_path)
+    warm = learning.train(
+        learning.get_preset("tiny-test-short-sft"), runs_dir=tmp_path / "before", progress=False
+    )
+    protocol = learning.Protocol(
+        "tiny_short",
+        "tiny-test-short-sft",
+        "tiny-test-short",
+        "tiny",
+        minutes=5.0,
+        games=2,
+        own_games=0,
+        sft_share=0.2,
+        states=3,
+        samples=2,
+        grpo_set=("max_steps=1",),
+    )
+    parser = learning.build_parser(protocol)
+    wrong = parser.parse_args(["--warm-up-run", str(warm.run_dir), "--grpo-preset", "tiny-test"])
+    with pytest.raises(ValueError, match="not a warm-up of"):
+        learning.train_both(wrong, protocol)  # the full style's GRPO cannot continue a short warm-up
+    args = parser.parse_args(["--warm-up-run", str(warm.run_dir), "--runs-dir", str(tmp_path / "runs")])
+    learning.run(parser, args, protocol)
+    figures = json.loads((tmp_path / "results" / "tiny_short.json").read_text(encoding="utf-8"))
+    assert figures["stages"]["sft"]["trained_before"] == warm.run_dir.name
+    assert figures["stages"]["grpo"]["steps"] == 1 and figures["grpo_set"] == ["max_steps=1"]
+    boards = figures["held_out_states"]
+    assert boards["count"] == 3 and set(boards["metrics"]) == set(STAGES)
+    assert {k: v["parent"] for k, v in boards["paired"].items()} == {"sft": "base", "sft+grpo": "sft"}
+    assert all("pass@2" in m for m in boards["metrics"].values())
+    assert figures["games"] == 2 and set(STAGES) <= set(figures["metrics"])

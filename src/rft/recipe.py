@@ -244,11 +244,16 @@ def evaluate_stages(
     skip: Collection[str] = (),
     progress: bool = True,
     seed: int | None = None,
+    states: int = 0,
+    samples: int = 8,
 ) -> dict[str, Any]:
     """Held-out games for the base model, the warm-up ("sft") and the final adapter ("sft+grpo"),
     beside the baselines; a stage in ``skip`` is left out (its games were played before). The
     secrets and the baselines follow ``seed``, the preset's when None: a caller comparing runs whose
-    presets differ in seed passes one, so every stage plays the same games."""
+    presets differ in seed passes one, so every stage plays the same games. ``states`` > 0: each
+    stage also answers that many held-out boards (greedy, and ``samples`` answers a board for
+    pass@k), paired with the stage before it (the warm-up with the base, GRPO with the warm-up:
+    :mod:`rft.wordle.held_out_states`)."""
     from rft.models import load_base, with_adapter
     from rft.tasks import EvalRequest
 
@@ -262,7 +267,9 @@ def evaluate_stages(
         loaded = load_base(preset) if run_dir is None else with_adapter(load_base(preset), run_dir)
         models.append(replace(loaded, label=name))
     details = {"preset": preset.name, "stages": {k: str(v) for k, v in stages.items()}}
-    request = EvalRequest(count=games, seed=seed, max_new_tokens=max_new_tokens, progress=progress)
+    request = EvalRequest(
+        count=games, seed=seed, max_new_tokens=max_new_tokens, progress=progress, states=states, samples=samples
+    )
     evaluation = preset.task_definition.evaluate(preset, models, request, result.folder / "eval", details)
     del models, loaded
     release_memory()  # the models played; their GPU memory goes back before anything else loads
