@@ -44,13 +44,14 @@ def measure(preset_name: str, sft_steps: int, states: int, runs_dir: Path) -> di
     )
     sft_seconds = round(time.monotonic() - started, 1)
     warmed = spread_check(apply_overrides(grpo, {"init_from": str(warm_up.run_dir)}), states=states)
+    warmed["model"] = warm_up.run_dir.name  # the folder's name only: where it lies is the machine's business
     return {
         "base": base,
         "warm_up": {
             **warmed,
             "sft_steps": warm_up.global_step,
             "sft_seconds": sft_seconds,
-            "run_dir": str(warm_up.run_dir),
+            "run_dir": warm_up.run_dir.name,
         },
     }
 
