@@ -28,7 +28,7 @@ from _results import changed_flags, write
 from rft.models import load_base, with_adapter
 from rft.runtime import release_memory
 from rft.training.config import apply_overrides
-from rft.training.presets import get_preset
+from rft.training.presets import Preset, get_preset
 from rft.training.run import read_run_config, read_run_result, train
 from rft.wordle.held_out_states import answer_states, fingerprint, held_out_states, paired, state_metrics
 
@@ -59,6 +59,64 @@ def answers(preset, run_dir: Path, states, samples: int, merge: bool = False) ->
         release_memory()
 
 
+def plan(grpo: Preset, warm_up: Path, rates: list[str], steps: int) -> dict[str, Preset]:
+    """Each arm's preset: ``grpo`` continuing ``warm_up`` at one rate for ``steps`` steps. All are
+    checked here, so a wrong rate or warm-up fails in seconds, not after the warm-up's boards."""
+    warm = read_run_config(warm_up)
+    if warm.trainer != "sft" or warm.model != grpo.model or warm.prompt_style != grpo.prompt_style:
+        raise ValueError(f"--warm-up: {warm_up} is not a warm-up of {grpo.name}'s model in its prompt style")
+    return {
+        rate: apply_overrides(
+            grpo, {"init_from": str(warm_up), "learning_rate": rate, "max_steps": str(steps)}
+        )
+        for rate in rates
+    }
+
+
+def sweep(
+    grpo: Preset,
+    warm_up: Path,
+    arms: dict[str, Preset],
+    states_count: int,
+    samples: int,
+    merge: bool,
+    runs_dir: Path | None,
+) -> dict:
+    """The warm-up's answers on the held-out boards, then each arm's after its training, paired
+    with the warm-up's on the same boards."""
+    states = held_out_states(states_count)
+    started = time.monotonic()
+    warm_answers = answers(grpo, warm_up, states, samples, merge)
+    figures: dict = {
+        "preset": grpo.name,
+        "warm_up": {
+            "run": warm_up.name,
+            "steps": read_run_result(warm_up).global_step,
+            **state_metrics(warm_answers),
+            "eval_seconds": round(time.monotonic() - started, 1),
+        },
+        "states_fingerprint": fingerprint(states),
+        "adapters_merged": merge,
+        "arms": {},
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        runs = runs_dir or Path(scratch)
+        for rate, preset in arms.items():
+            print(f"learning_rate {rate} ...", flush=True)
+            started = time.monotonic()
+            run = train(replace(preset), runs_dir=runs, progress=False)
+            train_seconds = time.monotonic() - started
+            started = time.monotonic()
+            arm_answers = answers(grpo, run.run_dir, states, samples, merge)
+            figures["arms"][rate] = {
+                "training": stage_summary(run, train_seconds),
+                **state_metrics(arm_answers),
+                "vs_warm_up": paired(warm_answers, arm_answers),
+                "eval_seconds": round(time.monotonic() - started, 1),
+            }
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="cpu-smollm2-wordle-short", help="the short-answer GRPO preset")
@@ -74,47 +132,18 @@ def main() -> None:
     parser.add_argument(
         "--runs-dir", type=Path, help="keep the arms' runs here (default: a temporary folder)"
     )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="answer with each adapter merged into the base weights (about 1.5x as fast on a CPU in bf16)",
+    )
     args = parser.parse_args()
     grpo = get_preset(args.preset)
-    warm = read_run_config(args.warm_up)
-    if warm.trainer != "sft" or warm.model != grpo.model or warm.prompt_style != grpo.prompt_style:
-        parser.error(f"--warm-up: {args.warm_up} is not a warm-up of {grpo.name}'s model in its prompt style")
-    rates = args.lr or list(LEARNING_RATES)
-    arms = {  # every arm's settings are checked before the first one trains
-        rate: apply_overrides(
-            grpo, {"init_from": str(args.warm_up), "learning_rate": rate, "max_steps": str(args.steps)}
-        )
-        for rate in rates
-    }
-    states = held_out_states(args.states)
-    started = time.monotonic()
-    warm_answers = answers(grpo, args.warm_up, states, args.samples, args.merge)
-    figures: dict = {
-        "preset": grpo.name,
-        "warm_up": {
-            "run": args.warm_up.name,
-            "steps": read_run_result(args.warm_up).global_step,
-            **state_metrics(warm_answers),
-            "eval_seconds": round(time.monotonic() - started, 1),
-        },
-        "states_fingerprint": fingerprint(states),
-        "arms": {},
-    }
-    with tempfile.TemporaryDirectory() as scratch:
-        runs = args.runs_dir or Path(scratch)
-        for rate, preset in arms.items():
-            print(f"learning_rate {rate} ...", flush=True)
-            started = time.monotonic()
-            run = train(replace(preset), runs_dir=runs, progress=False)
-            train_seconds = time.monotonic() - started
-            started = time.monotonic()
-            arm_answers = answers(grpo, run.run_dir, states, args.samples, args.merge)
-            figures["arms"][rate] = {
-                "training": stage_summary(run, train_seconds),
-                **state_metrics(arm_answers),
-                "vs_warm_up": paired(warm_answers, arm_answers),
-                "eval_seconds": round(time.monotonic() - started, 1),
-            }
+    try:
+        arms = plan(grpo, args.warm_up, args.lr or list(LEARNING_RATES), args.steps)
+    except ValueError as error:
+        parser.error(str(error))
+    figures = sweep(grpo, args.warm_up, arms, args.states, args.samples, args.merge, args.runs_dir)
     model = "qwen" if "qwen" in grpo.name else "smollm2" if "smollm2" in grpo.name else grpo.name
     changes = changed_flags(parser, args, ignore=("--warm-up", "--runs-dir")) or "baseline: the default arms"
     write(f"short_lr_sweep-{model}", figures, parent="spread_before_grpo.json (its warm-up)", changes=changes)

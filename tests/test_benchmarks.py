@@ -465,3 +465,29 @@ def test_the_protocol_pairs_every_stage_on_held_out_boards_from_a_warm_up_traine
     assert {k: v["parent"] for k, v in boards["paired"].items()} == {"sft": "base", "sft+grpo": "sft"}
     assert all("pass@2" in m for m in boards["metrics"].values())
     assert figures["games"] == 2 and set(STAGES) <= set(figures["metrics"])
+
+
+@pytest.mark.slow
+def test_the_lr_sweep_pairs_each_arm_with_the_warm_up_it_continues(tmp_path, learning):
+    import short_lr_sweep
+
+    warm = learning.train(
+        learning.get_preset("tiny-test-short-sft"), runs_dir=tmp_path / "before", progress=False
+    )
+    grpo = learning.get_preset("tiny-test-short")
+    with pytest.raises(ValueError, match="not a warm-up of"):
+        short_lr_sweep.plan(learning.get_preset("tiny-test"), warm.run_dir, ["1e-3"], steps=1)
+    with pytest.raises(ValueError, match="learning_rate"):
+        short_lr_sweep.plan(grpo, warm.run_dir, ["1e-3", "fast"], steps=1)  # before any arm trains
+    arms = short_lr_sweep.plan(grpo, warm.run_dir, ["1e-3"], steps=1)
+    figures = short_lr_sweep.sweep(grpo, warm.run_dir, arms, 3, 0, merge=True, runs_dir=tmp_path / "runs")
+    warmed, arm = figures["warm_up"], figures["arms"]["1e-3"]
+    assert warmed["run"] == warm.run_dir.name and warmed["states"] == arm["states"] == 3
+    assert arm["training"]["steps"] == 1 and figures["adapters_merged"]
+    pairs = arm["vs_warm_up"]
+    assert (pairs["states"], pairs["parent_rate"], pairs["rate"]) == (
+        3,
+        warmed["consistent_rate"],
+        arm["consistent_rate"],
+    )
+    assert 0.0 <= pairs["p_value"] <= 1.0

@@ -268,7 +268,12 @@ def evaluate_stages(
         models.append(replace(loaded, label=name))
     details = {"preset": preset.name, "stages": {k: str(v) for k, v in stages.items()}}
     request = EvalRequest(
-        count=games, seed=seed, max_new_tokens=max_new_tokens, progress=progress, states=states, samples=samples
+        count=games,
+        seed=seed,
+        max_new_tokens=max_new_tokens,
+        progress=progress,
+        states=states,
+        samples=samples,
     )
     evaluation = preset.task_definition.evaluate(preset, models, request, result.folder / "eval", details)
     del models, loaded

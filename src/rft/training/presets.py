@@ -196,8 +196,11 @@ _CPU_SHORT_GRPO: dict[str, Any] = {
     "temperature": 1.0,
     "lr_scheduler_type": "cosine",
     "warmup_steps": 0.1,  # a fraction of max_steps when below 1
-    # GRPO's learning rate after the warm-up is to be set from a short sweep, not inherited; until
-    # then, what peers training LoRA adapters on Wordle used (with a warm-up), a fifth of _CPU_GRPO's.
+    # GRPO's learning rate after the warm-up, from a short sweep (results/short_lr_sweep-smollm2.json:
+    # 10 steps at 1e-5, 5e-5 and 2e-4 from one warm-up, 300 held-out boards each): no rate moved the
+    # consistent-guess rate beyond chance; 1e-5 was the only one that lost no board the warm-up had
+    # (4 gained, 0 lost), the larger ones traded boards both ways (5/2, 10/9). It is also what peers
+    # training LoRA adapters on Wordle used, with a warm-up.
     "learning_rate": 1e-5,
     # A KL term to the model continued (TRL's frozen copy of the warm-up's adapter with init_from,
     # else the base through the disabled adapter); the former TRL default, to be swept with it.
