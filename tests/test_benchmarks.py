@@ -480,7 +480,9 @@ def test_the_lr_sweep_pairs_each_arm_with_the_warm_up_it_continues(tmp_path, lea
     with pytest.raises(ValueError, match="learning_rate"):
         short_lr_sweep.plan(grpo, warm.run_dir, ["1e-3", "fast"], steps=1)  # before any arm trains
     arms = short_lr_sweep.plan(grpo, warm.run_dir, ["1e-3"], steps=1)
-    figures = short_lr_sweep.sweep(grpo, warm.run_dir, arms, 3, 0, merge=True, runs_dir=tmp_path / "runs")
+    figures = short_lr_sweep.sweep(
+        grpo, warm.run_dir, arms, 3, 0, merge=True, runs_dir=tmp_path / "runs", games=2
+    )
     warmed, arm = figures["warm_up"], figures["arms"]["1e-3"]
     assert warmed["run"] == warm.run_dir.name and warmed["states"] == arm["states"] == 3
     assert arm["training"]["steps"] == 1 and figures["adapters_merged"]
@@ -491,3 +493,16 @@ def test_the_lr_sweep_pairs_each_arm_with_the_warm_up_it_continues(tmp_path, lea
         arm["consistent_rate"],
     )
     assert 0.0 <= pairs["p_value"] <= 1.0
+    assert warmed["games"]["games"] == arm["games"]["games"] == 2
+    assert len(arm["games"]["consistency_rate_ci95"]) == 2  # an interval over games
+
+    # The arm again, trained before: answered and played the same, its training not repeated.
+    (run,) = (tmp_path / "runs").iterdir()
+    with pytest.raises(ValueError, match="not of tiny-test-short continuing"):
+        short_lr_sweep.trained_arm(grpo, run, run)
+    rate, given = short_lr_sweep.trained_arm(grpo, warm.run_dir, run)
+    assert (rate, given) == ("0.001", run)
+    again = short_lr_sweep.sweep(grpo, warm.run_dir, {rate: given}, 3, 0, merge=True, runs_dir=None, games=2)
+    repeated = again["arms"][rate]
+    assert repeated["training"]["trained_before"] == run.name and repeated["training"]["steps"] == 1
+    assert repeated["vs_warm_up"] == pairs and repeated["games"] == arm["games"]
