@@ -270,12 +270,12 @@ def train_both(args: argparse.Namespace, protocol: Protocol = SMOLLM2) -> Traine
     return Trained(folder, sft, grpo, grpo_preset, stages, own_games, own_rounds, sft_share)
 
 
-def check_warm_up_run(run_dir: Path, grpo: Preset) -> None:
-    """--warm-up-run: a finished warm-up of the GRPO preset's model, in its prompt style."""
+def check_warm_up_run(run_dir: Path, grpo: Preset, flag: str = "--warm-up-run") -> None:
+    """``flag``'s run: a finished warm-up of the GRPO preset's model, in its prompt style."""
     warm = read_run_config(run_dir)
     if warm.trainer != "sft" or warm.model != grpo.model or warm.prompt_style != grpo.prompt_style:
         raise ValueError(
-            f"--warm-up-run: {run_dir} is a {warm.trainer} run of {warm.model} ({warm.prompt_style} style), "
+            f"{flag}: {run_dir} is a {warm.trainer} run of {warm.model} ({warm.prompt_style} style), "
             f"not a warm-up of {grpo.model} in {grpo.name}'s {grpo.prompt_style} style"
         )
 

@@ -25,7 +25,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from _learning import HELD_OUT_SEED, stage_summary, step_seconds
+from _learning import HELD_OUT_SEED, check_warm_up_run, stage_summary, step_seconds
 from _results import changed_flags, write
 
 from rft.models import load_base, with_adapter
@@ -33,7 +33,7 @@ from rft.runtime import release_memory
 from rft.training.config import apply_overrides
 from rft.training.presets import Preset, get_preset
 from rft.training.run import read_run_config, read_run_result, train
-from rft.wordle.held_out_games import ModelPlayer, held_out_secrets, played_with_progress
+from rft.wordle.held_out_games import held_out_secrets, model_player, played_with_progress
 from rft.wordle.held_out_states import answer_states, fingerprint, held_out_states, paired, state_metrics
 from rft.wordle.play import game_metrics
 
@@ -74,7 +74,7 @@ def judged(
         )
         if not secrets:
             return answers, None
-        player = ModelPlayer(model, loaded.tokenizer, loaded.prompt_style, preset.eval_max_new_tokens)
+        player = model_player(replace(loaded, model=model), preset.eval_max_new_tokens)
         metrics = game_metrics(played_with_progress(run_dir.name, player, secrets, progress=False))
         return answers, {key: metrics[key] for key in GAME_FIGURES}
     finally:
@@ -99,9 +99,7 @@ def trained_arm(grpo: Preset, warm_up: Path, run_dir: Path) -> tuple[str, Path]:
 def plan(grpo: Preset, warm_up: Path, rates: list[str], steps: int) -> dict[str, Preset]:
     """Each arm's preset: ``grpo`` continuing ``warm_up`` at one rate for ``steps`` steps. All are
     checked here, so a wrong rate or warm-up fails in seconds, not after the warm-up's boards."""
-    warm = read_run_config(warm_up)
-    if warm.trainer != "sft" or warm.model != grpo.model or warm.prompt_style != grpo.prompt_style:
-        raise ValueError(f"--warm-up: {warm_up} is not a warm-up of {grpo.name}'s model in its prompt style")
+    check_warm_up_run(warm_up, grpo, "--warm-up")
     return {
         rate: apply_overrides(
             grpo, {"init_from": str(warm_up), "learning_rate": rate, "max_steps": str(steps)}
